@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test lint format requirements clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/driftloop demo
+
+test: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks preprocess_telco.py
+	$(BIN)/ruff format --check src tests benchmarks preprocess_telco.py
+	$(BIN)/pytest
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks preprocess_telco.py
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format src tests benchmarks preprocess_telco.py
+	$(BIN)/ruff check --fix src tests benchmarks preprocess_telco.py
+
+# requirements.txt is generated from pyproject.toml, never edited by hand.
+requirements: $(BIN)/python
+	$(BIN)/python scripts/requirements.py > requirements.txt
+
+clean:
+	rm -rf $(VENV) .driftloop .pytest_cache

@@ -1,0 +1,182 @@
+"""Typed settings: built-in defaults (the Telco demo), an optional ``driftloop.toml``, then
+``DRIFTLOOP_*`` environment variables (nested keys with ``__``, e.g. ``DRIFTLOOP_GATE__MIN_IMPROVEMENT``).
+
+A wrong value fails at start with one sentence naming the key (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from driftloop.errors import ConfigError
+from driftloop.workspace import Workspace
+
+CONFIG_FILE = "driftloop.toml"
+ENV_PREFIX = "DRIFTLOOP_"
+CandidateName = Literal["logistic_regression", "hist_gradient_boosting", "lightgbm"]
+MetricName = Literal[
+    "roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier"
+]
+
+_toml_path: ContextVar[Path | None] = ContextVar("driftloop_toml_path", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class DataSettings(_Section):
+    target: str = "Churn"
+    """Target column of the training data."""
+    positive_label: str = "Yes"
+    """Value of the target column that counts as the positive class."""
+    id_columns: list[str] = ["customerID"]
+    """Identifier columns: kept out of features and dropped by preprocessing."""
+    column_types: dict[str, Literal["numeric", "categorical"]] = {
+        "SeniorCitizen": "categorical",
+        "TotalCharges": "numeric",
+    }
+    """Column kinds that override inference (every other column is inferred from its values)."""
+    validation_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """Share of rows held out for validation by the stratified split."""
+    seed: int = 42
+    """Seed of the train/validation split."""
+
+
+class TrainingSettings(_Section):
+    candidates: list[CandidateName] = Field(
+        default=["logistic_regression", "hist_gradient_boosting"], min_length=1
+    )
+    """Candidate models, each fitted as a scikit-learn pipeline taking raw columns."""
+    primary_metric: MetricName = "roc_auc"
+    """Validation metric that picks the best candidate and compares it with the champion."""
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Probability at or above which a row is predicted positive."""
+    seed: int = 42
+    """Seed of every model, so runs are reproducible."""
+    experiment: str = "driftloop"
+    """MLflow experiment that holds the training runs."""
+
+
+class RegistrySettings(_Section):
+    model_name: str = Field(default="churn-model", min_length=1)
+    """Registered model name in the MLflow registry."""
+
+
+class GateSettings(_Section):
+    min_metrics: dict[MetricName, float] = {"roc_auc": 0.80}
+    """Floors a new version must reach on validation data (log_loss and brier are ceilings)."""
+    min_improvement: float = Field(default=0.0, ge=0.0)
+    """Margin by which a new version must beat the champion's primary metric on the same holdout."""
+    require_approval: bool = False
+    """Leave gate-passing versions at PendingManualApproval until `driftloop models approve`."""
+
+
+class DemoSettings(_Section):
+    rows: int = Field(default=5000, ge=200)
+    """Rows the demo generates."""
+    seed: int = 7
+    """Seed of the demo's generated data."""
+
+
+class Settings(BaseSettings):
+    """All driftloop settings. Sections mirror the tables of ``driftloop.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+    home: Path = Path(".driftloop")
+    """Workspace folder holding all local state (MLflow store, snapshots, baselines, reports)."""
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    registry: RegistrySettings = RegistrySettings()
+    gate: GateSettings = GateSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _toml_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(self.home)
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """``explicit``, else ``DRIFTLOOP_CONFIG``, else ``./driftloop.toml`` if it exists."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return explicit
+    env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (from {ENV_PREFIX}CONFIG)")
+        return path
+    local = Path(CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from defaults, the config file and the environment; fail with one sentence."""
+    path = find_config_file(config_file)
+    _check_env_keys()
+    token = _toml_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    except (OSError, ValueError) as exc:  # unreadable or invalid TOML
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    finally:
+        _toml_path.reset(token)
+
+
+def _check_env_keys() -> None:
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | {
+        f"{ENV_PREFIX}CONFIG"
+    }
+    for key in os.environ:
+        if not key.startswith(ENV_PREFIX):
+            continue
+        top = key.split("__", 1)[0]
+        if top not in known:
+            raise ConfigError(f"unknown config key in environment: {key}")
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    where = f" in {path}" if path else ""
+    if error["type"] == "extra_forbidden":
+        return f"unknown config key '{key}'{where}"
+    value = error.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+    return f"config key '{key}'{where}: {error['msg']}{shown}"

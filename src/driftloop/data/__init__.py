@@ -1,0 +1,1 @@
+"""Reading, typing, splitting, snapshotting and generating tabular data."""

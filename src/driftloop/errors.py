@@ -1,0 +1,80 @@
+"""The error tree. Each error carries its HTTP status, its CLI exit code and a stable code.
+
+Domain code raises these without importing any web or CLI framework; the server and the CLI
+each have one place that turns them into a response or an exit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DriftloopError(Exception):
+    """Base of every error driftloop raises on purpose."""
+
+    status_code = 500
+    exit_code = 1
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error envelope body: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigError(DriftloopError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+    status_code = 500
+    exit_code = 2
+    code = "invalid_config"
+
+
+class DataError(DriftloopError):
+    """Input data cannot be read or does not fit the expected schema."""
+
+    status_code = 400
+    exit_code = 3
+    code = "invalid_data"
+
+
+class NotFoundError(DriftloopError):
+    """A named thing (file, model version, alias, baseline) does not exist."""
+
+    status_code = 404
+    exit_code = 4
+    code = "not_found"
+
+
+class ModelNotFound(NotFoundError):
+    """A registered model, version or alias does not exist."""
+
+    code = "model_not_found"
+
+
+class ViolationsFound(DriftloopError):
+    """Data was checked against a baseline and broke at least one constraint."""
+
+    status_code = 422
+    exit_code = 5
+    code = "constraint_violations"
+
+
+class RegistryError(DriftloopError):
+    """A registry operation was refused (for example promoting a rejected version)."""
+
+    status_code = 409
+    exit_code = 6
+    code = "registry_conflict"
+
+
+class TrainingError(DriftloopError):
+    """Training could not produce a model from the given data."""
+
+    status_code = 422
+    exit_code = 7
+    code = "training_failed"
