@@ -1,5 +1,6 @@
 """Typed settings: built-in defaults (the Telco demo), an optional ``driftloop.toml``, then
-``DRIFTLOOP_*`` environment variables (nested keys with ``__``, e.g. ``DRIFTLOOP_GATE__MIN_IMPROVEMENT``).
+``DRIFTLOOP_*`` environment variables (nested keys joined with ``__``, for example
+``DRIFTLOOP_GATE__MIN_IMPROVEMENT``).
 
 A wrong value fails at start with one sentence naming the key (:class:`ConfigError`).
 """
@@ -103,10 +104,15 @@ class Settings(BaseSettings):
     home: Path = Path(".driftloop")
     """Workspace folder holding all local state (MLflow store, snapshots, baselines, reports)."""
     data: DataSettings = DataSettings()
+    """Input data: target, identifiers, column kinds and the train/validation split."""
     training: TrainingSettings = TrainingSettings()
+    """Candidate models and how the best one is chosen."""
     registry: RegistrySettings = RegistrySettings()
+    """Where trained models are registered."""
     gate: GateSettings = GateSettings()
+    """What a new version must reach before it may become champion."""
     demo: DemoSettings = DemoSettings()
+    """The `driftloop demo` run."""
 
     @classmethod
     def settings_customise_sources(

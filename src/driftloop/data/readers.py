@@ -30,7 +30,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise DataError(f"{path}: not a readable Parquet file ({exc})", details={"file": str(path)})
+        raise DataError(
+            f"{path}: not a readable Parquet file ({exc})", details={"file": str(path)}
+        ) from None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -46,7 +48,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty", details={"file": str(path)}) from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a valid CSV file ({exc})", details={"file": str(path)})
+        raise DataError(
+            f"{path}: not a valid CSV file ({exc})", details={"file": str(path)}
+        ) from None
     if frame.empty:
         raise DataError(f"{path}: CSV has a header but no rows", details={"file": str(path)})
     # Whitespace-only cells (Telco's blank TotalCharges is " ") count as missing.

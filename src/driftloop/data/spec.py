@@ -158,8 +158,10 @@ def _to_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         # 0.0/1.0 codes read as floats print as "0"/"1", matching the text in the CSV.
         values = values.map(lambda v: v if pd.isna(v) else f"{v:g}")
-    return values.astype("object").where(values.notna(), None).map(
-        lambda v: v if v is None else str(v)
+    return (
+        values.astype("object")
+        .where(values.notna(), None)
+        .map(lambda v: v if v is None else str(v))
     )
 
 

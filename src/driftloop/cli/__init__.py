@@ -1,0 +1,1 @@
+"""The ``driftloop`` command line: thin noun-verb groups over the Python API."""

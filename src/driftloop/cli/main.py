@@ -1,0 +1,58 @@
+"""Entry point: builds the Typer app and maps driftloop errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from driftloop.cli import data, demo, models, setup, train, validation
+from driftloop.cli._context import err_console
+from driftloop.errors import DriftloopError
+
+app = typer.Typer(
+    name="driftloop",
+    help="The closed MLOps loop for tabular models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Config file (default: ./driftloop.toml or DRIFTLOOP_CONFIG)."
+    ),
+) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+setup.register(app)
+data.register(app)
+validation.register(app)
+train.register(app)
+app.add_typer(models.app, name="models")
+demo.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exits with 0 on success and the error's exit code otherwise."""
+    try:
+        code = app(args=argv, standalone_mode=False, prog_name="driftloop")
+    except DriftloopError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,51 @@
+"""``driftloop train``: fit candidates, track them in MLflow, register and gate the best."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._context import console, progress, settings
+from driftloop.flows import TrainingOutcome, train_and_register
+
+_SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
+
+
+def train_cmd(
+    ctx: typer.Context,
+    train: Path | None = typer.Option(None, "--train", help="Training CSV (default: prepared)."),
+    val: Path | None = typer.Option(None, "--val", help="Validation CSV (default: prepared)."),
+    register: bool = typer.Option(True, "--register/--no-register", help="Register the best."),
+) -> None:
+    """Fit the configured candidates as MLflow runs; register and gate the best one."""
+    cfg = settings(ctx)
+    with progress("training") as say:
+        outcome = train_and_register(cfg, train, val, register=register, progress=say)
+    show_outcome(outcome)
+
+
+def show_outcome(outcome: TrainingOutcome) -> None:
+    """Print the candidates table and the registration verdict."""
+    table = Table("candidate", *_SHOWN, "run", title="Candidates (validation)")
+    for result in outcome.candidates:
+        mark = " *" if result is outcome.best else ""
+        values = [f"{result.metrics[m]:.4f}" for m in _SHOWN]
+        table.add_row(result.name + mark, *values, result.run_id[:8])
+    console.print(table)
+    registration = outcome.registration
+    if registration is None:
+        return
+    version = registration.version
+    verdict = "[green]passed[/]" if registration.gate.passed else "[red]failed[/]"
+    console.print(
+        f"registered {version.name} v{version.version} ({outcome.best.name}); gate {verdict}; "
+        f"approval {version.approval}; aliases: {', '.join(version.aliases) or '-'}"
+    )
+    for failure in registration.gate.failures:
+        console.print(f"  [red]x[/] {failure}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)

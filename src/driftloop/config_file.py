@@ -1,0 +1,67 @@
+"""Render the settings, with their docstrings as comments, as a ``driftloop.toml``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftloop.config import Settings
+from driftloop.errors import ConfigError
+from driftloop.workspace import atomic_write_text
+
+_HEADER = """\
+# driftloop configuration. Every key is optional: the values shown are the defaults.
+# Environment variables override this file: DRIFTLOOP_<KEY>, nested keys joined with "__",
+# for example DRIFTLOOP_GATE__MIN_IMPROVEMENT=0.01.
+"""
+
+
+def render(settings: Settings | None = None) -> str:
+    """A commented TOML document holding every setting."""
+    settings = settings or Settings()
+    lines = [_HEADER]
+    sections: list[tuple[str, BaseModel]] = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            sections.append((name, value))
+        else:
+            lines += _entry(name, field.description, value)
+    for name, section in sections:
+        lines.append(f"\n# {Settings.model_fields[name].description}\n[{name}]")
+        for key, field in type(section).model_fields.items():
+            lines += _entry(key, field.description, getattr(section, key))
+    return "\n".join(lines) + "\n"
+
+
+def _entry(key: str, description: str | None, value: Any) -> list[str]:
+    comment = [f"# {description}"] if description else []
+    return [*comment, f"{key} = {_toml_value(value)}"]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot render {type(value).__name__} as TOML")
+
+
+def write(path: Path, *, force: bool = False) -> Path:
+    """Write the default config to ``path``; refuse to overwrite unless ``force``."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists (use --force to overwrite it)")
+    atomic_write_text(path, render())
+    return path

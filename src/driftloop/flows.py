@@ -1,0 +1,76 @@
+"""The loop's steps as plain functions over settings: what the CLI and the demo call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftloop.config import Settings
+from driftloop.data.dataset import Dataset, load_dataset
+from driftloop.data.preprocess import read_manifest_spec
+from driftloop.errors import NotFoundError
+from driftloop.registry.lifecycle import Registration, register_and_gate
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.training.trainer import CandidateResult, Progress, best_candidate, train_candidates
+from driftloop.validation import Baseline, write_baseline
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    train: Dataset
+    val: Dataset
+    baseline: Baseline
+    candidates: list[CandidateResult]
+    best: CandidateResult
+    registration: Registration | None
+
+
+def load_pair(
+    settings: Settings, train_path: Path | None, val_path: Path | None
+) -> tuple[Dataset, Dataset]:
+    """Train and validation datasets; defaults come from the workspace's prepared folder."""
+    prepared = settings.workspace.prepared
+    train_path = train_path or prepared / "train.csv"
+    val_path = val_path or prepared / "val.csv"
+    for path in (train_path, val_path):
+        if not path.is_file():
+            raise NotFoundError(
+                f"training data not found: {path} (run `driftloop preprocess` first or pass "
+                "--train and --val)",
+                details={"file": str(path)},
+            )
+    spec = read_manifest_spec(train_path.parent)
+    snapshots = settings.workspace.snapshots
+    train = load_dataset(train_path, settings.data, snapshots, spec=spec)
+    val = load_dataset(val_path, settings.data, snapshots, spec=train.spec)
+    return train, val
+
+
+def baseline_for(settings: Settings, dataset: Dataset) -> Baseline:
+    """The baseline of a training snapshot, computed once and kept under the workspace."""
+    folder = settings.workspace.baselines / dataset.snapshot.digest
+    return write_baseline(dataset.frame, dataset.spec, folder)
+
+
+def train_and_register(
+    settings: Settings,
+    train_path: Path | None = None,
+    val_path: Path | None = None,
+    *,
+    register: bool = True,
+    progress: Progress | None = None,
+) -> TrainingOutcome:
+    """Baseline the training data, fit the candidates, register and gate the best one."""
+    say = progress or (lambda _message: None)
+    train, val = load_pair(settings, train_path, val_path)
+    say("computing the training baseline")
+    baseline = baseline_for(settings, train)
+    results = train_candidates(train, val, settings, progress)
+    best = best_candidate(results, settings.training.primary_metric)
+    registration = None
+    if register:
+        say(f"registering {best.name} and running the gate")
+        registry = MlflowRegistry(settings.workspace)
+        uri = baseline.constraints_path.parent.resolve().as_uri()
+        registration = register_and_gate(registry, best, val, settings, uri)
+    return TrainingOutcome(train, val, baseline, results, best, registration)

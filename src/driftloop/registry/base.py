@@ -1,0 +1,91 @@
+"""The registry contract. Callers cannot tell the local (MLflow) registry from another one."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+PENDING = "PendingManualApproval"
+APPROVED = "Approved"
+REJECTED = "Rejected"
+
+# Version tag keys.
+APPROVAL_TAG = "approval_status"
+GATE_TAG = "gate_status"
+GATE_REPORT_TAG = "gate_report"
+BASELINE_TAG = "baseline_uri"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model, with its tags and aliases."""
+
+    name: str
+    version: int
+    run_id: str
+    source: str
+    created_ms: int
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def approval(self) -> str:
+        return self.tags.get(APPROVAL_TAG, PENDING)
+
+    @property
+    def gate_status(self) -> str:
+        return self.tags.get(GATE_TAG, "unknown")
+
+    @property
+    def baseline_uri(self) -> str | None:
+        return self.tags.get(BASELINE_TAG)
+
+
+class ModelRegistry(ABC):
+    """Versions of named models, their tags and aliases, and loading them.
+
+    Every method that takes a name and version raises
+    :class:`~driftloop.errors.ModelNotFound` when the model or version does not exist.
+    """
+
+    @abstractmethod
+    def create_version(
+        self, name: str, model_uri: str, run_id: str, tags: dict[str, str]
+    ) -> ModelVersion:
+        """Register ``model_uri`` as the next version of ``name`` (created if new), with tags."""
+
+    @abstractmethod
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """The version, with current tags and aliases."""
+
+    @abstractmethod
+    def get_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        """The version ``alias`` points to, or None when the alias (or model) is unset."""
+
+    @abstractmethod
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """All versions, oldest first; empty when the model does not exist."""
+
+    @abstractmethod
+    def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set (overwrite) tags on a version."""
+
+    @abstractmethod
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at ``version``, moving it from any other version."""
+
+    @abstractmethod
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias``; removing an unset alias is not an error."""
+
+    @abstractmethod
+    def delete_version(self, name: str, version: int) -> None:
+        """Delete a version (used to undo a registration that failed half-way)."""
+
+    @abstractmethod
+    def load_model(self, name: str, version: int) -> Any:
+        """The version's fitted scikit-learn pipeline."""

@@ -1,0 +1,147 @@
+"""Register a candidate, gate it, and move approval status and aliases.
+
+Every change is all-or-nothing: a registration that fails half-way deletes its version, and no
+alias moves unless every tag is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from driftloop.config import Settings
+from driftloop.data.dataset import Dataset
+from driftloop.errors import RegistryError
+from driftloop.registry.base import (
+    APPROVAL_TAG,
+    APPROVED,
+    BASELINE_TAG,
+    CHALLENGER,
+    CHAMPION,
+    GATE_REPORT_TAG,
+    GATE_TAG,
+    PENDING,
+    REJECTED,
+    ModelRegistry,
+    ModelVersion,
+)
+from driftloop.registry.gate import Check, GateResult, champion_check, floor_checks
+from driftloop.training.metrics import evaluate
+from driftloop.training.trainer import CandidateResult
+
+
+@dataclass(frozen=True)
+class Registration:
+    version: ModelVersion
+    gate: GateResult
+
+    @property
+    def promoted(self) -> bool:
+        return CHAMPION in self.version.aliases
+
+
+def register_and_gate(
+    registry: ModelRegistry,
+    candidate: CandidateResult,
+    holdout: Dataset,
+    settings: Settings,
+    baseline_uri: str,
+) -> Registration:
+    """Register ``candidate`` as a new version, gate it and promote it when allowed."""
+    name = settings.registry.model_name
+    champion = registry.get_by_alias(name, CHAMPION)
+    gate = _gate(registry, candidate, holdout, settings, champion)
+    tags = {
+        "candidate": candidate.name,
+        BASELINE_TAG: baseline_uri,
+        GATE_TAG: "passed" if gate.passed else "failed",
+        GATE_REPORT_TAG: gate.to_json(),
+        APPROVAL_TAG: _initial_approval(gate, settings),
+        **{f"metric.{k}": f"{v:.6f}" for k, v in candidate.metrics.items()},
+    }
+    version = registry.create_version(name, candidate.model_uri, candidate.run_id, tags)
+    try:
+        if tags[APPROVAL_TAG] == APPROVED:
+            registry.set_alias(name, CHAMPION, version.version)
+        elif gate.passed:
+            registry.set_alias(name, CHALLENGER, version.version)
+    except BaseException:
+        registry.delete_version(name, version.version)
+        raise
+    return Registration(registry.get_version(name, version.version), gate)
+
+
+def _initial_approval(gate: GateResult, settings: Settings) -> str:
+    if not gate.passed:
+        return REJECTED
+    return PENDING if settings.gate.require_approval else APPROVED
+
+
+def _gate(
+    registry: ModelRegistry,
+    candidate: CandidateResult,
+    holdout: Dataset,
+    settings: Settings,
+    champion: ModelVersion | None,
+) -> GateResult:
+    checks = floor_checks(candidate.metrics, settings.gate)
+    if champion is None:
+        return GateResult(tuple(checks))
+    metric = settings.training.primary_metric
+    try:
+        model = registry.load_model(champion.name, champion.version)
+        proba = model.predict_proba(holdout.features)[:, 1]
+        reference = evaluate(holdout.target, proba, threshold=settings.training.threshold)
+    except Exception as exc:  # a champion that cannot score this holdout cannot be compared
+        detail = f"champion v{champion.version} could not score the holdout: {exc}"
+        checks.append(Check(f"champion:{metric}", False, detail))
+        return GateResult(tuple(checks), champion.version)
+    checks.append(
+        champion_check(
+            metric,
+            candidate.metrics[metric],
+            reference[metric],
+            champion.version,
+            settings.gate.min_improvement,
+        )
+    )
+    return GateResult(tuple(checks), champion.version)
+
+
+def approve(
+    registry: ModelRegistry, name: str, version: int, *, force: bool = False
+) -> ModelVersion:
+    """Mark ``version`` Approved and make it champion. A gate failure needs ``force``."""
+    found = registry.get_version(name, version)
+    if found.gate_status != "passed" and not force:
+        raise RegistryError(
+            f"{name} v{version} failed its gate ({found.gate_status}); use --force to approve it"
+        )
+    registry.set_tags(name, version, {APPROVAL_TAG: APPROVED})
+    return promote(registry, name, version)
+
+
+def reject(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
+    """Mark ``version`` Rejected and drop its challenger alias. The champion cannot be rejected."""
+    found = registry.get_version(name, version)
+    if CHAMPION in found.aliases:
+        raise RegistryError(
+            f"{name} v{version} is the champion; promote another version before rejecting it"
+        )
+    registry.set_tags(name, version, {APPROVAL_TAG: REJECTED})
+    if CHALLENGER in found.aliases:
+        registry.delete_alias(name, CHALLENGER)
+    return registry.get_version(name, version)
+
+
+def promote(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
+    """Point ``champion`` at an Approved ``version`` (also a rollback to an older one)."""
+    found = registry.get_version(name, version)
+    if found.approval != APPROVED:
+        raise RegistryError(
+            f"{name} v{version} is {found.approval}; only Approved versions can be champion "
+            f"(run `driftloop models approve {version}`)"
+        )
+    registry.set_alias(name, CHAMPION, version)
+    if CHALLENGER in found.aliases:
+        registry.delete_alias(name, CHALLENGER)
+    return registry.get_version(name, version)

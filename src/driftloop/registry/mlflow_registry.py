@@ -1,0 +1,99 @@
+"""The registry on MLflow's model registry (the workspace's SQLite store by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from driftloop.errors import ModelNotFound
+from driftloop.registry.base import ModelRegistry, ModelVersion
+from driftloop.training import tracking
+from driftloop.workspace import Workspace
+
+
+def _convert(found: MlflowVersion) -> ModelVersion:
+    return ModelVersion(
+        name=found.name,
+        version=int(found.version),
+        run_id=found.run_id or "",
+        source=found.source or "",
+        created_ms=int(found.creation_timestamp or 0),
+        tags=dict(found.tags or {}),
+        aliases=tuple(found.aliases or ()),
+    )
+
+
+def _not_found(exc: MlflowException) -> bool:
+    return exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+class MlflowRegistry(ModelRegistry):
+    """:class:`ModelRegistry` backed by an MLflow tracking/registry store."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        tracking.configure(workspace)
+        self._client = MlflowClient(workspace.tracking_uri, workspace.tracking_uri)
+
+    def create_version(
+        self, name: str, model_uri: str, run_id: str, tags: dict[str, str]
+    ) -> ModelVersion:
+        try:
+            self._client.get_registered_model(name)
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise
+            self._client.create_registered_model(name)
+        created = self._client.create_model_version(name, model_uri, run_id=run_id, tags=tags)
+        return self.get_version(name, int(created.version))
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        try:
+            return _convert(self._client.get_model_version(name, str(version)))
+        except MlflowException as exc:
+            if _not_found(exc):
+                raise ModelNotFound(f"model '{name}' has no version {version}") from None
+            raise
+
+    def get_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        try:
+            return _convert(self._client.get_model_version_by_alias(name, alias))
+        except MlflowException as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        found = self._client.search_model_versions(f"name = '{_quote(name)}'")
+        versions = [self.get_version(name, int(v.version)) for v in found]
+        return sorted(versions, key=lambda v: v.version)
+
+    def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        self.get_version(name, version)
+        for key, value in tags.items():
+            self._client.set_model_version_tag(name, str(version), key, value)
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self.get_version(name, version)
+        self._client.set_registered_model_alias(name, alias, str(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        try:
+            self._client.delete_registered_model_alias(name, alias)
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise
+
+    def delete_version(self, name: str, version: int) -> None:
+        self._client.delete_model_version(name, str(version))
+
+    def load_model(self, name: str, version: int) -> Any:
+        self.get_version(name, version)
+        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+
+def _quote(name: str) -> str:
+    return name.replace("'", "\\'")

@@ -1,0 +1,1 @@
+"""Candidate pipelines, evaluation, plots and MLflow-tracked training runs."""

@@ -1,0 +1,64 @@
+"""Shared fixtures: the real Telco file, an isolated workspace and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ["COLUMNS"] = "200"  # Rich wraps at 80 columns when not on a terminal
+
+REPO = Path(__file__).resolve().parents[1]
+TELCO = REPO.parent / "shared" / "data" / "telco_customer_churn.csv"
+
+
+@pytest.fixture(scope="session")
+def telco_csv() -> Path:
+    """The real IBM Telco Customer Churn file (../shared beside the repository)."""
+    if not TELCO.is_file():
+        pytest.skip(f"real Telco data missing: {TELCO}")
+    return TELCO
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working folder with its own workspace; no driftloop env leaks in."""
+    for key in list(os.environ):
+        if key.startswith("DRIFTLOOP_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    workspace = tmp_path / ".driftloop"
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(workspace))
+    yield workspace
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the real CLI entry point in-process and return its exit code and output."""
+    from driftloop.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stopped:
+            main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(int(stopped.value.code or 0), captured.out, captured.err)
+
+    return run
+
+
+def tree(folder: Path) -> set[str]:
+    """Every file under ``folder`` (relative paths), for 'nothing changed' assertions."""
+    if not folder.exists():
+        return set()
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
