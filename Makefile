@@ -24,16 +24,16 @@ demo: $(STAMP)
 	$(BIN)/driftloop demo
 
 test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks preprocess_telco.py
-	$(BIN)/ruff format --check src tests benchmarks preprocess_telco.py
+	$(BIN)/ruff check src tests scripts preprocess_telco.py
+	$(BIN)/ruff format --check src tests scripts preprocess_telco.py
 	$(BIN)/pytest
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks preprocess_telco.py
+	$(BIN)/ruff check src tests scripts preprocess_telco.py
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format src tests benchmarks preprocess_telco.py
-	$(BIN)/ruff check --fix src tests benchmarks preprocess_telco.py
+	$(BIN)/ruff format src tests scripts preprocess_telco.py
+	$(BIN)/ruff check --fix src tests scripts preprocess_telco.py
 
 # requirements.txt is generated from pyproject.toml, never edited by hand.
 requirements: $(BIN)/python

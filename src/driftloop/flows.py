@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from driftloop.config import Settings
-from driftloop.data.dataset import Dataset, load_dataset
+from driftloop.data.dataset import Dataset, read_typed, store
 from driftloop.data.preprocess import read_manifest_spec
 from driftloop.errors import NotFoundError
 from driftloop.registry.lifecycle import Registration, register_and_gate
@@ -39,16 +39,21 @@ def load_pair(
                 "--train and --val)",
                 details={"file": str(path)},
             )
-    spec = read_manifest_spec(train_path.parent)
+    # Read and check both files before the first write, so bad input leaves nothing behind.
+    train, spec = read_typed(train_path, settings.data, spec=read_manifest_spec(train_path.parent))
+    val, _ = read_typed(val_path, settings.data, spec=spec)
     snapshots = settings.workspace.snapshots
-    train = load_dataset(train_path, settings.data, snapshots, spec=spec)
-    val = load_dataset(val_path, settings.data, snapshots, spec=train.spec)
-    return train, val
+    return (
+        store(train, spec, snapshots, source=str(train_path)),
+        store(val, spec, snapshots, source=str(val_path)),
+    )
 
 
 def baseline_for(settings: Settings, dataset: Dataset) -> Baseline:
     """The baseline of a training snapshot, computed once and kept under the workspace."""
     folder = settings.workspace.baselines / dataset.snapshot.digest
+    if (folder / "constraints.json").is_file() and (folder / "statistics.json").is_file():
+        return Baseline.load(folder)
     return write_baseline(dataset.frame, dataset.spec, folder)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def settings(ctx: typer.Context) -> Settings:
 
 
 @contextmanager
-def progress(description: str) -> Iterator[callable]:  # type: ignore[valid-type]
+def progress(description: str) -> Iterator[Callable[[str], None]]:
     """A Rich spinner whose text the yielded callable updates."""
     with Progress(
         SpinnerColumn(),
@@ -41,6 +42,6 @@ def progress(description: str) -> Iterator[callable]:  # type: ignore[valid-type
 
         def say(message: str) -> None:
             bar.update(task, description=message)
-            bar.console.log(message)
+            bar.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}", highlight=False)
 
         yield say

@@ -20,7 +20,8 @@ def demo_cmd(ctx: typer.Context) -> None:
         report = run_demo(cfg, progress=say)
     if report.outcome is not None:
         show_outcome(report.outcome)
-    table = Table("step", "outcome", "where", title="driftloop demo")
+    table = Table("step", "outcome", title="driftloop demo")
+    table.add_column("where", overflow="fold")
     for row in report.rows:
         table.add_row(*row)
     console.print(table)

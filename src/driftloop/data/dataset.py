@@ -44,14 +44,10 @@ def spec_from_settings(frame: pd.DataFrame, settings: DataSettings) -> TabularSp
     )
 
 
-def load_dataset(
-    path: Path,
-    settings: DataSettings,
-    snapshots: Path,
-    *,
-    spec: TabularSpec | None = None,
-) -> Dataset:
-    """Read ``path``, type it with ``spec`` (inferred when None), check the target, snapshot it."""
+def read_typed(
+    path: Path, settings: DataSettings, *, spec: TabularSpec | None = None
+) -> tuple[pd.DataFrame, TabularSpec]:
+    """Read ``path`` and type it with ``spec`` (inferred when None); check the target. No writes."""
     source = str(path)
     raw = read_table(path)
     spec = spec or spec_from_settings(raw, settings)
@@ -61,5 +57,10 @@ def load_dataset(
         )
     frame = apply_spec(raw, spec, source=source)
     target_vector(frame, spec, source=source)  # fail early on a bad target
-    snapshot = write_snapshot(frame, spec, snapshots, name=path.name)
+    return frame, spec
+
+
+def store(frame: pd.DataFrame, spec: TabularSpec, snapshots: Path, *, source: str) -> Dataset:
+    """Snapshot a typed frame and wrap it as a :class:`Dataset`."""
+    snapshot = write_snapshot(frame, spec, snapshots, name=Path(source).name)
     return Dataset(frame=frame, spec=spec, snapshot=snapshot, source=source)
