@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from driftloop.config import DataSettings
+from driftloop.data.dataset import spec_from_settings
+from driftloop.data.readers import read_table
+from driftloop.data.spec import TabularSpec
 
 os.environ["COLUMNS"] = "200"  # Rich wraps at 80 columns when not on a terminal
 
@@ -21,6 +27,18 @@ def telco_csv() -> Path:
     if not TELCO.is_file():
         pytest.skip(f"real Telco data missing: {TELCO}")
     return TELCO
+
+
+@pytest.fixture(scope="session")
+def telco_frame(telco_csv: Path) -> pd.DataFrame:
+    """The real Telco file as read by driftloop (text columns, blanks missing)."""
+    return read_table(telco_csv)
+
+
+@pytest.fixture(scope="session")
+def telco_spec(telco_frame: pd.DataFrame) -> TabularSpec:
+    """The spec driftloop's default settings infer for the real Telco file."""
+    return spec_from_settings(telco_frame, DataSettings())
 
 
 @pytest.fixture

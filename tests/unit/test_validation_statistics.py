@@ -4,42 +4,21 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from driftloop.data.readers import read_table
-from driftloop.data.spec import ColumnSpec, Kind, TabularSpec, infer_spec
+from driftloop.data.spec import ColumnSpec, Kind, TabularSpec
 from driftloop.errors import DataError
 from driftloop.validation import compute_statistics, suggest_constraints
 
-TELCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco_customer_churn.csv"
 NUMERIC = ["tenure", "MonthlyCharges", "TotalCharges"]
 
 
 @pytest.fixture(scope="module")
-def telco() -> pd.DataFrame:
-    if not TELCO.is_file():
-        pytest.skip(f"sample data not found: {TELCO}")
-    return read_table(TELCO)
-
-
-@pytest.fixture(scope="module")
-def spec(telco: pd.DataFrame) -> TabularSpec:
-    return infer_spec(
-        telco,
-        target="Churn",
-        positive_label="Yes",
-        id_columns=["customerID"],
-        kinds={"SeniorCitizen": "categorical", "TotalCharges": "numeric"},
-    )
-
-
-@pytest.fixture(scope="module")
-def statistics(telco: pd.DataFrame, spec: TabularSpec) -> dict[str, Any]:
-    return compute_statistics(telco, spec)
+def statistics(telco_frame: pd.DataFrame, telco_spec: TabularSpec) -> dict[str, Any]:
+    return compute_statistics(telco_frame, telco_spec)
 
 
 def _feature(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -69,8 +48,10 @@ def test_tenure_is_integral(statistics: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", NUMERIC)
-def test_numbers_match_pandas(statistics: dict[str, Any], telco: pd.DataFrame, name: str) -> None:
-    expected = pd.to_numeric(telco[name]).dropna()
+def test_numbers_match_pandas(
+    statistics: dict[str, Any], telco_frame: pd.DataFrame, name: str
+) -> None:
+    expected = pd.to_numeric(telco_frame[name]).dropna()
     stats = _feature(statistics, name)["numerical_statistics"]
     for key, value in [
         ("mean", expected.mean()),
@@ -112,8 +93,8 @@ def test_categorical_statistics(statistics: dict[str, Any]) -> None:
     assert counts == sorted(counts, reverse=True)
 
 
-def test_suggested_constraints(statistics: dict[str, Any], spec: TabularSpec) -> None:
-    constraints = suggest_constraints(statistics, spec)
+def test_suggested_constraints(statistics: dict[str, Any], telco_spec: TabularSpec) -> None:
+    constraints = suggest_constraints(statistics, telco_spec)
     senior = _feature(constraints, "SeniorCitizen")
     assert senior["inferred_type"] == "String"
     assert set(senior["string_constraints"]["domains"]) == {"0", "1"}
@@ -126,21 +107,21 @@ def test_suggested_constraints(statistics: dict[str, Any], spec: TabularSpec) ->
     assert constraints["driftloop"] == {"ignored_columns": ["customerID"]}
 
 
-def test_json_round_trip(statistics: dict[str, Any], spec: TabularSpec) -> None:
-    constraints = suggest_constraints(statistics, spec)
+def test_json_round_trip(statistics: dict[str, Any], telco_spec: TabularSpec) -> None:
+    constraints = suggest_constraints(statistics, telco_spec)
     for document in (statistics, constraints):
         assert json.loads(json.dumps(document, allow_nan=False)) == document
 
 
 def test_typed_frame_gives_the_same_statistics(
-    telco: pd.DataFrame, spec: TabularSpec, statistics: dict[str, Any]
+    telco_frame: pd.DataFrame, telco_spec: TabularSpec, statistics: dict[str, Any]
 ) -> None:
-    typed = telco.copy()
+    typed = telco_frame.copy()
     for name in NUMERIC:
         typed[name] = pd.to_numeric(typed[name])
     typed["tenure"] = typed["tenure"].astype("int64")
     typed["SeniorCitizen"] = typed["SeniorCitizen"].astype("float64")  # 0.0/1.0 codes
-    assert compute_statistics(typed, spec) == statistics
+    assert compute_statistics(typed, telco_spec) == statistics
 
 
 def _small_spec(kind: Kind) -> TabularSpec:

@@ -11,8 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from driftloop.data.readers import read_table
-from driftloop.data.spec import TabularSpec, infer_spec
+from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotFoundError
 from driftloop.validation import (
     Baseline,
@@ -25,30 +24,10 @@ from driftloop.validation import (
     write_baseline,
 )
 
-TELCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco_customer_churn.csv"
-
 
 @pytest.fixture(scope="module")
-def telco() -> pd.DataFrame:
-    if not TELCO.is_file():
-        pytest.skip(f"sample data not found: {TELCO}")
-    return read_table(TELCO)
-
-
-@pytest.fixture(scope="module")
-def spec(telco: pd.DataFrame) -> TabularSpec:
-    return infer_spec(
-        telco,
-        target="Churn",
-        positive_label="Yes",
-        id_columns=["customerID"],
-        kinds={"SeniorCitizen": "categorical", "TotalCharges": "numeric"},
-    )
-
-
-@pytest.fixture(scope="module")
-def constraints(telco: pd.DataFrame, spec: TabularSpec) -> dict[str, Any]:
-    return suggest_constraints(compute_statistics(telco, spec), spec)
+def constraints(telco_frame: pd.DataFrame, telco_spec: TabularSpec) -> dict[str, Any]:
+    return suggest_constraints(compute_statistics(telco_frame, telco_spec), telco_spec)
 
 
 def _found(result: dict[str, Any]) -> set[tuple[str, str]]:
@@ -70,8 +49,8 @@ def _drop_gender(frame: pd.DataFrame) -> None:
     del frame["gender"]
 
 
-def test_the_baseline_data_passes(telco: pd.DataFrame, constraints: dict[str, Any]) -> None:
-    result = verify(telco, constraints)
+def test_the_baseline_data_passes(telco_frame: pd.DataFrame, constraints: dict[str, Any]) -> None:
+    result = verify(telco_frame, constraints)
     assert result == {"violations": []}
 
 
@@ -92,13 +71,13 @@ def test_the_baseline_data_passes(telco: pd.DataFrame, constraints: dict[str, An
     ],
 )
 def test_each_violation_fires_and_names_the_feature(
-    telco: pd.DataFrame,
+    telco_frame: pd.DataFrame,
     constraints: dict[str, Any],
     mutate: Callable[[pd.DataFrame], None],
     expected: tuple[str, str],
     cited: str,
 ) -> None:
-    frame = telco.copy()
+    frame = telco_frame.copy()
     mutate(frame)
     result = verify(frame, constraints)
     assert _found(result) == {expected}
@@ -107,9 +86,9 @@ def test_each_violation_fires_and_names_the_feature(
 
 
 def test_data_type_description_reads_like_model_monitor(
-    telco: pd.DataFrame, constraints: dict[str, Any]
+    telco_frame: pd.DataFrame, constraints: dict[str, Any]
 ) -> None:
-    frame = telco.copy()
+    frame = telco_frame.copy()
     frame.loc[:69, "tenure"] = "n/a"  # 70 of 7043 rows
     (found,) = verify(frame, constraints)["violations"]
     assert found["description"].startswith(
@@ -118,14 +97,18 @@ def test_data_type_description_reads_like_model_monitor(
     )
 
 
-def test_optional_target_may_be_absent(telco: pd.DataFrame, constraints: dict[str, Any]) -> None:
-    traffic = telco.drop(columns=["Churn", "customerID"])
+def test_optional_target_may_be_absent(
+    telco_frame: pd.DataFrame, constraints: dict[str, Any]
+) -> None:
+    traffic = telco_frame.drop(columns=["Churn", "customerID"])
     assert verify(traffic, constraints, optional_columns=["Churn"]) == {"violations": []}
     assert _found(verify(traffic, constraints)) == {("Churn", "missing_column_check")}
 
 
-def test_thresholds_follow_model_monitor(telco: pd.DataFrame, constraints: dict[str, Any]) -> None:
-    frame = telco.copy()
+def test_thresholds_follow_model_monitor(
+    telco_frame: pd.DataFrame, constraints: dict[str, Any]
+) -> None:
+    frame = telco_frame.copy()
     frame.loc[0, "Contract"] = "Weekly"
     frame.loc[0, "tenure"] = "abc"
     lenient = copy.deepcopy(constraints)
@@ -137,11 +120,11 @@ def test_thresholds_follow_model_monitor(telco: pd.DataFrame, constraints: dict[
 
 
 def test_disabled_evaluation_still_runs_extra_checks(
-    telco: pd.DataFrame, constraints: dict[str, Any]
+    telco_frame: pd.DataFrame, constraints: dict[str, Any]
 ) -> None:
     disabled = copy.deepcopy(constraints)
     disabled["monitoring_config"]["evaluate_constraints"] = "Disabled"
-    frame = telco.drop(columns=["gender"]).assign(Contract="Weekly")
+    frame = telco_frame.drop(columns=["gender"]).assign(Contract="Weekly")
 
     def drift(context: CheckContext) -> list[dict[str, str]]:
         if context.name != "MonthlyCharges":
@@ -152,21 +135,23 @@ def test_disabled_evaluation_still_runs_extra_checks(
     assert _found(result) == {("MonthlyCharges", "baseline_drift_check")}
 
 
-def test_typed_frame_passes(telco: pd.DataFrame, constraints: dict[str, Any]) -> None:
-    typed = telco.copy()
+def test_typed_frame_passes(telco_frame: pd.DataFrame, constraints: dict[str, Any]) -> None:
+    typed = telco_frame.copy()
     typed["tenure"] = typed["tenure"].astype("int64")
     typed["SeniorCitizen"] = typed["SeniorCitizen"].astype("int64")
     typed["MonthlyCharges"] = typed["MonthlyCharges"].astype("float64")
     assert verify(typed, constraints) == {"violations": []}
 
 
-def test_malformed_constraints_are_a_data_error(telco: pd.DataFrame) -> None:
+def test_malformed_constraints_are_a_data_error(telco_frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="features"):
-        verify(telco, {"features": {"name": "tenure"}})
+        verify(telco_frame, {"features": {"name": "tenure"}})
 
 
-def test_write_and_load_baseline(telco: pd.DataFrame, spec: TabularSpec, tmp_path: Path) -> None:
-    written = write_baseline(telco, spec, tmp_path / "baseline")
+def test_write_and_load_baseline(
+    telco_frame: pd.DataFrame, telco_spec: TabularSpec, tmp_path: Path
+) -> None:
+    written = write_baseline(telco_frame, telco_spec, tmp_path / "baseline")
     assert written.statistics_path.name == "statistics.json"
     assert json.loads(written.constraints_path.read_text()) == written.constraints
     loaded = Baseline.load(tmp_path / "baseline")
