@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint format requirements clean
+.PHONY: demo test lint format requirements clean bench bench-serving
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ demo: $(STAMP)
 	$(BIN)/driftloop demo
 
 test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts preprocess_telco.py
-	$(BIN)/ruff format --check src tests scripts preprocess_telco.py
+	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py
+	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py
 	$(BIN)/pytest
+
+# Benchmarks print their results and never fail on a missed target.
+bench: $(DEV_STAMP) bench-serving
+
+bench-serving: $(DEV_STAMP)
+	$(BIN)/python benchmarks/serving.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts preprocess_telco.py

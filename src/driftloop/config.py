@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +84,33 @@ class GateSettings(_Section):
     """Leave gate-passing versions at PendingManualApproval until `driftloop models approve`."""
 
 
+class ServingSettings(_Section):
+    endpoint: str | None = None
+    """Endpoint `driftloop serve` runs when none is named on the command line."""
+    model_dir: Path | None = None
+    """SageMaker container mode: serve the MLflow model in this folder (SM_MODEL_DIR)."""
+    host: str = "127.0.0.1"
+    """Address `driftloop serve` binds to; any non-loopback address needs `api_key`."""
+    port: int = Field(default=8080, ge=1, le=65535)
+    """Port (8080 is SageMaker's container port)."""
+    workers: int = Field(default=2, ge=1, le=64)
+    """Worker processes."""
+    api_key: SecretStr | None = None
+    """Bearer token required on every request except /ping when set."""
+    max_payload_mb: float = Field(default=6.0, gt=0)
+    """Largest request body in MB; larger ones get 413 (SageMaker's limit is 6 MB)."""
+    max_rows: int = Field(default=10_000, ge=1)
+    """Most rows in one request; more get 413."""
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    """A request running longer is answered 504 (SageMaker's limit is 60 s)."""
+    graceful_timeout_s: float = Field(default=30.0, gt=0)
+    """On SIGTERM, how long in-flight requests may take before workers stop."""
+    config_poll_s: float = Field(default=0.5, gt=0)
+    """How often each worker looks for a changed endpoint config."""
+    metrics_flush_s: float = Field(default=10.0, gt=0)
+    """How often each worker writes its per-minute datapoints to the metric store."""
+
+
 class DemoSettings(_Section):
     rows: int = Field(default=5000, ge=200)
     """Rows the demo generates."""
@@ -111,6 +138,8 @@ class Settings(BaseSettings):
     """Where trained models are registered."""
     gate: GateSettings = GateSettings()
     """What a new version must reach before it may become champion."""
+    serving: ServingSettings = ServingSettings()
+    """The endpoint server."""
     demo: DemoSettings = DemoSettings()
     """The `driftloop demo` run."""
 

@@ -39,6 +39,8 @@ def render(settings: Settings | None = None) -> str:
 
 def _entry(key: str, description: str | None, value: Any) -> list[str]:
     comment = [f"# {description}"] if description else []
+    if value is None:  # TOML has no null: show the key commented out
+        return [*comment, f"# {key} = "]
     return [*comment, f"{key} = {_toml_value(value)}"]
 
 

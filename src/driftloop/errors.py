@@ -78,3 +78,46 @@ class TrainingError(DriftloopError):
     status_code = 422
     exit_code = 7
     code = "training_failed"
+
+
+class Unauthorized(DriftloopError):
+    """A request lacks the configured API key."""
+
+    status_code = 401
+    exit_code = 8
+    code = "unauthorized"
+
+
+class UnsupportedMediaType(DataError):
+    """A request body in a content type the endpoint does not read."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class NotAcceptable(DataError):
+    """A request asks (Accept) for a response type the endpoint does not write."""
+
+    status_code = 406
+    code = "not_acceptable"
+
+
+class PayloadTooLarge(DataError):
+    """A request body or row count over the configured limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ModelError(DriftloopError):
+    """The model failed while answering a request."""
+
+    status_code = 500
+    code = "model_error"
+
+
+class RequestTimeout(DriftloopError):
+    """A request ran past the configured time limit."""
+
+    status_code = 504
+    code = "timeout"

@@ -48,6 +48,18 @@ class Workspace:
     def reports(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def endpoints(self) -> Path:
+        return self.root / "endpoints"
+
+    @property
+    def capture(self) -> Path:
+        return self.root / "capture"
+
+    @property
+    def metrics_db(self) -> Path:
+        return self.root / "metrics.db"
+
     def ensure(self) -> Workspace:
         """Create the workspace folder (and nothing else) if it is missing."""
         self.root.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import typer
 
-from driftloop.cli import data, demo, models, setup, train, validation
+from driftloop.cli import batch, data, demo, endpoints, models, serve, setup, train, validation
 from driftloop.cli._context import err_console
 from driftloop.errors import DriftloopError
 
@@ -37,6 +37,9 @@ data.register(app)
 validation.register(app)
 train.register(app)
 app.add_typer(models.app, name="models")
+app.add_typer(endpoints.app, name="endpoints")
+serve.register(app)
+batch.register(app)
 demo.register(app)
 
 

@@ -34,6 +34,7 @@ class TabularSpec:
     columns: tuple[ColumnSpec, ...]
     target: str
     positive_label: str
+    negative_label: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -57,6 +58,7 @@ class TabularSpec:
         return {
             "target": self.target,
             "positive_label": self.positive_label,
+            "negative_label": self.negative_label,
             "columns": [asdict(c) for c in self.columns],
         }
 
@@ -66,7 +68,18 @@ class TabularSpec:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TabularSpec:
         columns = tuple(ColumnSpec(**c) for c in raw["columns"])
-        return cls(columns=columns, target=raw["target"], positive_label=raw["positive_label"])
+        return cls(
+            columns=columns,
+            target=raw["target"],
+            positive_label=raw["positive_label"],
+            negative_label=raw.get("negative_label"),
+        )
+
+    def label(self, positive: bool) -> str:
+        """The target value for a positive or negative prediction."""
+        if positive:
+            return self.positive_label
+        return self.negative_label or f"not {self.positive_label}"
 
 
 def infer_spec(
@@ -99,7 +112,13 @@ def infer_spec(
         role: Role = "target" if name == target else "id" if name in id_columns else "feature"
         kind = kinds.get(name) or ("categorical" if role != "feature" else _infer_kind(frame[name]))
         columns.append(ColumnSpec(name=str(name), kind=kind, role=role))
-    return TabularSpec(columns=tuple(columns), target=target, positive_label=positive_label)
+    others = sorted({str(v) for v in frame[target].dropna().unique()} - {positive_label})
+    return TabularSpec(
+        columns=tuple(columns),
+        target=target,
+        positive_label=positive_label,
+        negative_label=others[0] if len(others) == 1 else None,
+    )
 
 
 def _infer_kind(series: pd.Series) -> Kind:

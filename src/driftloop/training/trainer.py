@@ -76,7 +76,7 @@ def _run_candidate(
         mlflow.log_metrics(metrics)
         say(f"{name}: ROC AUC {metrics['roc_auc']:.4f}, drawing plots")
         _log_plots(pipeline, val, proba, settings, name)
-        info = _log_model(name, pipeline, val)
+        info = _log_model(name, pipeline, val, cfg.threshold)
     return CandidateResult(name=name, run_id=run.info.run_id, model_uri=info, metrics=metrics)
 
 
@@ -136,7 +136,7 @@ def _log_plots(
     mlflow.log_dict(importance, "feature_importance.json")
 
 
-def _log_model(name: str, pipeline: Pipeline, val: Dataset) -> str:
+def _log_model(name: str, pipeline: Pipeline, val: Dataset, threshold: float) -> str:
     example = val.features.head(5)
     signature = infer_signature(example, pipeline.predict_proba(example))
     info = mlflow.sklearn.log_model(
@@ -149,6 +149,10 @@ def _log_model(name: str, pipeline: Pipeline, val: Dataset) -> str:
         pyfunc_predict_fn="predict_proba",
         # Listing requirements spares MLflow a subprocess that re-imports the model to infer them.
         pip_requirements=candidates.requirements(name),
-        metadata={"driftloop_spec": val.spec.to_dict(), "driftloop_candidate": name},
+        metadata={
+            "driftloop_spec": val.spec.to_dict(),
+            "driftloop_candidate": name,
+            "driftloop_threshold": threshold,
+        },
     )
     return str(info.model_uri)

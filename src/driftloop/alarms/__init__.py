@@ -1,0 +1,1 @@
+"""Metric store, CloudWatch-style alarms and notifications."""

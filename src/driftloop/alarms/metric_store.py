@@ -1,0 +1,148 @@
+"""Per-minute datapoints in SQLite (WAL), safe with several writer processes.
+
+A datapoint is (namespace, metric, dimensions, minute, sum, count, min, max) plus, for latency
+metrics, a compact distribution (value bucket -> count) so percentiles can be computed later.
+Writers merge into existing rows: two workers reporting the same minute add up.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datapoints (
+    namespace TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    sum REAL NOT NULL,
+    count REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    distribution TEXT,
+    PRIMARY KEY (namespace, metric, dimensions, minute)
+)
+"""
+
+
+def dimensions_key(dimensions: Mapping[str, str]) -> str:
+    """Dimensions as a canonical JSON object (sorted keys)."""
+    return json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"))
+
+
+@dataclass
+class Datapoint:
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    minute: int  # unix time of the minute's start, in seconds
+    unit: str
+    sum: float
+    count: float
+    min: float
+    max: float
+    distribution: dict[str, float] = field(default_factory=dict)
+
+    def merge(self, other: Datapoint) -> None:
+        self.sum += other.sum
+        self.count += other.count
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        for bucket, count in other.distribution.items():
+            self.distribution[bucket] = self.distribution.get(bucket, 0.0) + count
+
+
+class MetricStore:
+    """The workspace's metric database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(_SCHEMA)
+        return connection
+
+    def put(self, datapoints: Iterable[Datapoint]) -> None:
+        """Merge datapoints into the store in one transaction."""
+        points = list(datapoints)
+        if not points:
+            return
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for point in points:
+                    self._merge_one(db, point)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _merge_one(self, db: sqlite3.Connection, point: Datapoint) -> None:
+        key = (point.namespace, point.metric, dimensions_key(point.dimensions), point.minute)
+        row = db.execute(
+            "SELECT sum, count, min, max, distribution FROM datapoints WHERE namespace=? "
+            "AND metric=? AND dimensions=? AND minute=?",
+            key,
+        ).fetchone()
+        if row is not None:
+            stored = Datapoint(*key[:2], point.dimensions, key[3], point.unit, *row[:4])
+            stored.distribution = json.loads(row[4]) if row[4] else {}
+            stored.merge(point)
+            point = stored
+        db.execute(
+            "INSERT OR REPLACE INTO datapoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *key,
+                point.unit,
+                point.sum,
+                point.count,
+                point.min,
+                point.max,
+                json.dumps(point.distribution) if point.distribution else None,
+            ),
+        )
+
+    def query(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, str],
+        *,
+        since: int = 0,
+        until: int | None = None,
+    ) -> list[Datapoint]:
+        """Datapoints of one metric and dimension set, oldest first, ``since <= minute < until``."""
+        if not self.path.exists():
+            return []
+        sql = (
+            "SELECT minute, unit, sum, count, min, max, distribution FROM datapoints WHERE "
+            "namespace=? AND metric=? AND dimensions=? AND minute>=? AND minute<? ORDER BY minute"
+        )
+        args = (namespace, metric, dimensions_key(dimensions), since, until or 2**62)
+        with closing(self._connect()) as db:
+            rows = db.execute(sql, args).fetchall()
+        return [
+            Datapoint(
+                namespace,
+                metric,
+                dict(dimensions),
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                json.loads(r[6]) if r[6] else {},
+            )
+            for r in rows
+        ]

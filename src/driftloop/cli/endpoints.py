@@ -1,0 +1,133 @@
+"""``driftloop endpoints create|update|show|list|delete``: endpoint configs in the workspace."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._context import console, settings
+from driftloop.errors import ConfigError
+from driftloop.serving.endpoint_config import (
+    Capture,
+    EndpointConfig,
+    EndpointStore,
+    Shadow,
+    Variant,
+)
+
+app = typer.Typer(help="Endpoint configs: variants, shadow, data capture.", no_args_is_help=True)
+
+_VARIANTS = typer.Option(
+    None,
+    "--variant",
+    "-v",
+    help="NAME=MODEL[:WEIGHT]; MODEL is a version number or alias (repeatable).",
+)
+_SHADOW = typer.Option(None, "--shadow", help="NAME=MODEL[:SAMPLING_PERCENT] mirrored traffic.")
+_CAPTURE = typer.Option(None, "--capture-percent", help="Share of requests captured (0-100).")
+
+
+def parse_variant(text: str) -> tuple[str, str, float]:
+    """``NAME=MODEL[:NUMBER]`` -> (name, model, number); the number defaults to 1."""
+    name, sep, rest = text.partition("=")
+    model, _, number = rest.partition(":")
+    if not sep or not name or not model:
+        raise ConfigError(f"'{text}' is not NAME=MODEL[:NUMBER] (for example AllTraffic=champion)")
+    try:
+        return name, model, float(number) if number else 1.0
+    except ValueError:
+        raise ConfigError(f"'{text}': '{number}' is not a number") from None
+
+
+def _variants(texts: list[str]) -> tuple[Variant, ...]:
+    return tuple(Variant(name=n, model=m, weight=w) for n, m, w in map(parse_variant, texts))
+
+
+def _shadow(text: str) -> Shadow:
+    name, model, percent = parse_variant(text)
+    return Shadow(name=name, model=model, sampling_percent=100.0 if percent == 1.0 else percent)
+
+
+def _validated(**fields: object) -> EndpointConfig:
+    from pydantic import ValidationError
+
+    try:
+        return EndpointConfig.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"]) or "endpoint"
+        raise ConfigError(f"endpoint config '{key}': {error['msg']}") from None
+
+
+@app.command("create")
+def create_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Endpoint name."),
+    variant: list[str] | None = _VARIANTS,
+    shadow: str | None = _SHADOW,
+    capture_percent: float | None = _CAPTURE,
+) -> None:
+    """Create (or replace) an endpoint config; default: AllTraffic=champion."""
+    cfg = settings(ctx)
+    config = _validated(
+        name=name,
+        model_name=cfg.registry.model_name,
+        variants=_variants(variant or ["AllTraffic=champion"]),
+        shadow=_shadow(shadow) if shadow else None,
+        capture=Capture(sampling_percent=100.0 if capture_percent is None else capture_percent),
+    )
+    _show(EndpointStore(cfg.workspace).save(config))
+
+
+@app.command("update")
+def update_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Endpoint name."),
+    variant: list[str] | None = _VARIANTS,
+    shadow: str | None = _SHADOW,
+    no_shadow: bool = typer.Option(False, "--no-shadow", help="Remove the shadow variant."),
+    capture_percent: float | None = _CAPTURE,
+) -> None:
+    """Change variants, weights, shadow or capture; running servers apply it live."""
+    store = EndpointStore(settings(ctx).workspace)
+    current = store.get(name)
+    fields = current.model_dump()
+    if variant:
+        fields["variants"] = _variants(variant)
+    if shadow:
+        fields["shadow"] = _shadow(shadow)
+    if no_shadow:
+        fields["shadow"] = None
+    if capture_percent is not None:
+        fields["capture"] = {**fields["capture"], "sampling_percent": capture_percent}
+    _show(store.save(_validated(**fields)))
+
+
+@app.command("show")
+def show_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Print an endpoint config as JSON."""
+    console.print_json(EndpointStore(settings(ctx).workspace).get(name).model_dump_json())
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context) -> None:
+    """List endpoint configs."""
+    table = Table("endpoint", "revision", "variants", "shadow", "capture %")
+    for config in EndpointStore(settings(ctx).workspace).list():
+        variants = ", ".join(f"{v.name}={v.model}:{v.weight:g}" for v in config.variants)
+        shadow = f"{config.shadow.name}={config.shadow.model}" if config.shadow else "-"
+        capture = f"{config.capture.sampling_percent:g}" if config.capture.enabled else "off"
+        table.add_row(config.name, str(config.revision), variants, shadow, capture)
+    console.print(table)
+
+
+@app.command("delete")
+def delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Delete an endpoint config (captured data stays)."""
+    EndpointStore(settings(ctx).workspace).delete(name)
+    console.print(f"deleted endpoint {name}")
+
+
+def _show(config: EndpointConfig) -> None:
+    variants = ", ".join(f"{v.name}={v.model} (weight {v.weight:g})" for v in config.variants)
+    console.print(f"endpoint {config.name} revision {config.revision}: {variants}")

@@ -1,0 +1,1 @@
+"""The endpoint: ASGI app, codecs, predictor, variants, capture and metrics."""

@@ -1,0 +1,131 @@
+"""The HTTP layer: SageMaker's container contract and runtime API path, over the data plane.
+
+Routes only translate HTTP. Every error leaves through one envelope,
+``{"error": {"code", "message", "details"}}``, with boto3's ``x-amzn-ErrorType`` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from driftloop.errors import DriftloopError, NotFoundError, PayloadTooLarge, Unauthorized
+from driftloop.serving.dataplane import DataPlane, Invocation
+from driftloop.serving.metrics import prometheus_text
+
+
+class ServerState:
+    """What the routes read: the data plane once models are loaded (None before)."""
+
+    def __init__(self, plane: DataPlane | None = None) -> None:
+        self.plane = plane
+
+
+class _Loading(DriftloopError):
+    status_code = 503
+    code = "loading"
+
+
+def create_app(
+    state: ServerState,
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = 6 * 1024 * 1024,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+) -> Starlette:
+    """The ASGI app. ``state.plane`` may be filled later (``/ping`` answers 503 until then)."""
+
+    def authorize(request: Request) -> None:
+        if api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            raise Unauthorized("missing or wrong API key (send 'Authorization: Bearer <key>')")
+
+    def plane() -> DataPlane:
+        if state.plane is None:
+            raise _Loading("the endpoint is still loading its models")
+        return state.plane
+
+    async def ping(_: Request) -> Response:
+        return Response(status_code=200 if state.plane is not None else 503)
+
+    async def invocations(request: Request) -> Response:
+        authorize(request)
+        current = plane()
+        name = request.path_params.get("name")
+        if name is not None and name != current.endpoint:
+            raise NotFoundError(f"endpoint '{name}' is not served here", details={"endpoint": name})
+        headers = request.headers
+        call = Invocation(
+            body=await _read_body(request, max_body_bytes),
+            content_type=headers.get("content-type"),
+            accept=headers.get("accept"),
+            target_variant=headers.get("x-amzn-sagemaker-target-variant"),
+            inference_id=headers.get("x-amzn-sagemaker-inference-id"),
+            custom_attributes=headers.get("x-amzn-sagemaker-custom-attributes"),
+        )
+        answer = await current.invoke(call)
+        out = {
+            "x-Amzn-Invoked-Production-Variant": answer.variant,
+            "x-driftloop-model-version": answer.model_version,
+        }
+        if call.custom_attributes:
+            out["X-Amzn-SageMaker-Custom-Attributes"] = call.custom_attributes
+        shadow = BackgroundTask(current.shadow, call) if current.wants_shadow() else None
+        return Response(answer.body, media_type=answer.content_type, headers=out, background=shadow)
+
+    async def metrics(request: Request) -> Response:
+        authorize(request)
+        body, content_type = prometheus_text()
+        return Response(body, headers={"content-type": content_type})
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    handlers = {DriftloopError: _error_response, Exception: _unexpected}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {int(declared)} bytes, the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_type(exc: DriftloopError) -> str:
+    if exc.code == "model_error":
+        return "ModelError"
+    return "ValidationError" if exc.status_code < 500 else "InternalFailure"
+
+
+async def _error_response(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DriftloopError)
+    headers = {"x-amzn-ErrorType": _error_type(exc)}
+    body = exc.to_dict()
+    body["message"] = exc.message  # botocore reads a top-level "message"
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def _unexpected(_: Request, _exc: Exception) -> Response:
+    # Starlette re-raises after this response, so the server logs the full traceback.
+    body = {"error": {"code": "internal_error", "message": "internal error", "details": {}}}
+    return JSONResponse(body, status_code=500, headers={"x-amzn-ErrorType": "InternalFailure"})

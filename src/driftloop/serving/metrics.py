@@ -1,0 +1,164 @@
+"""Endpoint metrics: Prometheus counters and histograms, and CloudWatch-style minute datapoints.
+
+Datapoints use SageMaker's names and units (``Invocations``, ``Invocation4XXErrors``,
+``Invocation5XXErrors``, ``InvocationModelErrors``, ``ModelLatency`` and ``OverheadLatency`` in
+microseconds) under the ``AWS/SageMaker`` namespace with ``EndpointName``/``VariantName``
+dimensions. Each worker sums in memory and merges into the workspace metric store periodically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+from driftloop.alarms.metric_store import Datapoint, MetricStore
+
+NAMESPACE = "AWS/SageMaker"
+_LABELS = ("endpoint", "variant")
+_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+)
+
+INVOCATIONS = Counter("driftloop_invocations", "Invocation requests", _LABELS)
+ERRORS_4XX = Counter("driftloop_invocation_4xx_errors", "Requests answered 4xx", _LABELS)
+ERRORS_5XX = Counter("driftloop_invocation_5xx_errors", "Requests answered 5xx", _LABELS)
+MODEL_ERRORS = Counter("driftloop_invocation_model_errors", "Requests the model failed", _LABELS)
+SHADOW_ERRORS = Counter("driftloop_shadow_errors", "Shadow predictions that failed", _LABELS)
+UNSEEN = Counter(
+    "driftloop_unseen_category_values",
+    "Category values not seen in training",
+    (*_LABELS, "feature"),
+)
+MODEL_LATENCY = Histogram(
+    "driftloop_model_latency_seconds", "Time spent in the model", _LABELS, buckets=_BUCKETS
+)
+OVERHEAD_LATENCY = Histogram(
+    "driftloop_overhead_latency_seconds",
+    "Request time outside the model (parsing, routing, capture, encoding)",
+    _LABELS,
+    buckets=_BUCKETS,
+)
+
+
+def _bucket(value: float) -> str:
+    return f"{value:.2g}"  # two significant digits: ~5% resolution for percentiles
+
+
+class EndpointMetrics:
+    """Counts one endpoint's requests for Prometheus and for the metric store."""
+
+    def __init__(self, endpoint: str, store: MetricStore | None) -> None:
+        self.endpoint = endpoint
+        self.store = store
+        self._points: dict[tuple[str, str, int], Datapoint] = {}
+
+    def record(
+        self,
+        variant: str,
+        status: int,
+        *,
+        model_us: float | None,
+        total_us: float,
+        model_error: bool,
+    ) -> None:
+        """One answered request: its status and where its time went."""
+        labels = (self.endpoint, variant)
+        INVOCATIONS.labels(*labels).inc()
+        client, server = 400 <= status < 500, status >= 500
+        if client:
+            ERRORS_4XX.labels(*labels).inc()
+        if server:
+            ERRORS_5XX.labels(*labels).inc()
+        if model_error:
+            MODEL_ERRORS.labels(*labels).inc()
+        minute = int(time.time()) // 60 * 60
+        self._add("Invocations", variant, minute, 1.0, "None")
+        self._add("Invocation4XXErrors", variant, minute, float(client), "None")
+        self._add("Invocation5XXErrors", variant, minute, float(server), "None")
+        self._add("InvocationModelErrors", variant, minute, float(model_error), "None")
+        if model_us is not None:
+            MODEL_LATENCY.labels(*labels).observe(model_us / 1e6)
+            OVERHEAD_LATENCY.labels(*labels).observe(max(total_us - model_us, 0.0) / 1e6)
+            self._add("ModelLatency", variant, minute, model_us, "Microseconds", True)
+            self._add(
+                "OverheadLatency",
+                variant,
+                minute,
+                max(total_us - model_us, 0.0),
+                "Microseconds",
+                True,
+            )
+
+    def unseen(self, variant: str, counts: dict[str, int]) -> None:
+        for feature, count in counts.items():
+            if count:
+                UNSEEN.labels(self.endpoint, variant, feature).inc(count)
+
+    def shadow_error(self, variant: str) -> None:
+        SHADOW_ERRORS.labels(self.endpoint, variant).inc()
+
+    def _add(
+        self, metric: str, variant: str, minute: int, value: float, unit: str, dist: bool = False
+    ) -> None:
+        key = (metric, variant, minute)
+        point = self._points.get(key)
+        if point is None:
+            dims = {"EndpointName": self.endpoint, "VariantName": variant}
+            point = Datapoint(NAMESPACE, metric, dims, minute, unit, 0.0, 0.0, value, value)
+            self._points[key] = point
+        point.sum += value
+        point.count += 1
+        if value < point.min:
+            point.min = value
+        if value > point.max:
+            point.max = value
+        if dist:
+            bucket = _bucket(value)
+            point.distribution[bucket] = point.distribution.get(bucket, 0.0) + 1
+
+    def take(self) -> list[Datapoint]:
+        """Hand over everything counted since the last call."""
+        points, self._points = list(self._points.values()), {}
+        return points
+
+    def flush(self) -> int:
+        """Merge the counted datapoints into the metric store; returns how many were written."""
+        points = self.take()
+        if self.store is not None and points:
+            self.store.put(points)
+        return len(points)
+
+
+def prometheus_text() -> tuple[bytes, str]:
+    """Exposition text for all workers (multiprocess mode) or this process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,179 @@
+"""Run an endpoint on uvicorn: worker processes, model loading, config watching, metric flushes.
+
+``driftloop serve NAME`` serves a workspace endpoint. In SageMaker container mode (``serve`` with
+no name, the model in ``/opt/ml/model`` or ``SM_MODEL_DIR``) it serves that one model on 8080.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from driftloop.alarms.metric_store import MetricStore
+from driftloop.config import Settings, load_settings
+from driftloop.errors import ConfigError
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.serving.app import ServerState, create_app
+from driftloop.serving.capture import CaptureWriter
+from driftloop.serving.codecs import RowReader
+from driftloop.serving.dataplane import DataPlane
+from driftloop.serving.endpoint_config import Capture, EndpointStore
+from driftloop.serving.live import ConfigWatcher, ModelCache
+from driftloop.serving.metrics import EndpointMetrics
+from driftloop.serving.models import load_model_dir
+from driftloop.serving.routing import Route, RoutingTable, build_table
+
+log = logging.getLogger("driftloop.serving")
+SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
+SAGEMAKER_VARIANT = "AllTraffic"
+
+
+def sagemaker_model_dir() -> Path | None:
+    """The container's model directory when running as a SageMaker container, else None."""
+    env = os.environ.get("SM_MODEL_DIR")
+    if env:
+        return Path(env)
+    return SAGEMAKER_MODEL_DIR if SAGEMAKER_MODEL_DIR.is_dir() else None
+
+
+def check_bind(host: str, api_key: str | None, *, container: bool) -> None:
+    """Refuse a non-loopback bind without an API key (a SageMaker container's network aside)."""
+    if api_key or container:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConfigError(
+            f"serving.host '{host}' is not a loopback address: set serving.api_key "
+            "(DRIFTLOOP_SERVING__API_KEY) to serve beyond this machine"
+        )
+
+
+def _limit_threads() -> None:
+    # One OpenMP thread per worker: several threads per one-row request only contend.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _container_plane(settings: Settings, model_dir: Path) -> DataPlane:
+    model = load_model_dir(model_dir)
+    route = Route(SAGEMAKER_VARIANT, model, RowReader(model.spec))
+    table = RoutingTable("default", 0, (route,), Capture(enabled=False))
+    return DataPlane(table, EndpointMetrics("default", None), None, **_limits(settings))
+
+
+def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, ModelCache]:
+    ws = settings.workspace
+    cache = ModelCache(MlflowRegistry(ws))
+    table = build_table(EndpointStore(ws).get(endpoint), cache.load)
+    metrics = EndpointMetrics(endpoint, MetricStore(ws.metrics_db))
+    plane = DataPlane(table, metrics, CaptureWriter(ws.capture, endpoint), **_limits(settings))
+    return plane, cache
+
+
+def _limits(settings: Settings) -> dict[str, float]:
+    return {"max_rows": settings.serving.max_rows, "timeout_s": settings.serving.request_timeout_s}
+
+
+def build_app(settings: Settings) -> Starlette:
+    """The app of one worker; models load in the background so /ping can say 503 meanwhile."""
+    state = ServerState()
+    cfg = settings.serving
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        _limit_threads()
+        tasks = [asyncio.create_task(_start(state, settings))]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            if state.plane is not None:
+                await asyncio.to_thread(state.plane.metrics.flush)
+                if state.plane.capture is not None:
+                    state.plane.capture.close()
+
+    key = cfg.api_key.get_secret_value() if cfg.api_key else None
+    max_body = int(cfg.max_payload_mb * 1024 * 1024)
+    return create_app(state, api_key=key, max_body_bytes=max_body, lifespan=lifespan)
+
+
+async def _start(state: ServerState, settings: Settings) -> None:
+    cfg = settings.serving
+    cache = None
+    try:
+        if cfg.model_dir is not None:
+            plane = await asyncio.to_thread(_container_plane, settings, cfg.model_dir)
+        else:
+            plane, cache = await asyncio.to_thread(_endpoint_plane, settings, cfg.endpoint or "")
+    except Exception:
+        log.exception("endpoint failed to load; /ping stays 503")
+        return
+    state.plane = plane
+    log.info("endpoint %s ready: %s", plane.endpoint, plane.table.versions())
+    background = [_flush_loop(plane, cfg.metrics_flush_s)]
+    if cache is not None:
+        store = EndpointStore(settings.workspace)
+        background.append(ConfigWatcher(plane, store, cache, cfg.config_poll_s).run())
+    await asyncio.gather(*background)
+
+
+async def _flush_loop(plane: DataPlane, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(plane.metrics.flush)
+        except Exception:
+            log.exception("metric flush failed; will retry")
+
+
+def app_factory() -> Starlette:
+    """uvicorn's factory in each worker process: settings come from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return build_app(load_settings())
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT: in-flight requests are answered before workers stop."""
+    import uvicorn
+
+    cfg = settings.serving
+    key = cfg.api_key.get_secret_value() if cfg.api_key else None
+    check_bind(cfg.host, key, container=cfg.model_dir is not None)
+    if cfg.model_dir is None:
+        EndpointStore(settings.workspace).get(cfg.endpoint or "")  # fail now, not in a worker
+    env = {"DRIFTLOOP_HOME": str(settings.home.resolve()), "OMP_NUM_THREADS": "1"}
+    if cfg.endpoint:
+        env["DRIFTLOOP_SERVING__ENDPOINT"] = cfg.endpoint
+    if cfg.model_dir is not None:
+        env["DRIFTLOOP_SERVING__MODEL_DIR"] = str(cfg.model_dir.resolve())
+    prometheus_dir = tempfile.mkdtemp(prefix="driftloop-prometheus-")
+    if cfg.workers > 1:  # workers share counters through files in this folder
+        env["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir
+    os.environ.update(env)
+    try:
+        uvicorn.run(
+            "driftloop.serving.server:app_factory",
+            factory=True,
+            host=cfg.host,
+            port=cfg.port,
+            workers=cfg.workers,
+            timeout_graceful_shutdown=int(cfg.graceful_timeout_s),
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(prometheus_dir, ignore_errors=True)
