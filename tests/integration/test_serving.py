@@ -287,3 +287,37 @@ def test_sagemaker_container_mode(workspace: Settings, telco_csv: Path, tmp_path
         assert len(orjson.loads(answer)["predictions"]) == 2
     finally:
         assert running.stop() in (0, -signal.SIGTERM)
+
+
+def test_batch_transform_command(workspace: Settings, telco_csv: Path, tmp_path: Path) -> None:
+    rows = _rows(telco_csv)
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    done = subprocess.run(
+        [
+            DRIFTLOOP,
+            "batch-transform",
+            "--endpoint-config",
+            "churn",
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--chunk-rows",
+            "1500",
+        ],
+        env={**_env(workspace), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "scored 7043 records" in done.stdout
+    scores = pd.read_csv(tmp_path / "out.csv", header=None, names=["probability", "label"])
+    uri = "models:/churn-model/1"
+    spec = TabularSpec.from_dict(mlflow.models.get_model_info(uri).metadata["driftloop_spec"])
+    oracle = mlflow.sklearn.load_model(uri)
+    expected = oracle.predict_proba(apply_spec(read_table(telco_csv), spec)[spec.features])[:, 1]
+    assert len(scores) == 7043
+    assert float(np.max(np.abs(scores["probability"].to_numpy() - expected))) <= 1e-6
+    assert set(scores["label"]) == {"Yes", "No"}

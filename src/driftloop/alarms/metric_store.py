@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,19 @@ class Datapoint:
             self.distribution[bucket] = self.distribution.get(bucket, 0.0) + count
 
 
+def _retry_locked(step: Callable[[], object], attempts: int = 50) -> None:
+    # Switching a new database to WAL can fail at once with "locked" when another process does
+    # the same; SQLite's busy timeout does not cover it, so retry briefly.
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 class MetricStore:
     """The workspace's metric database."""
 
@@ -67,9 +81,9 @@ class MetricStore:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
+        _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(_SCHEMA)
+        _retry_locked(lambda: connection.execute(_SCHEMA))
         return connection
 
     def put(self, datapoints: Iterable[Datapoint]) -> None:

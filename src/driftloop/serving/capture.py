@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,11 +47,24 @@ def capture_record(
         data["endpointInput"] = _payload(request, request_type, "INPUT")
     if response is not None:
         data["endpointOutput"] = _payload(response, response_type, "OUTPUT")
-    metadata = {"eventId": event_id, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    metadata = {"eventId": event_id, "inferenceTime": _iso_second(when)}
     if inference_id:
         metadata["inferenceId"] = inference_id
     record = {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
     return orjson.dumps(record) + b"\n"
+
+
+def _iso_second(when: datetime) -> str:
+    """SageMaker's inferenceTime: UTC to the second, with a Z."""
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}T"
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
+    )
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID without a system call per request."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 class CaptureWriter:
@@ -62,7 +76,7 @@ class CaptureWriter:
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def write(self, variant: str, line: bytes, when: datetime) -> None:
-        hour = when.strftime("%Y/%m/%d/%H")
+        hour = f"{when.year:04d}/{when.month:02d}/{when.day:02d}/{when.hour:02d}"
         current = self._open.get(variant)
         if current is None or current[0] != hour:
             fd = self._rotate(variant, hour, when)

@@ -22,6 +22,7 @@ from driftloop.serving.compiled import Batch
 
 JSON, CSV, JSONLINES = "application/json", "text/csv", "application/jsonlines"
 _READS = {JSON: "json", "application/x-json": "json", CSV: "csv", JSONLINES: "jsonl"}
+_ROWWISE_MAX = 8  # up to this many rows, typing value by value beats building columns
 _SPLIT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
@@ -124,6 +125,7 @@ class RowReader:
         self.features = spec.features
         self.feature_set = frozenset(self.features)
         self.known = frozenset(c.name for c in spec.columns)
+        self.is_numeric = [spec.kind_of(name) == "numeric" for name in self.features]
 
     def read(self, columns: Sequence[str] | None, rows: list[Any], first_row: int = 1) -> Batch:
         """Type ``rows`` (dicts, or lists in ``columns`` order / the model's order when None).
@@ -179,20 +181,50 @@ class RowReader:
             )
 
     def _batch(self, records: Iterable[Sequence[Any]], count: int, first_row: int) -> Batch:
-        n_num = len(self.numeric)
-        kinds = [self.spec.kind_of(name) == "numeric" for name in self.features]
-        numeric = np.empty((count, n_num), dtype=np.float64)
+        if count <= _ROWWISE_MAX:
+            return self._rowwise(records, count, first_row)
+        columns = list(zip(*records, strict=True))
+        numeric, categorical = [], []
+        for name, is_numeric, values in zip(self.features, self.is_numeric, columns, strict=True):
+            if is_numeric:
+                numeric.append(_numeric_column(values, name, first_row))
+            else:
+                categorical.append(_text_column(values, name, first_row))
+        matrix = np.column_stack(numeric) if numeric else np.empty((count, 0))
+        return Batch(np.ascontiguousarray(matrix, dtype=np.float64), categorical)
+
+    def _rowwise(self, records: Iterable[Sequence[Any]], count: int, first_row: int) -> Batch:
+        numeric = np.empty((count, len(self.numeric)), dtype=np.float64)
         categorical: list[list[str | None]] = [[None] * count for _ in self.categorical]
         for r, values in enumerate(records):
             i = j = 0
-            for name, is_num, value in zip(self.features, kinds, values, strict=True):
-                if is_num:
+            for name, is_numeric, value in zip(self.features, self.is_numeric, values, strict=True):
+                if is_numeric:
                     numeric[r, i] = _number(value, name, r + first_row)
                     i += 1
                 else:
                     categorical[j][r] = _category(value, name, r + first_row)
                     j += 1
-        return Batch(numeric=numeric, categorical=categorical)
+        return Batch(numeric, categorical)
+
+
+def _numeric_column(values: Sequence[Any], name: str, first_row: int) -> np.ndarray:
+    """Numbers (or numeric text) as float64; anything else goes value by value for its error."""
+    kinds = set(map(type, values))
+    if kinds <= {float, int} or kinds == {str}:
+        try:
+            column = np.array(values, dtype=np.float64)
+        except ValueError:
+            column = None
+        if column is not None and bool(np.isfinite(column).all()):
+            return column
+    return np.array([_number(v, name, row) for row, v in enumerate(values, first_row)])
+
+
+def _text_column(values: Sequence[Any], name: str, first_row: int) -> list[str | None]:
+    if set(map(type, values)) == {str}:
+        return [v.strip() or None for v in values]
+    return [_category(v, name, row) for row, v in enumerate(values, first_row)]
 
 
 def _number(value: Any, field: str, row: int) -> float:

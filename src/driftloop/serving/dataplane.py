@@ -10,14 +10,13 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from driftloop.errors import DriftloopError, ModelError, RequestTimeout
 from driftloop.serving import codecs
-from driftloop.serving.capture import CaptureWriter, capture_record, utcnow
+from driftloop.serving.capture import CaptureWriter, capture_record, new_event_id, utcnow
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import Route, RoutingTable
 
@@ -143,7 +142,7 @@ class DataPlane:
             request_type=content_type,
             response=answer.body if "Output" in capture.modes else None,
             response_type=answer.content_type,
-            event_id=str(uuid.uuid4()),
+            event_id=new_event_id(),
             inference_id=call.inference_id,
             when=when,
         )
