@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -45,10 +47,10 @@ def _captured(tmp_path: Path, variant: str) -> list[dict]:
 
 def test_ping_is_503_until_models_load(tmp_path: Path) -> None:
     state = ServerState()
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state, load_wait_s=0.05))
     assert client.get("/ping").status_code == 503
     assert client.post("/invocations", json=ROW).status_code == 503
-    state.plane = _client(table(route("A", Summing())), tmp_path)[1]
+    state.ready(_client(table(route("A", Summing())), tmp_path)[1])
     ping = client.get("/ping")
     assert ping.status_code == 200 and ping.content == b""
 
@@ -215,3 +217,16 @@ def test_minute_datapoints_use_cloudwatch_names(tmp_path: Path) -> None:
     assert points["Invocation4XXErrors"].sum == 1 and points["Invocation4XXErrors"].count == 2
     assert points["ModelLatency"].unit == "Microseconds" and points["ModelLatency"].count == 1
     assert points["Invocations"].dimensions == {"EndpointName": "fake-endpoint", "VariantName": "A"}
+
+
+def test_request_reaching_a_loading_worker_waits_for_it(tmp_path: Path) -> None:
+    state = ServerState()
+    plane = _client(table(route("A", Summing())), tmp_path)[1]
+    with TestClient(create_app(state, load_wait_s=10)) as client:
+        timer = threading.Timer(0.3, lambda: client.portal.call(state.ready, plane))  # type: ignore[union-attr]
+        timer.start()
+        started = time.monotonic()
+        response = client.post("/invocations", json=ROW)
+        timer.join()
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.25

@@ -6,6 +6,8 @@ Routes only translate HTTP. Every error leaves through one envelope,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -27,6 +29,16 @@ class ServerState:
 
     def __init__(self, plane: DataPlane | None = None) -> None:
         self.plane = plane
+        self.settled = asyncio.Event()  # set once loading succeeded or failed
+        if plane is not None:
+            self.settled.set()
+
+    def ready(self, plane: DataPlane) -> None:
+        self.plane = plane
+        self.settled.set()
+
+    def failed(self) -> None:
+        self.settled.set()
 
 
 class _Loading(DriftloopError):
@@ -40,8 +52,12 @@ def create_app(
     api_key: str | None = None,
     max_body_bytes: int = 6 * 1024 * 1024,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+    load_wait_s: float = 60.0,
 ) -> Starlette:
-    """The ASGI app. ``state.plane`` may be filled later (``/ping`` answers 503 until then)."""
+    """The ASGI app. ``state.plane`` may be filled later: ``/ping`` answers 503 until then, and
+    an invocation reaching a worker that is still loading waits for it (up to ``load_wait_s``)
+    instead of failing, so no request is lost while workers start.
+    """
 
     def authorize(request: Request) -> None:
         if api_key is None:
@@ -50,9 +66,12 @@ def create_app(
         if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
             raise Unauthorized("missing or wrong API key (send 'Authorization: Bearer <key>')")
 
-    def plane() -> DataPlane:
+    async def plane() -> DataPlane:
         if state.plane is None:
-            raise _Loading("the endpoint is still loading its models")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.settled.wait(), load_wait_s)
+        if state.plane is None:
+            raise _Loading("the endpoint has no model loaded (still loading, or loading failed)")
         return state.plane
 
     async def ping(_: Request) -> Response:
@@ -60,7 +79,7 @@ def create_app(
 
     async def invocations(request: Request) -> Response:
         authorize(request)
-        current = plane()
+        current = await plane()
         name = request.path_params.get("name")
         if name is not None and name != current.endpoint:
             raise NotFoundError(f"endpoint '{name}' is not served here", details={"endpoint": name})

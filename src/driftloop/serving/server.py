@@ -108,7 +108,13 @@ def build_app(settings: Settings) -> Starlette:
 
     key = cfg.api_key.get_secret_value() if cfg.api_key else None
     max_body = int(cfg.max_payload_mb * 1024 * 1024)
-    return create_app(state, api_key=key, max_body_bytes=max_body, lifespan=lifespan)
+    return create_app(
+        state,
+        api_key=key,
+        max_body_bytes=max_body,
+        lifespan=lifespan,
+        load_wait_s=cfg.request_timeout_s,
+    )
 
 
 async def _start(state: ServerState, settings: Settings) -> None:
@@ -121,8 +127,9 @@ async def _start(state: ServerState, settings: Settings) -> None:
             plane, cache = await asyncio.to_thread(_endpoint_plane, settings, cfg.endpoint or "")
     except Exception:
         log.exception("endpoint failed to load; /ping stays 503")
+        state.failed()
         return
-    state.plane = plane
+    state.ready(plane)
     log.info("endpoint %s ready: %s", plane.endpoint, plane.table.versions())
     background = [_flush_loop(plane, cfg.metrics_flush_s)]
     if cache is not None:
