@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -111,6 +111,33 @@ class ServingSettings(_Section):
     """How often each worker writes its per-minute datapoints to the metric store."""
 
 
+DriftMethod = Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
+
+
+class DriftSettings(_Section):
+    """How drift is judged: per-column method and threshold overrides and the dataset share."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    methods: dict[str, DriftMethod] = {}
+    """Per-column test replacing the default choice, e.g. {MonthlyCharges = "psi"}."""
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = {}
+    """Per-column threshold replacing the method's default (0.05 for p-values, 0.1 else)."""
+    drift_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Dataset drift when at least this share of the features drifted."""
+
+
+class MonitoringSettings(_Section):
+    drift: DriftSettings = DriftSettings()
+    """Drift tests (Evidently 0.7's defaults unless overridden)."""
+    min_labels: int = Field(default=20, ge=1)
+    """Labelled rows needed before model quality is measured rather than estimated."""
+    report_max_rows: int = Field(default=20_000, ge=100)
+    """Rows per side of the Evidently HTML report (larger windows are sampled for it)."""
+    every: str = "15m"
+    """Default interval of `driftloop monitor schedule`."""
+
+
 class DemoSettings(_Section):
     rows: int = Field(default=5000, ge=200)
     """Rows the demo generates."""
@@ -140,6 +167,8 @@ class Settings(BaseSettings):
     """What a new version must reach before it may become champion."""
     serving: ServingSettings = ServingSettings()
     """The endpoint server."""
+    monitoring: MonitoringSettings = MonitoringSettings()
+    """Monitoring jobs over captured traffic."""
     demo: DemoSettings = DemoSettings()
     """The `driftloop demo` run."""
 

@@ -21,20 +21,23 @@ _HEADER = """\
 
 def render(settings: Settings | None = None) -> str:
     """A commented TOML document holding every setting."""
-    settings = settings or Settings()
-    lines = [_HEADER]
-    sections: list[tuple[str, BaseModel]] = []
-    for name, field in Settings.model_fields.items():
-        value = getattr(settings, name)
+    return "\n".join([_HEADER, *_table(settings or Settings(), prefix="")]) + "\n"
+
+
+def _table(model: BaseModel, prefix: str) -> list[str]:
+    """Scalar keys of ``model`` first, then each nested section as its own ``[table]``."""
+    lines: list[str] = []
+    nested: list[tuple[str, BaseModel, str | None]] = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
         if isinstance(value, BaseModel):
-            sections.append((name, value))
+            nested.append((name, value, field.description))
         else:
             lines += _entry(name, field.description, value)
-    for name, section in sections:
-        lines.append(f"\n# {Settings.model_fields[name].description}\n[{name}]")
-        for key, field in type(section).model_fields.items():
-            lines += _entry(key, field.description, getattr(section, key))
-    return "\n".join(lines) + "\n"
+    for name, section, description in nested:
+        lines.append(f"\n# {description}\n[{prefix}{name}]")
+        lines += _table(section, prefix=f"{prefix}{name}.")
+    return lines
 
 
 def _entry(key: str, description: str | None, value: Any) -> list[str]:

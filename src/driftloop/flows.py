@@ -9,6 +9,7 @@ from driftloop.config import Settings
 from driftloop.data.dataset import Dataset, read_typed, store
 from driftloop.data.preprocess import read_manifest_spec
 from driftloop.errors import NotFoundError
+from driftloop.registry.base import TRAIN_SNAPSHOT_TAG
 from driftloop.registry.lifecycle import Registration, register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.training.trainer import CandidateResult, Progress, best_candidate, train_candidates
@@ -77,5 +78,6 @@ def train_and_register(
         say(f"registering {best.name} and running the gate")
         registry = MlflowRegistry(settings.workspace)
         uri = baseline.constraints_path.parent.resolve().as_uri()
-        registration = register_and_gate(registry, best, val, settings, uri)
+        tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest}
+        registration = register_and_gate(registry, best, val, settings, uri, tags)
     return TrainingOutcome(train, val, baseline, results, best, registration)

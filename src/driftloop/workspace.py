@@ -57,6 +57,10 @@ class Workspace:
         return self.root / "capture"
 
     @property
+    def monitoring(self) -> Path:
+        return self.root / "monitoring"
+
+    @property
     def metrics_db(self) -> Path:
         return self.root / "metrics.db"
 

@@ -27,6 +27,7 @@ from driftloop.data.preprocess import preprocess
 from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec, apply_spec
 from driftloop.flows import train_and_register
+from driftloop.monitoring.labels import read_labels
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
@@ -323,3 +324,28 @@ def test_batch_transform_command(workspace: Settings, telco_csv: Path, tmp_path:
     assert len(scores) == 7043
     assert float(np.max(np.abs(scores["probability"].to_numpy() - expected))) <= 1e-6
     assert set(scores["label"]) == {"Yes", "No"}
+
+
+def test_post_labels(server: Server, workspace: Settings) -> None:
+    records = [
+        {
+            "groundTruthData": {"data": "Yes", "encoding": "CSV"},
+            "eventMetadata": {"inferenceId": "a1"},
+        },
+        {
+            "groundTruthData": {"data": "No", "encoding": "CSV"},
+            "eventMetadata": {"inferenceId": "a2"},
+        },
+    ]
+    status, _, body = post(f"{server.url}/labels", orjson.dumps(records), FEATURES_JSON)
+    assert status == 200, body
+    assert orjson.loads(body)["labels"] == 2
+    assert read_labels(workspace.workspace, "churn") == {"a1": 1, "a2": 0}
+    bad = [
+        {
+            "groundTruthData": {"data": "maybe", "encoding": "CSV"},
+            "eventMetadata": {"inferenceId": "x"},
+        }
+    ]
+    status, _, body = post(f"{server.url}/labels", orjson.dumps(bad), FEATURES_JSON)
+    assert status == 400 and b"maybe" in body

@@ -8,7 +8,18 @@ from pathlib import Path
 import click
 import typer
 
-from driftloop.cli import batch, data, demo, endpoints, models, serve, setup, train, validation
+from driftloop.cli import (
+    batch,
+    data,
+    demo,
+    endpoints,
+    models,
+    monitor,
+    serve,
+    setup,
+    train,
+    validation,
+)
 from driftloop.cli._context import err_console
 from driftloop.errors import DriftloopError
 
@@ -40,6 +51,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(endpoints.app, name="endpoints")
 serve.register(app)
 batch.register(app)
+monitor.register(app)
 demo.register(app)
 
 

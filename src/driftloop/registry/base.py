@@ -18,6 +18,7 @@ APPROVAL_TAG = "approval_status"
 GATE_TAG = "gate_status"
 GATE_REPORT_TAG = "gate_report"
 BASELINE_TAG = "baseline_uri"
+TRAIN_SNAPSHOT_TAG = "train_snapshot"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class ModelVersion:
     @property
     def baseline_uri(self) -> str | None:
         return self.tags.get(BASELINE_TAG)
+
+    @property
+    def train_snapshot(self) -> str | None:
+        return self.tags.get(TRAIN_SNAPSHOT_TAG)
 
 
 class ModelRegistry(ABC):

@@ -45,6 +45,7 @@ def register_and_gate(
     holdout: Dataset,
     settings: Settings,
     baseline_uri: str,
+    extra_tags: dict[str, str] | None = None,
 ) -> Registration:
     """Register ``candidate`` as a new version, gate it and promote it when allowed."""
     name = settings.registry.model_name
@@ -57,6 +58,7 @@ def register_and_gate(
         GATE_REPORT_TAG: gate.to_json(),
         APPROVAL_TAG: _initial_approval(gate, settings),
         **{f"metric.{k}": f"{v:.6f}" for k, v in candidate.metrics.items()},
+        **(extra_tags or {}),
     }
     version = registry.create_version(name, candidate.model_uri, candidate.run_id, tags)
     try:

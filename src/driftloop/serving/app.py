@@ -13,15 +13,24 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from driftloop.errors import DriftloopError, NotFoundError, PayloadTooLarge, Unauthorized
+from driftloop.errors import (
+    DataError,
+    DriftloopError,
+    NotFoundError,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.metrics import prometheus_text
+
+LabelSink = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
 class ServerState:
@@ -53,6 +62,7 @@ def create_app(
     max_body_bytes: int = 6 * 1024 * 1024,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     load_wait_s: float = 60.0,
+    labels: LabelSink | None = None,
 ) -> Starlette:
     """The ASGI app. ``state.plane`` may be filled later: ``/ping`` answers 503 until then, and
     an invocation reaching a worker that is still loading waits for it (up to ``load_wait_s``)
@@ -102,6 +112,14 @@ def create_app(
         shadow = BackgroundTask(current.shadow, call) if current.wants_shadow() else None
         return Response(answer.body, media_type=answer.content_type, headers=out, background=shadow)
 
+    async def post_labels(request: Request) -> Response:
+        authorize(request)
+        if labels is None:
+            raise NotFoundError("this server does not take labels (no workspace endpoint)")
+        records = _label_records(await _read_body(request, max_body_bytes))
+        stored = await asyncio.to_thread(labels, records)
+        return JSONResponse(stored)
+
     async def metrics(request: Request) -> Response:
         authorize(request)
         body, content_type = prometheus_text()
@@ -112,6 +130,7 @@ def create_app(
         Route("/invocations", invocations, methods=["POST"]),
         Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/labels", post_labels, methods=["POST"]),
     ]
     handlers = {DriftloopError: _error_response, Exception: _unexpected}
     return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
@@ -128,6 +147,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _label_records(body: bytes) -> list[dict[str, Any]]:
+    """A JSON list, ``{"records": [...]}``, one object, or JSON Lines of ground-truth records."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            doc = [orjson.loads(line) for line in body.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise DataError(f"labels: malformed JSON ({exc})") from None
+    if isinstance(doc, dict):
+        doc = doc.get("records", [doc])
+    if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
+        raise DataError("labels: send a list of ground-truth records")
+    return doc
 
 
 def _error_type(exc: DriftloopError) -> str:

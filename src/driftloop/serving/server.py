@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -22,7 +23,7 @@ from driftloop.alarms.metric_store import MetricStore
 from driftloop.config import Settings, load_settings
 from driftloop.errors import ConfigError
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.app import ServerState, create_app
+from driftloop.serving.app import LabelSink, ServerState, create_app
 from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.codecs import RowReader
 from driftloop.serving.dataplane import DataPlane
@@ -114,7 +115,23 @@ def build_app(settings: Settings) -> Starlette:
         max_body_bytes=max_body,
         lifespan=lifespan,
         load_wait_s=cfg.request_timeout_s,
+        labels=_label_sink(settings, state) if cfg.model_dir is None else None,
     )
+
+
+def _label_sink(settings: Settings, state: ServerState) -> LabelSink:
+    """POST /labels: store ground truth for this endpoint, checked against its model's spec."""
+
+    def store(records: list[dict[str, Any]]) -> dict[str, Any]:
+        from driftloop.monitoring.labels import ingest_label_records
+
+        if state.plane is None:
+            raise ConfigError("the endpoint is still loading")
+        spec = state.plane.table.routes[0].model.spec
+        result = ingest_label_records(settings.workspace, state.plane.endpoint, records, spec)
+        return result.to_dict()
+
+    return store
 
 
 async def _start(state: ServerState, settings: Settings) -> None:

@@ -1,0 +1,143 @@
+"""``driftloop monitor run|schedule`` and ``driftloop labels put``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._context import console, progress, settings
+from driftloop.errors import ConfigError
+
+app = typer.Typer(help="Monitoring jobs over captured traffic.", no_args_is_help=True)
+labels_app = typer.Typer(help="Ground-truth labels for captured inferences.", no_args_is_help=True)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"'{text}' is not an ISO time like 2026-11-27T14:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint to monitor."),
+    since: str | None = typer.Option(None, "--since", help="Window start (ISO time, UTC)."),
+    until: str | None = typer.Option(None, "--until", help="Window end (ISO time, default now)."),
+    last: str = typer.Option(
+        "1h", "--last", help="Window length ending now, if --since is not given."
+    ),
+    variant: str | None = typer.Option(None, "--variant", help="Variant (default: heaviest)."),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Write the Evidently HTML report."
+    ),
+) -> None:
+    """Check a window of captured traffic: data quality, drift, model quality, report."""
+    from driftloop.monitoring.job import run_monitoring
+    from driftloop.monitoring.schedule import parse_interval
+
+    cfg = settings(ctx)
+    end = _moment(until) if until else datetime.now(UTC)
+    start = _moment(since) if since else end - parse_interval(last, minimum=timedelta(seconds=1))
+    with progress("monitoring") as say:
+        run = run_monitoring(
+            cfg, endpoint, start, end, variant=variant, report=report, progress=say
+        )
+    show_run(run)
+
+
+def show_run(run) -> None:  # type: ignore[no-untyped-def]
+    """Print a run's drift table, violations, quality and where its files are."""
+    summary = run.summary()
+    if run.drift is not None:
+        table = Table("feature", "method", "score", "threshold", "drifted", title="Drift")
+        for column in run.drift.columns:
+            mark = "[red]yes[/]" if column.drifted else "no"
+            table.add_row(
+                column.column, column.method, f"{column.score:.4g}", f"{column.threshold:g}", mark
+            )
+        console.print(table)
+        verdict = "[red]DRIFT[/]" if run.drift.dataset_drift else "[green]no drift[/]"
+        console.print(f"dataset: {verdict} ({run.drift.share:.0%} of features drifted)")
+    if run.violations:
+        table = Table(
+            "feature", "check", "description", title=f"{len(run.violations)} violation(s)"
+        )
+        for item in run.violations:
+            table.add_row(item["feature_name"], item["constraint_check_type"], item["description"])
+        console.print(table)
+    quality = (run.quality or {}).get("model_quality")
+    if quality:
+        console.print("model quality (labelled): " + _metrics(quality))
+    estimate = (run.quality or {}).get("estimated_quality")
+    if estimate:
+        console.print("model quality (estimated from probabilities): " + _metrics(estimate))
+    for problem in run.problems[:10]:
+        console.print(
+            f"[yellow]skipped[/] {problem['file']}:{problem['line']}: {problem['reason']}"
+        )
+    if len(run.problems) > 10:
+        console.print(f"[yellow]... and {len(run.problems) - 10} more input problems (run.json)[/]")
+    console.print(
+        f"{summary['status']}: {run.rows} rows from {run.records} records of "
+        f"{run.endpoint}/{run.variant} (v{run.version}) in {run.seconds:.1f} s -> {run.folder}"
+    )
+
+
+def _metrics(values: dict) -> str:  # type: ignore[type-arg]
+    names = ("roc_auc", "precision", "recall", "f1", "accuracy")
+    return ", ".join(f"{n} {values[n]:.3f}" for n in names if values.get(n) is not None)
+
+
+@app.command("schedule")
+def schedule_cmd(
+    ctx: typer.Context,
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint to monitor."),
+    every: str = typer.Option("15m", "--every", help="Interval (at least 1m): 1m, 15m, 1h."),
+    variant: str | None = typer.Option(None, "--variant", help="Variant (default: heaviest)."),
+) -> None:
+    """Monitor the interval that just ended, every interval, until SIGTERM or Ctrl-C."""
+    from driftloop.monitoring.schedule import parse_interval, run_schedule
+
+    cfg = settings(ctx)
+    interval = parse_interval(every)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"monitoring {endpoint} every {every}; SIGTERM or Ctrl-C stops")
+    try:
+        count = run_schedule(cfg, endpoint, interval, stop=stop, on_run=show_run, variant=variant)
+    except KeyboardInterrupt:
+        count = -1
+    console.print(f"schedule stopped after {max(count, 0)} run(s)")
+
+
+@labels_app.command("put")
+def labels_put_cmd(
+    ctx: typer.Context,
+    source: Path = typer.Argument(
+        ..., help="groundTruthData JSON Lines, or CSV inference_id,label."
+    ),
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint the labels belong to."),
+) -> None:
+    """Store ground-truth labels; monitoring merges them with captures on inferenceId/eventId."""
+    from driftloop.monitoring.labels import ingest_labels
+    from driftloop.monitoring.target import resolve_target
+
+    cfg = settings(ctx)
+    spec = resolve_target(cfg, endpoint).spec
+    result = ingest_labels(cfg.workspace, endpoint, source, spec)
+    console.print(f"stored {result}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="monitor")
+    root.add_typer(labels_app, name="labels")

@@ -1,0 +1,1 @@
+"""The closed loop: events, rules, pipelines, retraining and deployment strategies."""

@@ -1,0 +1,1 @@
+"""Monitoring jobs over captured traffic: data quality, drift, model quality, reports."""

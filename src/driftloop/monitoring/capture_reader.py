@@ -1,0 +1,447 @@
+"""Captured traffic of one endpoint over a time window, as typed rows: the monitoring input.
+
+Reads the data-capture layout ``{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl`` (SageMaker's format,
+see :mod:`driftloop.serving.capture`), opening only hour folders that overlap ``[since, until)``
+and keeping records whose ``eventMetadata.inferenceTime`` falls inside it. Request bodies are
+split into rows by the endpoint's own codec helpers, then typed in bulk: rows of many records go
+through one :class:`RowReader` call per chunk, and only a chunk that fails is re-read record by
+record, so a bad record costs its chunk a second pass and never drops good rows. Every line that
+cannot be used becomes a :class:`Problem` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gc
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from driftloop.data.spec import TabularSpec
+from driftloop.errors import ConfigError, DataError
+from driftloop.serving import codecs
+from driftloop.serving.codecs import RowReader
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_SPLIT_KEYS = frozenset(codecs._SPLIT_KEYS)
+_PLAIN_TEXT = frozenset({str, type(None)})
+_OUTSIDE = "outside"  # a record outside the window: neither used nor counted
+CHUNK_ROWS = 512  # rows typed per RowReader call; a failing chunk is re-read record by record
+Where = tuple[str, int]  # file (relative to the capture root) and 1-based line
+_Rec = tuple[int, int, Where]  # a record's first global row, row count, location
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One capture line (or record) that could not be used, and why."""
+
+    file: str  # relative to the capture root
+    line: int  # 1-based
+    reason: str
+
+
+@dataclass
+class Window:
+    """Typed rows of the records captured in ``[since, until)``, one entry per row."""
+
+    frame: pd.DataFrame  # spec.features; numeric float64 (NaN), categorical object (None)
+    inference_ids: list[str | None]
+    event_ids: list[str]
+    times: np.ndarray  # datetime64[s], UTC
+    variants: list[str]
+    probabilities: np.ndarray  # NaN where no usable output was captured
+    problems: list[Problem]
+    records: int  # capture lines read in the window (including the unusable ones)
+    rows: int
+    since: datetime
+    until: datetime
+
+
+def read_window(
+    capture_root: Path,
+    endpoint: str,
+    spec: TabularSpec,
+    *,
+    since: datetime,
+    until: datetime,
+    variants: Sequence[str] | None = None,
+) -> Window:
+    """Every row ``endpoint`` captured in ``[since, until)`` (naive datetimes are UTC).
+
+    ``variants`` limits the read to those variant folders. An endpoint with no capture folder
+    gives an empty window.
+    """
+    since, until = utc(since), utc(until)
+    if until <= since:
+        raise ConfigError(f"the window ends ({until:%Y-%m-%dT%H:%M:%S}) before it starts")
+    reader = _Reader(spec, since, until)
+    with _collector_paused():
+        for variant, path in _files(capture_root / endpoint, since, until, variants):
+            reader.read_file(path, path.relative_to(capture_root).as_posix(), variant)
+        return reader.finish()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: parsing makes millions of short-lived, acyclic
+    containers, and each of its passes would rescan every row kept so far (a third of the time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def utc(when: datetime) -> datetime:
+    """``when`` as an aware UTC datetime (naive values are taken to be UTC)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def whole_second(when: datetime) -> np.datetime64:
+    """The first whole UTC second at or after ``when``: capture times are whole seconds, so
+    ``time >= when`` is ``time >= whole_second(when)`` (and likewise for ``<``)."""
+    when = utc(when)
+    ceiled = when.replace(microsecond=0) + timedelta(seconds=1 if when.microsecond else 0)
+    return np.datetime64(ceiled.replace(tzinfo=None), "s")
+
+
+class _Reader:
+    """Turns capture lines into per-record metadata plus rows handed to a :class:`_RowSink`."""
+
+    def __init__(self, spec: TabularSpec, since: datetime, until: datetime) -> None:
+        self.spec, self.since, self.until = spec, since, until
+        self.low, self.high = str(whole_second(since)), str(whole_second(until))
+        self.sink = _RowSink(spec, self._problem)
+        self.problems: list[Problem] = []
+        self.records = 0
+        self.meta: list[tuple[str | None, str, str, str, int]] = []  # ids, time, variant, rows
+        self.proba: list[float] = []
+
+    def _problem(self, where: Where, reason: str) -> None:
+        self.problems.append(Problem(where[0], where[1], reason))
+
+    def read_file(self, path: Path, name: str, variant: str) -> None:
+        with path.open("rb", buffering=1 << 20) as lines:
+            for number, line in enumerate(lines, 1):
+                if len(line) < 3 and not line.strip():
+                    continue
+                self._line(line, variant, (name, number))
+
+    def _line(self, line: bytes, variant: str, where: Where) -> None:
+        reason = self._record(line, variant, where)
+        if reason is not _OUTSIDE:
+            self.records += 1
+            if reason is not None:
+                self._problem(where, reason)
+
+    def _record(self, line: bytes, variant: str, where: Where) -> str | None:
+        """Take in one line; return why it was not used (None when its rows were kept)."""
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return f"not JSON: {exc}"
+        meta = doc.get("eventMetadata") if isinstance(doc, dict) else None
+        if not isinstance(meta, dict):
+            return "not a capture record: no eventMetadata object"
+        time = meta.get("inferenceTime")
+        if not isinstance(time, str) or not _TIME.fullmatch(time):
+            return f"eventMetadata.inferenceTime {time!r} is not like 2024-01-31T23:59:59Z"
+        if not self.low <= time[:19] < self.high:
+            return _OUTSIDE
+        event_id, inference_id = meta.get("eventId"), meta.get("inferenceId")
+        if not isinstance(event_id, str) or not isinstance(inference_id, str | None):
+            return "eventMetadata.eventId (or inferenceId) is missing or not text"
+        data = doc.get("captureData")
+        request = data.get("endpointInput") if isinstance(data, dict) else None
+        if request is None:
+            return "no captureData.endpointInput (Output-only capture): its rows are unknown"
+        try:
+            columns, rows = _split(request, self.spec)
+        except DataError as exc:
+            return f"endpointInput: {exc.message}"
+        self.proba.extend(self._probabilities(data.get("endpointOutput"), len(rows), where))
+        self.meta.append((inference_id, event_id, time[:19], variant, len(rows)))
+        self.sink.add(columns, rows, where)
+        return None
+
+    def _probabilities(self, output: Any, rows: int, where: Where) -> list[float]:
+        if output is None:
+            return [np.nan] * rows
+        try:
+            values = _output_probabilities(output)
+        except DataError as exc:
+            self._problem(where, f"endpointOutput: {exc.message}; rows kept without predictions")
+            return [np.nan] * rows
+        if len(values) != rows:
+            self._problem(
+                where,
+                f"endpointOutput holds {len(values)} predictions for {rows} input rows; "
+                "rows kept without predictions",
+            )
+            return [np.nan] * rows
+        return values
+
+    def finish(self) -> Window:
+        frame, kept = self.sink.finish()
+        inference_ids, event_ids, times, variants, counts = (
+            (list(column) for column in zip(*self.meta, strict=True))
+            if self.meta
+            else ([], [], [], [], [])
+        )
+
+        def per_row(values: list[Any], dtype: Any = object) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=dtype), counts)[kept]
+
+        return Window(
+            frame=frame,
+            inference_ids=per_row(inference_ids).tolist(),
+            event_ids=per_row(event_ids).tolist(),
+            times=per_row(times, "datetime64[s]"),
+            variants=per_row(variants).tolist(),
+            probabilities=np.array(self.proba, dtype=np.float64)[kept],
+            problems=sorted(self.problems, key=lambda p: (p.file, p.line)),
+            records=self.records,
+            rows=len(frame),
+            since=self.since,
+            until=self.until,
+        )
+
+
+class _RowSink:
+    """Collects raw rows per column layout and types them in chunks of about CHUNK_ROWS rows.
+
+    Each record's rows get global positions in arrival order; a record whose rows do not type
+    is reported and its positions stay empty, so :meth:`finish` returns the kept-rows mask.
+    """
+
+    def __init__(self, spec: TabularSpec, report: Callable[[Where, str], None]) -> None:
+        self.spec, self.reader, self.report = spec, RowReader(spec), report
+        self.pending: dict[tuple[str, ...] | type, tuple[list[Any], list[_Rec]]] = {}
+        self.total = 0
+        self.parts: list[tuple[np.ndarray, np.ndarray, list[list[Any]]]] = []
+        self.texts = [_Texts() for _ in spec.categorical_features]
+        names = spec.features
+        self.pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+
+    def add(self, columns: list[str] | None, rows: list[Any], where: Where) -> None:
+        # Named columns share a chunk; otherwise records and positional lists go apart.
+        key = tuple(columns) if columns is not None else type(rows[0])
+        pending_rows, recs = self.pending.setdefault(key, ([], []))
+        pending_rows.extend(rows)
+        recs.append((self.total, len(rows), where))
+        self.total += len(rows)
+        if len(pending_rows) >= CHUNK_ROWS:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, ...] | type) -> None:
+        rows, recs = self.pending.pop(key)
+        columns = list(key) if isinstance(key, tuple) else None
+        try:
+            numeric, texts = self._typed(columns, rows)
+        except DataError:
+            rows, recs = self._good_records(columns, rows, recs)
+            if not recs:
+                return
+            numeric, texts = self._typed(columns, rows)
+        self.parts.append((_positions(recs), numeric, texts))
+
+    def _typed(self, columns: list[str] | None, rows: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        """What ``RowReader.read`` gives, text values shared through one lookup per column.
+
+        Records holding exactly the feature keys (nearly all traffic) skip the reader's per-row
+        key check and go straight to the codec's column typing.
+        """
+        plain = columns is None and set(map(type, rows)) == {dict}
+        if plain and set(map(len, rows)) == {len(self.spec.features)}:
+            try:
+                return self._typed_columns(list(zip(*map(self.pick, rows), strict=True)))
+            except KeyError:
+                pass  # another key than the features: the reader names it
+        batch = self.reader.read(columns, rows)
+        return batch.numeric, [
+            list(map(texts.__getitem__, values))
+            for texts, values in zip(self.texts, batch.categorical, strict=True)
+        ]
+
+    def _typed_columns(self, values: list[tuple[Any, ...]]) -> tuple[np.ndarray, list[Any]]:
+        numeric, texts = [], []
+        for name, column in zip(self.spec.features, values, strict=True):
+            if name in self.reader.numeric:
+                numeric.append(codecs._numeric_column(column, name, 1))
+                continue
+            lookup = self.texts[len(texts)]
+            if not set(map(type, column)) <= _PLAIN_TEXT:
+                column = codecs._text_column(column, name, 1)
+            texts.append(list(map(lookup.__getitem__, column)))
+        matrix = np.column_stack(numeric) if numeric else np.empty((len(values[0]), 0))
+        return matrix, texts
+
+    def _good_records(
+        self, columns: list[str] | None, rows: list[Any], recs: list[_Rec]
+    ) -> tuple[list[Any], list[_Rec]]:
+        """Type record by record; report the bad ones (the endpoint's own message)."""
+        good_rows: list[Any] = []
+        good: list[_Rec] = []
+        start = 0
+        for rec in recs:
+            mine, start = rows[start : start + rec[1]], start + rec[1]
+            try:
+                self.reader.read(columns, mine)
+            except DataError as exc:
+                self.report(rec[2], f"endpointInput: {exc.message}")
+                continue
+            good_rows.extend(mine)
+            good.append(rec)
+        return good_rows, good
+
+    def finish(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """The typed rows in arrival order, and which positions were kept."""
+        for key in list(self.pending):
+            self._flush(key)
+        n, spec = self.total, self.spec
+        numeric = np.full((n, len(spec.numeric_features)), np.nan)
+        categorical = [np.full(n, None, dtype=object) for _ in spec.categorical_features]
+        kept = np.zeros(n, dtype=bool)
+        for positions, block, texts in self.parts:
+            numeric[positions] = block
+            for column, values in zip(categorical, texts, strict=True):
+                column[positions] = values
+            kept[positions] = True
+        if not kept.all():
+            numeric, categorical = numeric[kept], [column[kept] for column in categorical]
+        columns: dict[str, Any] = dict(zip(spec.numeric_features, numeric.T, strict=True))
+        columns.update(zip(spec.categorical_features, categorical, strict=True))
+        return pd.DataFrame({name: columns[name] for name in spec.features}, copy=False), kept
+
+
+class _Texts(dict[Any, str | None]):
+    """A text value -> its typed copy (stripped, blank = None), one shared object per value."""
+
+    def __missing__(self, value: str | None) -> str | None:
+        typed = value.strip() or None if value is not None else None
+        self[value] = typed
+        return typed
+
+
+def _positions(recs: list[_Rec]) -> np.ndarray:
+    """Global row positions of ``recs``' rows, in order."""
+    offsets = np.fromiter((rec[0] for rec in recs), dtype=np.int64, count=len(recs))
+    counts = np.fromiter((rec[1] for rec in recs), dtype=np.int64, count=len(recs))
+    starts = np.cumsum(counts) - counts
+    return np.repeat(offsets - starts, counts) + np.arange(int(counts.sum()))
+
+
+def _payload(payload: Any) -> tuple[str, str | bytes]:
+    """The content type and body of one ``endpointInput``/``endpointOutput``."""
+    data = payload.get("data") if type(payload) is dict else None
+    if type(data) is not str:
+        raise DataError("no 'data' text")
+    encoding, content_type = payload.get("encoding"), payload.get("observedContentType")
+    if content_type not in codecs._READS:  # the capture writes bare types: skip the parsing
+        content_type = codecs.media_type(content_type)
+    if encoding == "BASE64":
+        try:
+            return content_type, base64.b64decode(data, validate=True)
+        except binascii.Error as exc:
+            raise DataError(f"'data' is not valid BASE64: {exc}") from None
+    if encoding not in ("CSV", "JSON"):
+        raise DataError(f"unknown encoding {encoding!r} (CSV, JSON or BASE64)")
+    return content_type, data
+
+
+def _split(payload: Any, spec: TabularSpec) -> tuple[list[str] | None, list[Any]]:
+    """A request body's column names (None: records or the model's order) and raw rows.
+
+    The first half of :func:`driftloop.serving.codecs.parse`, with the codec's own helpers, so a
+    captured body splits exactly as the endpoint split it; the rows are typed later, in bulk.
+    """
+    content_type, body = _payload(payload)
+    kind = codecs._READS.get(content_type)
+    if kind is None:
+        raise DataError(f"content type '{content_type}' is not supported")
+    if not body.strip():
+        raise DataError("request body is empty")
+    if kind == "csv":
+        raw = body if isinstance(body, bytes) else body.encode("utf-8")
+        columns, rows = codecs._csv_rows(raw, spec)
+    elif kind == "jsonl":
+        lines = enumerate(body.splitlines(), 1)
+        columns, rows = None, [codecs._json(line, n) for n, line in lines if line.strip()]
+    else:
+        doc = codecs._json(body, None)  # type: ignore[arg-type]
+        if type(doc) is dict and _SPLIT_KEYS.isdisjoint(doc):
+            return None, [doc]  # one record: what _json_rows gives, without its scan
+        columns, rows = codecs._json_rows(doc)
+    if not rows:
+        raise DataError("request holds no rows")
+    return columns, rows
+
+
+def _output_probabilities(payload: Any) -> list[float]:
+    """Positive-class probabilities of a JSON or CSV answer, in row order."""
+    content_type, body = _payload(payload)
+    try:
+        if content_type == codecs.CSV:
+            text = body.decode("utf-8") if isinstance(body, bytes) else body
+            return [float(line.split(",", 1)[0]) for line in text.splitlines() if line.strip()]
+        return [float(p["probability"]) for p in orjson.loads(body)["predictions"]]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise DataError(f"no probabilities readable ({type(exc).__name__}: {exc})") from None
+
+
+def _files(
+    folder: Path, since: datetime, until: datetime, variants: Sequence[str] | None
+) -> Iterator[tuple[str, Path]]:
+    """``(variant, file)`` for every capture file in an hour folder overlapping the window."""
+    if not folder.is_dir():
+        return
+    for variant_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if variants is not None and variant_dir.name not in variants:
+            continue
+        for hour in hour_folders(variant_dir, since, until):
+            for path in sorted(hour.glob("*.jsonl")):
+                yield variant_dir.name, path
+
+
+def hour_folders(
+    folder: Path, since: datetime | None, until: datetime | None, parts: tuple[int, ...] = ()
+) -> Iterator[Path]:
+    """``YYYY/MM/DD/HH`` folders under ``folder`` overlapping ``[since, until)``, in time order.
+
+    Shared by the capture and the ground-truth layouts; ``None`` leaves that side open.
+    """
+    for child in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
+        span = _span((*parts, int(child.name)))
+        if span is None or (since and span[1] <= since) or (until and span[0] >= until):
+            continue
+        if len(parts) == 3:
+            yield child
+        else:
+            yield from hour_folders(child, since, until, (*parts, int(child.name)))
+
+
+def _span(parts: tuple[int, ...]) -> tuple[datetime, datetime] | None:
+    """The time range a (year[, month[, day[, hour]]]) folder covers; None if not a date."""
+    year, month, day, hour = parts + (1, 1, 0)[len(parts) - 1 :]
+    try:
+        start = datetime(year, month, day, hour, tzinfo=UTC)
+        if len(parts) == 1:
+            return start, start.replace(year=year + 1)
+        if len(parts) == 2:
+            return start, (start + timedelta(days=32)).replace(day=1)
+        return start, start + (timedelta(days=1) if len(parts) == 3 else timedelta(hours=1))
+    except (ValueError, OverflowError):
+        return None

@@ -1,0 +1,106 @@
+"""Run a monitoring job on a schedule, in one long-running process.
+
+Each tick monitors the interval that just ended. A failing run is logged and the schedule goes
+on; a lock file per endpoint and variant keeps two runs of the same job from overlapping, also
+across processes. Intervals go down to one minute (Model Monitor's shortest is one hour).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from driftloop.config import Settings
+from driftloop.errors import ConfigError, DriftloopError
+from driftloop.monitoring.job import MonitoringRun, run_monitoring
+
+log = logging.getLogger(__name__)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str, *, minimum: timedelta = timedelta(minutes=1)) -> timedelta:
+    """``90s``, ``15m``, ``1h``, ``2d`` (or combinations like ``1h30m``) as a timedelta."""
+    parts = re.findall(r"(\d+)\s*([smhd])", text.strip().lower())
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s", "", text.lower()):
+        raise ConfigError(f"'{text}' is not an interval like 90s, 15m, 1h or 1h30m")
+    interval = timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    if interval < minimum:
+        raise ConfigError(f"interval '{text}' is shorter than {minimum}")
+    return interval
+
+
+@contextmanager
+def job_lock(folder: Path, name: str) -> Iterator[bool]:
+    """Yield True while holding the job's lock, False if another run holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f".{name}.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def run_locked(
+    settings: Settings, endpoint: str, since: datetime, until: datetime, **options: object
+) -> MonitoringRun | None:
+    """One run, unless the same job is already running (then None)."""
+    name = f"{endpoint}-{options.get('variant') or 'default'}"
+    with job_lock(settings.workspace.monitoring, name) as held:
+        if not held:
+            log.warning("monitoring %s is still running; skipping this tick", name)
+            return None
+        return run_monitoring(settings, endpoint, since, until, **options)  # type: ignore[arg-type]
+
+
+def run_schedule(
+    settings: Settings,
+    endpoint: str,
+    every: timedelta,
+    *,
+    stop: threading.Event,
+    on_run: Callable[[MonitoringRun], None] | None = None,
+    variant: str | None = None,
+    schedule: str = "schedule",
+) -> int:
+    """Tick every ``every`` until ``stop`` is set; returns how many runs completed."""
+    completed = 0
+    until = _floor(datetime.now(UTC), every)
+    while not stop.is_set():
+        next_tick = until + every
+        if stop.wait(max(0.0, (next_tick - datetime.now(UTC)).total_seconds())):
+            break
+        since, until = until, next_tick
+        try:
+            run = run_locked(settings, endpoint, since, until, variant=variant, schedule=schedule)
+        except DriftloopError as exc:
+            log.error("monitoring %s failed: %s", endpoint, exc.message)
+            continue
+        except Exception:
+            log.exception("monitoring %s failed", endpoint)
+            continue
+        if run is not None:
+            completed += 1
+            log.info("monitoring %s: %s", endpoint, run.summary())
+            if on_run:
+                on_run(run)
+    return completed
+
+
+def _floor(moment: datetime, every: timedelta) -> datetime:
+    seconds = int(every.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=UTC)

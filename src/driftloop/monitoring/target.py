@@ -1,0 +1,83 @@
+"""What a monitoring job compares against: the model version behind an endpoint variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from driftloop.config import DriftSettings, Settings
+from driftloop.data.spec import TabularSpec
+from driftloop.errors import NotFoundError
+from driftloop.monitoring.reference import ReferenceProfile
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.serving.endpoint_config import EndpointStore
+from driftloop.serving.models import resolve_version
+from driftloop.validation import Baseline
+
+PROFILE_FILE = "drift_profile.npz"
+
+
+@dataclass(frozen=True)
+class MonitorTarget:
+    """One endpoint variant, its model version, that version's baseline and reference data."""
+
+    endpoint: str
+    variant: str
+    model_name: str
+    version: int
+    spec: TabularSpec
+    threshold: float
+    baseline: Baseline
+    snapshot: Path
+
+    def reference(self) -> pd.DataFrame:
+        return pd.read_parquet(self.snapshot)
+
+    def profile(self, settings: DriftSettings) -> ReferenceProfile:
+        """Drift reference statistics: built once per model version, kept with its baseline."""
+        path = self.baseline.constraints_path.parent / PROFILE_FILE
+        if path.is_file():
+            return ReferenceProfile.load(path)
+        profile = ReferenceProfile.build(self.reference(), self.spec, settings)
+        profile.save(path)
+        return profile
+
+
+def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
+    """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
+    import mlflow
+
+    config = EndpointStore(settings.workspace).get(endpoint)
+    chosen = max(config.variants, key=lambda v: v.weight)
+    if variant is not None:
+        names = {v.name: v for v in config.variants}
+        if config.shadow is not None:
+            names[config.shadow.name] = config.shadow  # type: ignore[assignment]
+        if variant not in names:
+            raise NotFoundError(f"endpoint '{endpoint}' has no variant '{variant}'")
+        chosen = names[variant]
+    registry = MlflowRegistry(settings.workspace)
+    number = resolve_version(registry, config.model_name, chosen.model)
+    version = registry.get_version(config.model_name, number)
+    if not version.baseline_uri or not version.train_snapshot:
+        raise NotFoundError(
+            f"{config.model_name} v{number} has no baseline or training snapshot recorded "
+            "(register it with `driftloop train`)"
+        )
+    metadata = mlflow.models.get_model_info(f"models:/{config.model_name}/{number}").metadata or {}
+    baseline = Baseline.load(Path(version.baseline_uri.removeprefix("file://")))
+    snapshot = settings.workspace.snapshots / f"{version.train_snapshot}.parquet"
+    if not snapshot.is_file():
+        raise NotFoundError(f"training snapshot {snapshot} of v{number} is missing")
+    return MonitorTarget(
+        endpoint=endpoint,
+        variant=chosen.name,
+        model_name=config.model_name,
+        version=number,
+        spec=TabularSpec.from_dict(metadata["driftloop_spec"]),
+        threshold=float(metadata.get("driftloop_threshold", 0.5)),
+        baseline=baseline,
+        snapshot=snapshot,
+    )
