@@ -15,11 +15,10 @@ import base64
 import binascii
 import gc
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,11 @@ import pandas as pd
 
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, DataError
+from driftloop.monitoring._rows import RowSink, Where
 from driftloop.serving import codecs
-from driftloop.serving.codecs import RowReader
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
-_SPLIT_KEYS = frozenset(codecs._SPLIT_KEYS)
-_PLAIN_TEXT = frozenset({str, type(None)})
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted
-CHUNK_ROWS = 512  # rows typed per RowReader call; a failing chunk is re-read record by record
-Where = tuple[str, int]  # file (relative to the capture root) and 1-based line
-_Rec = tuple[int, int, Where]  # a record's first global row, row count, location
 
 
 @dataclass(frozen=True)
@@ -119,12 +113,12 @@ def whole_second(when: datetime) -> np.datetime64:
 
 
 class _Reader:
-    """Turns capture lines into per-record metadata plus rows handed to a :class:`_RowSink`."""
+    """Turns capture lines into per-record metadata plus rows handed to a :class:`RowSink`."""
 
     def __init__(self, spec: TabularSpec, since: datetime, until: datetime) -> None:
         self.spec, self.since, self.until = spec, since, until
         self.low, self.high = str(whole_second(since)), str(whole_second(until))
-        self.sink = _RowSink(spec, self._problem)
+        self.sink = RowSink(spec, self._problem)
         self.problems: list[Problem] = []
         self.records = 0
         self.meta: list[tuple[str | None, str, str, str, int]] = []  # ids, time, variant, rows
@@ -220,138 +214,13 @@ class _Reader:
         )
 
 
-class _RowSink:
-    """Collects raw rows per column layout and types them in chunks of about CHUNK_ROWS rows.
-
-    Each record's rows get global positions in arrival order; a record whose rows do not type
-    is reported and its positions stay empty, so :meth:`finish` returns the kept-rows mask.
-    """
-
-    def __init__(self, spec: TabularSpec, report: Callable[[Where, str], None]) -> None:
-        self.spec, self.reader, self.report = spec, RowReader(spec), report
-        self.pending: dict[tuple[str, ...] | type, tuple[list[Any], list[_Rec]]] = {}
-        self.total = 0
-        self.parts: list[tuple[np.ndarray, np.ndarray, list[list[Any]]]] = []
-        self.texts = [_Texts() for _ in spec.categorical_features]
-        names = spec.features
-        self.pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-
-    def add(self, columns: list[str] | None, rows: list[Any], where: Where) -> None:
-        # Named columns share a chunk; otherwise records and positional lists go apart.
-        key = tuple(columns) if columns is not None else type(rows[0])
-        pending_rows, recs = self.pending.setdefault(key, ([], []))
-        pending_rows.extend(rows)
-        recs.append((self.total, len(rows), where))
-        self.total += len(rows)
-        if len(pending_rows) >= CHUNK_ROWS:
-            self._flush(key)
-
-    def _flush(self, key: tuple[str, ...] | type) -> None:
-        rows, recs = self.pending.pop(key)
-        columns = list(key) if isinstance(key, tuple) else None
-        try:
-            numeric, texts = self._typed(columns, rows)
-        except DataError:
-            rows, recs = self._good_records(columns, rows, recs)
-            if not recs:
-                return
-            numeric, texts = self._typed(columns, rows)
-        self.parts.append((_positions(recs), numeric, texts))
-
-    def _typed(self, columns: list[str] | None, rows: list[Any]) -> tuple[np.ndarray, list[Any]]:
-        """What ``RowReader.read`` gives, text values shared through one lookup per column.
-
-        Records holding exactly the feature keys (nearly all traffic) skip the reader's per-row
-        key check and go straight to the codec's column typing.
-        """
-        plain = columns is None and set(map(type, rows)) == {dict}
-        if plain and set(map(len, rows)) == {len(self.spec.features)}:
-            try:
-                return self._typed_columns(list(zip(*map(self.pick, rows), strict=True)))
-            except KeyError:
-                pass  # another key than the features: the reader names it
-        batch = self.reader.read(columns, rows)
-        return batch.numeric, [
-            list(map(texts.__getitem__, values))
-            for texts, values in zip(self.texts, batch.categorical, strict=True)
-        ]
-
-    def _typed_columns(self, values: list[tuple[Any, ...]]) -> tuple[np.ndarray, list[Any]]:
-        numeric, texts = [], []
-        for name, column in zip(self.spec.features, values, strict=True):
-            if name in self.reader.numeric:
-                numeric.append(codecs._numeric_column(column, name, 1))
-                continue
-            lookup = self.texts[len(texts)]
-            if not set(map(type, column)) <= _PLAIN_TEXT:
-                column = codecs._text_column(column, name, 1)
-            texts.append(list(map(lookup.__getitem__, column)))
-        matrix = np.column_stack(numeric) if numeric else np.empty((len(values[0]), 0))
-        return matrix, texts
-
-    def _good_records(
-        self, columns: list[str] | None, rows: list[Any], recs: list[_Rec]
-    ) -> tuple[list[Any], list[_Rec]]:
-        """Type record by record; report the bad ones (the endpoint's own message)."""
-        good_rows: list[Any] = []
-        good: list[_Rec] = []
-        start = 0
-        for rec in recs:
-            mine, start = rows[start : start + rec[1]], start + rec[1]
-            try:
-                self.reader.read(columns, mine)
-            except DataError as exc:
-                self.report(rec[2], f"endpointInput: {exc.message}")
-                continue
-            good_rows.extend(mine)
-            good.append(rec)
-        return good_rows, good
-
-    def finish(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """The typed rows in arrival order, and which positions were kept."""
-        for key in list(self.pending):
-            self._flush(key)
-        n, spec = self.total, self.spec
-        numeric = np.full((n, len(spec.numeric_features)), np.nan)
-        categorical = [np.full(n, None, dtype=object) for _ in spec.categorical_features]
-        kept = np.zeros(n, dtype=bool)
-        for positions, block, texts in self.parts:
-            numeric[positions] = block
-            for column, values in zip(categorical, texts, strict=True):
-                column[positions] = values
-            kept[positions] = True
-        if not kept.all():
-            numeric, categorical = numeric[kept], [column[kept] for column in categorical]
-        columns: dict[str, Any] = dict(zip(spec.numeric_features, numeric.T, strict=True))
-        columns.update(zip(spec.categorical_features, categorical, strict=True))
-        return pd.DataFrame({name: columns[name] for name in spec.features}, copy=False), kept
-
-
-class _Texts(dict[Any, str | None]):
-    """A text value -> its typed copy (stripped, blank = None), one shared object per value."""
-
-    def __missing__(self, value: str | None) -> str | None:
-        typed = value.strip() or None if value is not None else None
-        self[value] = typed
-        return typed
-
-
-def _positions(recs: list[_Rec]) -> np.ndarray:
-    """Global row positions of ``recs``' rows, in order."""
-    offsets = np.fromiter((rec[0] for rec in recs), dtype=np.int64, count=len(recs))
-    counts = np.fromiter((rec[1] for rec in recs), dtype=np.int64, count=len(recs))
-    starts = np.cumsum(counts) - counts
-    return np.repeat(offsets - starts, counts) + np.arange(int(counts.sum()))
-
-
 def _payload(payload: Any) -> tuple[str, str | bytes]:
     """The content type and body of one ``endpointInput``/``endpointOutput``."""
     data = payload.get("data") if type(payload) is dict else None
     if type(data) is not str:
         raise DataError("no 'data' text")
     encoding, content_type = payload.get("encoding"), payload.get("observedContentType")
-    if content_type not in codecs._READS:  # the capture writes bare types: skip the parsing
-        content_type = codecs.media_type(content_type)
+    content_type = codecs.media_type(content_type)
     if encoding == "BASE64":
         try:
             return content_type, base64.b64decode(data, validate=True)
@@ -363,31 +232,9 @@ def _payload(payload: Any) -> tuple[str, str | bytes]:
 
 
 def _split(payload: Any, spec: TabularSpec) -> tuple[list[str] | None, list[Any]]:
-    """A request body's column names (None: records or the model's order) and raw rows.
-
-    The first half of :func:`driftloop.serving.codecs.parse`, with the codec's own helpers, so a
-    captured body splits exactly as the endpoint split it; the rows are typed later, in bulk.
-    """
+    """A captured body's column names and raw rows, split exactly as the endpoint split it."""
     content_type, body = _payload(payload)
-    kind = codecs._READS.get(content_type)
-    if kind is None:
-        raise DataError(f"content type '{content_type}' is not supported")
-    if not body.strip():
-        raise DataError("request body is empty")
-    if kind == "csv":
-        raw = body if isinstance(body, bytes) else body.encode("utf-8")
-        columns, rows = codecs._csv_rows(raw, spec)
-    elif kind == "jsonl":
-        lines = enumerate(body.splitlines(), 1)
-        columns, rows = None, [codecs._json(line, n) for n, line in lines if line.strip()]
-    else:
-        doc = codecs._json(body, None)  # type: ignore[arg-type]
-        if type(doc) is dict and _SPLIT_KEYS.isdisjoint(doc):
-            return None, [doc]  # one record: what _json_rows gives, without its scan
-        columns, rows = codecs._json_rows(doc)
-    if not rows:
-        raise DataError("request holds no rows")
-    return columns, rows
+    return codecs.split_rows(body, content_type, spec)
 
 
 def _output_probabilities(payload: Any) -> list[float]:

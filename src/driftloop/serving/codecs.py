@@ -36,6 +36,23 @@ def media_type(header: str | None, default: str = JSON) -> str:
 
 def parse(body: bytes, content_type: str, spec: TabularSpec, max_rows: int) -> Batch:
     """Parse and type a request body against ``spec`` (``content_type`` may carry parameters)."""
+    columns, rows = split_rows(body, content_type, spec)
+    if len(rows) > max_rows:
+        raise PayloadTooLarge(
+            f"{len(rows)} rows in one request, the limit is {max_rows}",
+            details={"rows": len(rows), "max_rows": max_rows},
+        )
+    return RowReader(spec).read(columns, rows)
+
+
+def split_rows(
+    body: bytes | str, content_type: str | None, spec: TabularSpec
+) -> tuple[list[str] | None, list[Any]]:
+    """A body's column names (None: records, or the model's order) and its raw, untyped rows.
+
+    The first half of :func:`parse`; the monitoring job uses it to split captured bodies exactly
+    as the endpoint did, then types their rows in bulk with :class:`RowReader`.
+    """
     content_type = media_type(content_type)
     kind = _READS.get(content_type)
     if kind is None:
@@ -46,25 +63,19 @@ def parse(body: bytes, content_type: str, spec: TabularSpec, max_rows: int) -> B
     if not body.strip():
         raise DataError("request body is empty")
     if kind == "csv":
-        columns, rows = _csv_rows(body, spec)
+        raw = body if isinstance(body, bytes) else body.encode("utf-8")
+        columns, rows = _csv_rows(raw, spec)
     elif kind == "jsonl":
-        columns, rows = (
-            None,
-            [_json(line, n) for n, line in enumerate(body.splitlines(), 1) if line.strip()],
-        )
+        lines = enumerate(body.splitlines(), 1)
+        columns, rows = None, [_json(line, n) for n, line in lines if line.strip()]
     else:
         columns, rows = _json_rows(_json(body, None))
-    if len(rows) > max_rows:
-        raise PayloadTooLarge(
-            f"{len(rows)} rows in one request, the limit is {max_rows}",
-            details={"rows": len(rows), "max_rows": max_rows},
-        )
     if not rows:
         raise DataError("request holds no rows")
-    return RowReader(spec).read(columns, rows)
+    return columns, rows
 
 
-def _json(data: bytes, line: int | None) -> Any:
+def _json(data: bytes | str, line: int | None) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -187,9 +198,9 @@ class RowReader:
         numeric, categorical = [], []
         for name, is_numeric, values in zip(self.features, self.is_numeric, columns, strict=True):
             if is_numeric:
-                numeric.append(_numeric_column(values, name, first_row))
+                numeric.append(numeric_column(values, name, first_row))
             else:
-                categorical.append(_text_column(values, name, first_row))
+                categorical.append(text_column(values, name, first_row))
         matrix = np.column_stack(numeric) if numeric else np.empty((count, 0))
         return Batch(np.ascontiguousarray(matrix, dtype=np.float64), categorical)
 
@@ -208,7 +219,7 @@ class RowReader:
         return Batch(numeric, categorical)
 
 
-def _numeric_column(values: Sequence[Any], name: str, first_row: int) -> np.ndarray:
+def numeric_column(values: Sequence[Any], name: str, first_row: int) -> np.ndarray:
     """Numbers (or numeric text) as float64; anything else goes value by value for its error."""
     kinds = set(map(type, values))
     if kinds <= {float, int} or kinds == {str}:
@@ -221,7 +232,7 @@ def _numeric_column(values: Sequence[Any], name: str, first_row: int) -> np.ndar
     return np.array([_number(v, name, row) for row, v in enumerate(values, first_row)])
 
 
-def _text_column(values: Sequence[Any], name: str, first_row: int) -> list[str | None]:
+def text_column(values: Sequence[Any], name: str, first_row: int) -> list[str | None]:
     if set(map(type, values)) == {str}:
         return [v.strip() or None for v in values]
     return [_category(v, name, row) for row, v in enumerate(values, first_row)]
