@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from contextvars import ContextVar
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -130,6 +131,11 @@ class DriftSettings(_Section):
 class MonitoringSettings(_Section):
     drift: DriftSettings = DriftSettings()
     """Drift tests (Evidently 0.7's defaults unless overridden)."""
+    label_start_offset: timedelta | None = None
+    """Model Monitor's StartTimeOffset (ISO 8601, e.g. "-P8D"): model quality judges captures
+    from the run's end plus this, so late labels have time to arrive. Unset: the run's window."""
+    label_end_offset: timedelta | None = None
+    """Model Monitor's EndTimeOffset (e.g. "-P1D"); unset: the run's end."""
     min_labels: int = Field(default=20, ge=1)
     """Labelled rows needed before model quality is measured rather than estimated."""
     report_max_rows: int = Field(default=20_000, ge=100)

@@ -35,13 +35,15 @@ def _table(model: BaseModel, prefix: str) -> list[str]:
         else:
             lines += _entry(name, field.description, value)
     for name, section, description in nested:
-        lines.append(f"\n# {description}\n[{prefix}{name}]")
+        lines.append("")
+        lines += [f"# {line.strip()}" for line in (description or "").splitlines()]
+        lines.append(f"[{prefix}{name}]")
         lines += _table(section, prefix=f"{prefix}{name}.")
     return lines
 
 
 def _entry(key: str, description: str | None, value: Any) -> list[str]:
-    comment = [f"# {description}"] if description else []
+    comment = [f"# {line.strip()}" for line in (description or "").splitlines()]
     if value is None:  # TOML has no null: show the key commented out
         return [*comment, f"# {key} = "]
     return [*comment, f"{key} = {_toml_value(value)}"]

@@ -132,6 +132,13 @@ def test_undrifted_then_drifted_traffic(trained: Settings, tmp_path: Path) -> No
     quality = labelled.quality["model_quality"]
     assert labelled.quality["labelled_rows"] == 600
     assert 0.5 < quality["roc_auc"] <= 1.0
+    # Model Monitor's offsets: judge only captures from 2 h to 1 h before the run's end.
+    monitoring = trained.monitoring.model_copy(
+        update={"label_start_offset": timedelta(hours=-2), "label_end_offset": timedelta(hours=-1)}
+    )
+    offset = trained.model_copy(update={"monitoring": monitoring})
+    early = run_monitoring(offset, "churn", later, _window()[1], report=False)
+    assert early.quality["labelled_rows"] == 0 and "labelled_window" in early.quality
 
     store = MetricStore(trained.workspace.metrics_db)
     points = store.query(
@@ -143,7 +150,7 @@ def test_undrifted_then_drifted_traffic(trained: Settings, tmp_path: Path) -> No
     events = [
         e for e in read_events(trained.workspace) if e["detail-type"] == "Monitoring Run Completed"
     ]
-    assert len(events) == 3
+    assert len(events) == 4
     # Two of 19 features drift: below Evidently's share of 0.5, so no dataset drift.
     assert events[1]["detail"]["drifted_columns"] == ["MonthlyCharges", "TotalCharges"]
     assert events[1]["detail"]["dataset_drift"] is False

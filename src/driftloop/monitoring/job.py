@@ -28,7 +28,12 @@ from driftloop.monitoring import baseline_drift
 from driftloop.monitoring.capture_reader import Window, read_window
 from driftloop.monitoring.drift import DriftResult, detect_drift
 from driftloop.monitoring.labels import read_labels
-from driftloop.monitoring.quality import estimate_quality, merge_labels, model_quality
+from driftloop.monitoring.quality import (
+    eligible_range,
+    estimate_quality,
+    merge_labels,
+    model_quality,
+)
 from driftloop.monitoring.report import write_report
 from driftloop.monitoring.target import MonitorTarget, resolve_target
 from driftloop.validation import compute_statistics, verify
@@ -145,7 +150,7 @@ def _checks(
     run.quality = {"baseline_drift": distances}
     say("testing drift")
     run.drift = detect_drift(target.profile(cfg.drift), window.frame, cfg.drift)
-    run.quality = {**run.quality, **_quality(settings, target, window)}
+    run.quality = {**run.quality, **_quality(settings, target, window, run)}
     if report:
         say("writing the Evidently report")
         rows = write_report(
@@ -158,11 +163,28 @@ def _checks(
         run.quality["report_rows"] = rows
 
 
-def _quality(settings: Settings, target: MonitorTarget, window: Window) -> dict[str, Any]:
+def _quality(
+    settings: Settings, target: MonitorTarget, window: Window, run: MonitoringRun
+) -> dict[str, Any]:
+    cfg = settings.monitoring
     labels = read_labels(settings.workspace, target.endpoint)
-    y_true, proba = merge_labels(window, labels)
+    judged = window
+    offsets = {"offset_start": cfg.label_start_offset, "offset_end": cfg.label_end_offset}
+    if cfg.label_start_offset is not None or cfg.label_end_offset is not None:
+        start, end = eligible_range(run.until, run.until - run.since, **offsets)
+        judged = read_window(
+            settings.workspace.capture,
+            target.endpoint,
+            target.spec,
+            since=start,
+            until=end,
+            variants=[target.variant],
+        )
+    y_true, proba = merge_labels(judged, labels, **offsets, run_time=run.until)
     result: dict[str, Any] = {"labelled_rows": len(y_true)}
-    if len(y_true) >= settings.monitoring.min_labels:
+    if judged is not window:
+        result["labelled_window"] = {"since": _iso(judged.since), "until": _iso(judged.until)}
+    if len(y_true) >= cfg.min_labels:
         result["model_quality"] = model_quality(y_true, proba, target.threshold)
     usable = window.probabilities[~np.isnan(window.probabilities)]
     if len(usable):
