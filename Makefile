@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint format requirements clean bench bench-serving bench-drift
+.PHONY: demo test lint format requirements clean bench bench-serving bench-drift bench-monitoring
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,16 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest
 
 # Benchmarks print their results and never fail on a missed target.
-bench: $(DEV_STAMP) bench-serving bench-drift
+bench: $(DEV_STAMP) bench-serving bench-drift bench-monitoring
 
 bench-serving: $(DEV_STAMP)
 	$(BIN)/python benchmarks/serving.py
 
 bench-drift: $(DEV_STAMP)
 	$(BIN)/python benchmarks/drift.py
+
+bench-monitoring: $(DEV_STAMP)
+	$(BIN)/python benchmarks/monitoring.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts preprocess_telco.py

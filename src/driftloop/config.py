@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from driftloop.alarms.notify import NotificationSettings
 from driftloop.errors import ConfigError
 from driftloop.workspace import Workspace
 
@@ -128,6 +129,13 @@ class DriftSettings(_Section):
     """Dataset drift when at least this share of the features drifted."""
 
 
+class ScheduleSettings(_Section):
+    endpoint: str = Field(min_length=1)
+    """Endpoint whose captured traffic the agent monitors."""
+    every: str = "15m"
+    """Interval, at least one minute (15m, 1h)."""
+
+
 class MonitoringSettings(_Section):
     drift: DriftSettings = DriftSettings()
     """Drift tests (Evidently 0.7's defaults unless overridden)."""
@@ -142,6 +150,15 @@ class MonitoringSettings(_Section):
     """Rows per side of the Evidently HTML report (larger windows are sampled for it)."""
     every: str = "15m"
     """Default interval of `driftloop monitor schedule`."""
+    schedules: list[ScheduleSettings] = []
+    """Monitoring jobs `driftloop agent` runs, e.g. [{endpoint = "churn", every = "15m"}]."""
+
+
+class AgentSettings(_Section):
+    tick_s: float = Field(default=10.0, gt=0)
+    """How often `driftloop agent` evaluates alarms and delivers events."""
+    metric_retention_days: int = Field(default=15, ge=1)
+    """Datapoints older than this are pruned from the metric store."""
 
 
 class DemoSettings(_Section):
@@ -175,6 +192,12 @@ class Settings(BaseSettings):
     """The endpoint server."""
     monitoring: MonitoringSettings = MonitoringSettings()
     """Monitoring jobs over captured traffic."""
+    alarms: list[dict[str, Any]] = []
+    """Alarms as `aws cloudwatch put-metric-alarm` fields; the agent loads them at start."""
+    agent: AgentSettings = AgentSettings()
+    """The `driftloop agent` process."""
+    notifications: NotificationSettings = NotificationSettings()
+    """SNS-style topics (file, webhook, Slack, email subscriptions) and the SMTP server."""
     demo: DemoSettings = DemoSettings()
     """The `driftloop demo` run."""
 

@@ -160,3 +160,10 @@ class MetricStore:
             )
             for r in rows
         ]
+
+    def prune(self, before_minute: int) -> int:
+        """Delete datapoints whose minute is before ``before_minute``; returns how many."""
+        if not self.path.exists():
+            return 0
+        with closing(self._connect()) as db:
+            return db.execute("DELETE FROM datapoints WHERE minute<?", (before_minute,)).rowcount

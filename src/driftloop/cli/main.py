@@ -9,10 +9,12 @@ import click
 import typer
 
 from driftloop.cli import (
+    alarms,
     batch,
     data,
     demo,
     endpoints,
+    events,
     models,
     monitor,
     serve,
@@ -52,6 +54,8 @@ app.add_typer(endpoints.app, name="endpoints")
 serve.register(app)
 batch.register(app)
 monitor.register(app)
+alarms.register(app)
+events.register(app)
 demo.register(app)
 
 

@@ -79,7 +79,7 @@ def run_schedule(
 ) -> int:
     """Tick every ``every`` until ``stop`` is set; returns how many runs completed."""
     completed = 0
-    until = _floor(datetime.now(UTC), every)
+    until = floor_time(datetime.now(UTC), every)
     while not stop.is_set():
         next_tick = until + every
         if stop.wait(max(0.0, (next_tick - datetime.now(UTC)).total_seconds())):
@@ -101,6 +101,7 @@ def run_schedule(
     return completed
 
 
-def _floor(moment: datetime, every: timedelta) -> datetime:
+def floor_time(moment: datetime, every: timedelta) -> datetime:
+    """The latest multiple of ``every`` (since the epoch) at or before ``moment``."""
     seconds = int(every.total_seconds())
     return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=UTC)

@@ -30,6 +30,8 @@ def media_type(header: str | None, default: str = JSON) -> str:
     """The bare media type of a Content-Type/Accept value (``*/*`` or empty → ``default``)."""
     if not header:
         return default
+    if header in _READS:  # already bare, as in capture files
+        return header
     first = header.split(",")[0].split(";")[0].strip().lower()
     return default if first in ("*/*", "") else first
 

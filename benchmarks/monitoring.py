@@ -1,0 +1,397 @@
+"""Monitoring benchmark: one monitoring run over an hour of captured traffic (1M records).
+
+In a workspace (a temporary one unless ``--workspace`` names a folder to reuse), a logistic
+regression is trained on generated Telco-schema rows and registered, and endpoint ``bench`` serves
+its champion. The hour before now is then filled with captured records written the way the
+endpoint writes them (one JSON record per request, the model's own answer, unique inference ids),
+from rows of the ``price_rise`` drift scenario. ``run_monitoring`` runs twice over that hour, each
+time in a fresh process with the Evidently report on: first building the drift reference profile,
+then with it cached. Each run reports its time, its process's peak RSS and where the time went.
+Run it as a script: ``python benchmarks/monitoring.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from driftloop.config import Settings, load_settings
+
+ENDPOINT, VARIANT, MODEL_NAME = "bench", "AllTraffic", "churn-model"
+JSON = "application/json"
+TRAIN_ROWS, TRAIN_SEED, TRAFFIC_SEED = 5000, 7, 8
+WINDOW = timedelta(hours=1)
+CHUNK_ROWS = 20_000  # rows typed, scored and written per step while capturing
+TARGET_SECONDS = 30.0
+RUNS = ("first (builds profile)", "second (profile cached)")
+Result = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+def bench_settings(home: Path) -> Settings:
+    """Settings of the workspace at ``home``, training only the logistic regression."""
+    settings = load_settings(home=home)
+    training = settings.training.model_copy(update={"candidates": ["logistic_regression"]})
+    return settings.model_copy(update={"training": training})
+
+
+# --- the workspace: a registered model and an endpoint --------------------------------------
+
+
+def _champion(settings: Settings) -> int | None:
+    from driftloop.registry.mlflow_registry import MlflowRegistry
+
+    if not settings.workspace.mlflow_db.is_file():
+        return None
+    found = MlflowRegistry(settings.workspace).get_by_alias(MODEL_NAME, "champion")
+    return found.version if found else None
+
+
+def prepare(settings: Settings) -> int:
+    """Train and register a model unless the workspace has a champion; save the endpoint.
+
+    Returns the champion's version number.
+    """
+    from driftloop.data.generator import generate
+    from driftloop.data.preprocess import preprocess
+    from driftloop.flows import train_and_register
+    from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+
+    ws = settings.workspace.ensure()
+    if _champion(settings) is None:
+        csv = ws.data / "generated.csv"
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        generate(TRAIN_ROWS, TRAIN_SEED).to_csv(csv, index=False)
+        preprocess(csv, ws.prepared, settings.data, ws.snapshots)
+        train_and_register(settings)
+    version = _champion(settings)
+    if version is None:
+        raise SystemExit(f"training registered no champion of {MODEL_NAME} (the gate refused it)")
+    variants = (Variant(name=VARIANT, model="champion"),)
+    EndpointStore(ws).save(EndpointConfig(name=ENDPOINT, model_name=MODEL_NAME, variants=variants))
+    return version
+
+
+def drop_profile(settings: Settings) -> None:
+    """Delete the champion's cached drift profile, so the next run builds it."""
+    from driftloop.monitoring.target import PROFILE_FILE, resolve_target
+
+    target = resolve_target(settings, ENDPOINT)
+    (target.baseline.constraints_path.parent / PROFILE_FILE).unlink(missing_ok=True)
+
+
+# --- captured traffic ------------------------------------------------------------------------
+
+
+def client_rows(rows: int) -> pd.DataFrame:
+    """Request rows as a client sends them: features only, TotalCharges a number or None."""
+    from driftloop.data.generator import generate
+
+    frame = generate(rows, TRAFFIC_SEED, scenario="price_rise").drop(
+        columns=["customerID", "Churn"]
+    )
+    total = pd.to_numeric(frame["TotalCharges"], errors="coerce")
+    frame["TotalCharges"] = total.astype(object).where(total.notna(), None)
+    return frame
+
+
+def _response(probability: float, label: str, version: str) -> bytes:
+    """The endpoint's JSON answer to a one-row request (what ``codecs.encode`` writes)."""
+    predictions = [{"probability": probability, "label": label}]
+    return orjson.dumps({"predictions": predictions, "model_version": version, "variant": VARIANT})
+
+
+class TrafficWriter:
+    """Scores request rows with the served model and appends their capture lines."""
+
+    def __init__(self, settings: Settings, version: int, total: int, since: datetime) -> None:
+        from driftloop.registry.mlflow_registry import MlflowRegistry
+        from driftloop.serving.capture import CaptureWriter
+        from driftloop.serving.codecs import RowReader
+        from driftloop.serving.models import load_registered
+
+        ws = settings.workspace
+        self.model = load_registered(MlflowRegistry(ws), MODEL_NAME, version)
+        self.reader = RowReader(self.model.spec)
+        self.writer = CaptureWriter(ws.capture, ENDPOINT)
+        self.total, self.since = total, since
+
+    def when(self, index: int) -> datetime:
+        """Record ``index``'s time: records spread evenly over the window, in order."""
+        return self.since + timedelta(seconds=index * WINDOW.total_seconds() // self.total)
+
+    def write(self, rows: list[dict[str, Any]], first: int) -> None:
+        from driftloop.serving.capture import capture_record, new_event_id
+
+        model = self.model
+        probabilities = model.predictor.predict_proba(self.reader.read(None, rows)).tolist()
+        for index, (row, probability) in enumerate(zip(rows, probabilities, strict=True), first):
+            label = model.spec.label(probability >= model.threshold)
+            when = self.when(index)
+            line = capture_record(
+                request=orjson.dumps(row),
+                request_type=JSON,
+                response=_response(probability, label, model.version),
+                response_type=JSON,
+                event_id=new_event_id(),
+                inference_id=f"bench-{index:08d}",
+                when=when,
+            )
+            self.writer.write(VARIANT, line, when)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def write_traffic(settings: Settings, version: int, records: int, since: datetime) -> Result:
+    """Replace the endpoint's capture with ``records`` records in ``[since, since + WINDOW)``."""
+    shutil.rmtree(settings.workspace.capture / ENDPOINT, ignore_errors=True)
+    started = time.perf_counter()
+    frame = client_rows(records)
+    generated = time.perf_counter()
+    traffic = TrafficWriter(settings, version, records, since)
+    try:
+        for first in range(0, records, CHUNK_ROWS):
+            chunk = frame.iloc[first : first + CHUNK_ROWS].to_dict(orient="records")
+            traffic.write(chunk, first)
+    finally:
+        traffic.close()
+    files = list((settings.workspace.capture / ENDPOINT).rglob("*.jsonl"))
+    return {
+        "generate_seconds": generated - started,
+        "write_seconds": time.perf_counter() - generated,
+        "files": len(files),
+        "mb": sum(path.stat().st_size for path in files) / 2**20,
+    }
+
+
+# --- one monitoring run, in its own process --------------------------------------------------
+
+
+class StepTimer:
+    """Wall time per step, each step's own (time spent in a timed step it calls is not counted)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._inner: list[float] = []
+
+    def wrap(self, name: str, func: F) -> F:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self._inner.append(0.0)
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                inner = self._inner.pop()
+                self.seconds[name] = self.seconds.get(name, 0.0) + elapsed - inner
+                if self._inner:
+                    self._inner[-1] += elapsed
+
+        return timed  # type: ignore[return-value]
+
+
+def instrument() -> StepTimer:
+    """Time the functions ``run_monitoring`` calls, by wrapping the names it calls them by."""
+    from driftloop.monitoring import baseline_drift, job
+    from driftloop.monitoring.target import MonitorTarget
+
+    timer = StepTimer()
+    steps = {
+        "resolve target (imports mlflow)": (job, ["resolve_target"]),
+        "read_window (parse)": (job, ["read_window"]),
+        "compute_statistics": (job, ["compute_statistics"]),
+        "verify + baseline drift": (job, ["verify"]),
+        "drift: detect_drift": (job, ["detect_drift"]),
+        "quality": (job, ["_quality"]),
+        "report (Evidently, imports it)": (job, ["write_report"]),
+        "write results, metrics, event": (job, ["_write", "_emit_metrics", "emit"]),
+        "drift: profile (build+save / load)": (MonitorTarget, ["profile"]),
+        "read reference parquet": (MonitorTarget, ["reference"]),
+    }
+    for name, (owner, attributes) in steps.items():
+        for attribute in attributes:
+            setattr(owner, attribute, timer.wrap(name, getattr(owner, attribute)))
+    for attribute in ("distances", "drift_violations"):
+        wrapped = timer.wrap("verify + baseline drift", getattr(baseline_drift, attribute))
+        setattr(baseline_drift, attribute, wrapped)
+    return timer
+
+
+def run_once(home: Path, since: datetime, until: datetime) -> Result:
+    """One timed ``run_monitoring`` with the report on; this process's peak RSS."""
+    from driftloop.monitoring.job import run_monitoring
+
+    settings = bench_settings(home)
+    timer = instrument()
+    started = time.perf_counter()
+    run = run_monitoring(settings, ENDPOINT, since, until, report=True)
+    seconds = time.perf_counter() - started
+    summary = run.summary()
+    steps = dict(timer.seconds)
+    steps["other"] = seconds - sum(steps.values())
+    return {
+        "seconds": seconds,
+        "steps": steps,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **{key: summary[key] for key in ("records", "rows", "problems", "violations", "status")},
+        **{key: summary[key] for key in ("dataset_drift", "drift_share", "drifted_columns")},
+        "report_rows": (summary["quality"] or {}).get("report_rows"),
+        "folder": summary["folder"],
+    }
+
+
+def measure_run(home: Path, since: datetime, until: datetime) -> Result:
+    """``run_once`` in a fresh process (imports, caches and peak RSS of its own)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--workspace", str(home)]
+        command += ["--run-window", since.isoformat(), until.isoformat(), "--out", str(out)]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"the monitoring run failed:\n{done.stderr}")
+        result: Result = json.loads(out.read_text())
+    result["process_seconds"] = time.perf_counter() - started
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _verdict(seconds: float) -> str:
+    return "[green]PASS[/]" if seconds < TARGET_SECONDS else "[red]FAIL[/]"
+
+
+def results_table(runs: list[Result]) -> Table:
+    table = Table(title="Monitoring run over one hour of captured traffic (Evidently report on)")
+    headers = (
+        "run", "records", "rows", "run s", "process s", "peak RSS MB", "problems", "drifted",
+        "drifted columns", "target", "verdict",
+    )  # fmt: skip
+    for header in headers:
+        table.add_column(
+            header, justify="left" if header in ("run", "drifted columns") else "right"
+        )
+    for name, run in zip(RUNS, runs, strict=True):
+        table.add_row(
+            name,
+            f"{run['records']:,}",
+            f"{run['rows']:,}",
+            f"{run['seconds']:.2f}",
+            f"{run['process_seconds']:.2f}",
+            f"{run['peak_rss_mb']:,.0f}",
+            f"{run['problems']:,}",
+            f"{len(run['drifted_columns'])}",
+            ", ".join(run["drifted_columns"]) or "-",
+            f"< {TARGET_SECONDS:g} s",
+            _verdict(run["seconds"]),
+        )
+    return table
+
+
+def steps_table(runs: list[Result]) -> Table:
+    table = Table(title="Where a run's time goes (seconds, each step's own time)")
+    table.add_column("step")
+    for name in RUNS:
+        table.add_column(name, justify="right")
+    names = list(dict.fromkeys(name for run in runs for name in run["steps"]))
+    for name in names:
+        table.add_row(name, *(f"{run['steps'].get(name, 0.0):.2f}" for run in runs))
+    table.add_section()
+    table.add_row("run_monitoring", *(f"{run['seconds']:.2f}" for run in runs))
+    return table
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+@contextmanager
+def workspace(folder: Path | None) -> Iterator[Path]:
+    """``folder`` (created if missing), or a temporary folder removed afterwards."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as temporary:
+        yield Path(temporary)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="captured records (1M)")
+    parser.add_argument("--workspace", type=Path, help="reuse this workspace folder")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--run-window", nargs=2, help=argparse.SUPPRESS)  # one measured run
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _window(now: datetime) -> tuple[datetime, datetime]:
+    until = now.astimezone(UTC).replace(microsecond=0)
+    return until - WINDOW, until
+
+
+def benchmark(home: Path, records: int) -> Result:
+    settings = bench_settings(home)
+    console.print(f"[dim]workspace {home}: training and registering the model ...[/]")
+    version = prepare(settings)
+    since, until = _window(datetime.now(UTC))
+    console.print(f"[dim]writing {records:,} captured records ...[/]")
+    traffic = write_traffic(settings, version, records, since)
+    console.print(
+        f"generated the rows in {traffic['generate_seconds']:.1f} s, wrote {traffic['mb']:,.0f} "
+        f"MB of capture ({traffic['files']} files) in {traffic['write_seconds']:.1f} s "
+        "(probabilities from the registered model; not part of the target)"
+    )
+    drop_profile(settings)
+    runs = []
+    for name in RUNS:
+        console.print(f"[dim]monitoring run, {name} ...[/]")
+        runs.append(measure_run(home, since, until))
+    passed = all(run["seconds"] < TARGET_SECONDS for run in runs)
+    window = {"since": since.isoformat(), "until": until.isoformat()}
+    return {"records": records, "model_version": version, "window": window, "traffic": traffic} | {
+        "runs": dict(zip(RUNS, runs, strict=True)),
+        "target_seconds": TARGET_SECONDS,
+        "passed": passed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.run_window:
+        since, until = (datetime.fromisoformat(value) for value in args.run_window)
+        args.out.write_text(json.dumps(run_once(args.workspace, since, until)))
+        return 0
+    with workspace(args.workspace) as home:
+        result = benchmark(home, args.records)
+    runs = list(result["runs"].values())
+    console.print(results_table(runs))
+    console.print(steps_table(runs))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

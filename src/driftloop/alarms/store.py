@@ -1,0 +1,154 @@
+"""Alarm definitions, their current state and their state history, in SQLite (WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from driftloop.alarms.definition import AlarmDefinition
+from driftloop.alarms.evaluate import Evaluation
+from driftloop.alarms.metric_store import _retry_locked
+from driftloop.errors import NotFoundError
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS alarms (name TEXT PRIMARY KEY, definition TEXT NOT NULL, "
+    "state TEXT NOT NULL, reason TEXT NOT NULL, updated TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "name TEXT NOT NULL, time TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, "
+    "reason TEXT NOT NULL)",
+)
+_INITIAL = "INSUFFICIENT_DATA"
+
+
+@dataclass(frozen=True)
+class StoredAlarm:
+    """An alarm's definition with its current state."""
+
+    definition: AlarmDefinition
+    state: str
+    reason: str
+    updated: str
+
+    @property
+    def alarm_name(self) -> str:
+        return self.definition.alarm_name
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One state change of an alarm."""
+
+    alarm_name: str
+    time: str
+    old: str
+    new: str
+    reason: str
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AlarmStore:
+    """The workspace's alarms (the caller passes ``<workspace>/alarms.db``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
+        for statement in _SCHEMA:
+            _retry_locked(lambda statement=statement: db.execute(statement))
+        return db
+
+    def put(self, alarm: AlarmDefinition) -> None:
+        """Create or replace a definition; a new alarm starts INSUFFICIENT_DATA, an updated one
+        keeps its state."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO alarms VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "definition=excluded.definition",
+                (
+                    alarm.alarm_name,
+                    alarm.model_dump_json(),
+                    _INITIAL,
+                    "Unchecked: Initial alarm creation",
+                    _iso(datetime.now(UTC)),
+                ),
+            )
+
+    def get(self, name: str) -> StoredAlarm:
+        """One alarm; ``NotFoundError`` if there is none of that name."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT definition, state, reason, updated FROM alarms WHERE name=?", (name,)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no alarm named '{name}'", details={"alarm": name})
+        return _stored(row)
+
+    def list(self) -> list[AlarmDefinition]:
+        """Every alarm definition, by name (``get`` gives one with its state)."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT definition FROM alarms ORDER BY name").fetchall()
+        return [AlarmDefinition.model_validate_json(row[0]) for row in rows]
+
+    def delete(self, name: str) -> None:
+        """Remove an alarm (its history stays); ``NotFoundError`` if there is none."""
+        with closing(self._connect()) as db:
+            deleted = db.execute("DELETE FROM alarms WHERE name=?", (name,)).rowcount
+        if not deleted:
+            raise NotFoundError(f"no alarm named '{name}'", details={"alarm": name})
+
+    def set_state(self, name: str, evaluation: Evaluation) -> tuple[str, str] | None:
+        """Record an evaluation; returns ``(old, new)`` when the state changed, else None."""
+        when = _iso(evaluation.timestamp)
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                change = self._change(db, name, evaluation, when)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return change
+
+    @staticmethod
+    def _change(
+        db: sqlite3.Connection, name: str, evaluation: Evaluation, when: str
+    ) -> tuple[str, str] | None:
+        row = db.execute("SELECT state FROM alarms WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no alarm named '{name}'", details={"alarm": name})
+        old, new = row[0], evaluation.state
+        if old == new:
+            return None
+        db.execute(
+            "UPDATE alarms SET state=?, reason=?, updated=? WHERE name=?",
+            (new, evaluation.reason, when, name),
+        )
+        db.execute(
+            "INSERT INTO history (name, time, old, new, reason) VALUES (?, ?, ?, ?, ?)",
+            (name, when, old, new, evaluation.reason),
+        )
+        return old, new
+
+    def history(self, name: str | None = None, limit: int = 100) -> list[HistoryItem]:
+        """State changes, newest first, of one alarm or of all."""
+        where, args = ("WHERE name=?", (name,)) if name is not None else ("", ())
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                f"SELECT name, time, old, new, reason FROM history {where} "
+                "ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [HistoryItem(*row) for row in rows]
+
+
+def _stored(row: tuple[str, str, str, str]) -> StoredAlarm:
+    return StoredAlarm(AlarmDefinition.model_validate_json(row[0]), *row[1:])

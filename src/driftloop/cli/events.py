@@ -1,0 +1,109 @@
+"""``driftloop events list``, ``driftloop rules put|list|delete`` and ``driftloop agent``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._context import console, settings
+from driftloop.errors import ConfigError
+
+events_app = typer.Typer(
+    help="The workspace's event log (EventBridge shape).", no_args_is_help=True
+)
+rules_app = typer.Typer(help="Rules routing events to targets.", no_args_is_help=True)
+
+
+@events_app.command("list")
+def events_list_cmd(
+    ctx: typer.Context,
+    limit: int = typer.Option(30, "--limit", "-n"),
+    source: str | None = typer.Option(None, "--source"),
+) -> None:
+    """The newest events."""
+    from driftloop.loop.events import read_events
+
+    found = [e for e in read_events(settings(ctx).workspace) if source in (None, e.get("source"))]
+    table = Table("time", "source", "detail-type", "detail")
+    for event in found[-limit:]:
+        detail = json.dumps(event.get("detail", {}))
+        table.add_row(event["time"], event["source"], event["detail-type"], detail[:120])
+    console.print(table)
+
+
+def _json(text: str, what: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not valid JSON: {exc}") from None
+
+
+@rules_app.command("put")
+def rules_put_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    pattern: str = typer.Option(..., "--event-pattern", help="EventBridge event pattern (JSON)."),
+    targets: list[str] = typer.Option(
+        ..., "--target", help='e.g. {"type": "notify", "topic": "ops"}'
+    ),
+) -> None:
+    """Create or replace a rule."""
+    from pydantic import ValidationError
+
+    from driftloop.loop.rules import Rule, RuleStore
+
+    try:
+        rule = Rule(
+            name=name,
+            event_pattern=_json(pattern, "--event-pattern"),
+            targets=[_json(t, "--target") for t in targets],
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        raise ConfigError(f"rule '{name}': '{key}': {error['msg']}") from None
+    RuleStore(settings(ctx).workspace).put(rule)
+    console.print(f"rule {name} stored with {len(rule.targets)} target(s)")
+
+
+@rules_app.command("list")
+def rules_list_cmd(ctx: typer.Context) -> None:
+    """Rules, their patterns and targets."""
+    from driftloop.loop.rules import RuleStore
+
+    table = Table("rule", "enabled", "pattern", "targets")
+    for rule in RuleStore(settings(ctx).workspace).list():
+        targets = ", ".join(t.type for t in rule.targets)
+        table.add_row(rule.name, str(rule.enabled), json.dumps(rule.event_pattern), targets)
+    console.print(table)
+
+
+@rules_app.command("delete")
+def rules_delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Delete a rule."""
+    from driftloop.loop.rules import RuleStore
+
+    RuleStore(settings(ctx).workspace).delete(name)
+    console.print(f"deleted rule {name}")
+
+
+def agent_cmd(ctx: typer.Context) -> None:
+    """Evaluate alarms, run scheduled monitoring and deliver events until SIGTERM or Ctrl-C."""
+    from driftloop.loop.agent import Agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Agent(settings(ctx)).run(stop)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(events_app, name="events")
+    root.add_typer(rules_app, name="rules")
+    root.command("agent")(agent_cmd)

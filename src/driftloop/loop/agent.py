@@ -1,0 +1,150 @@
+"""``driftloop agent``: one long-running process for alarms, scheduled monitoring and events.
+
+Every tick it evaluates each alarm (publishing state changes as events and to the alarm's
+topics), starts scheduled monitoring runs that are due, and delivers new events to the targets of
+matching rules. Nothing in a tick can stop the agent: failures are logged (and dead-lettered by
+the delivery layer). State lives in the workspace, so a restart repeats no delivered action.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from driftloop.alarms.definition import parse_alarm, topics
+from driftloop.alarms.evaluate import evaluate, state_change_event
+from driftloop.alarms.metric_store import MetricStore
+from driftloop.alarms.notify import Notifier, alarm_message
+from driftloop.alarms.store import AlarmStore
+from driftloop.config import Settings
+from driftloop.loop.delivery import Deliverer, default_handlers
+from driftloop.loop.events import emit
+from driftloop.loop.rules import RuleStore
+from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
+
+log = logging.getLogger("driftloop.agent")
+PRUNE_EVERY = timedelta(hours=1)
+
+
+@dataclass
+class _Schedule:
+    endpoint: str
+    every: timedelta
+    last_end: datetime
+    running: threading.Thread | None = field(default=None)
+
+
+class Agent:
+    """Alarms, monitoring schedules and event delivery for one workspace."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        ws = settings.workspace
+        self.metrics = MetricStore(ws.metrics_db)
+        self.alarms = AlarmStore(ws.root / "alarms.db")
+        self.notifier = Notifier(settings.notifications, ws)
+        self.deliverer = Deliverer(ws, RuleStore(ws), default_handlers(ws, self.notifier, None))
+        for raw in settings.alarms:
+            self.alarms.put(parse_alarm(raw))
+        self._pruned: datetime | None = None
+        now = datetime.now(UTC)
+        self.schedules = [
+            _Schedule(s.endpoint, parse_interval(s.every), floor_time(now, parse_interval(s.every)))
+            for s in settings.monitoring.schedules
+        ]
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set; returns within about a second of it."""
+        log.info(
+            "agent started: %d alarm(s), %d schedule(s)",
+            len(self.alarms.list()),
+            len(self.schedules),
+        )
+        while not stop.is_set():
+            self.tick(datetime.now(UTC))
+            stop.wait(self.settings.agent.tick_s)
+        for schedule in self.schedules:
+            if schedule.running is not None:
+                schedule.running.join(timeout=5)
+        log.info("agent stopped")
+
+    def tick(self, now: datetime) -> None:
+        """One pass: alarms, due monitoring runs, event delivery; never raises."""
+        for step in (self._alarms, self._schedules, self._deliver, self._prune):
+            try:
+                step(now)
+            except Exception:
+                log.exception("agent step %s failed; continuing", step.__name__)
+
+    def _alarms(self, now: datetime) -> None:
+        for alarm in self.alarms.list():
+            try:
+                current = self.alarms.get(alarm.alarm_name)
+                result = evaluate(alarm, self.metrics, now, current.state)
+                change = self.alarms.set_state(alarm.alarm_name, result)
+            except Exception:
+                log.exception("alarm %s could not be evaluated", alarm.alarm_name)
+                continue
+            if change is not None:
+                self._announce(alarm, change[0], change[1], result.reason, now)
+
+    def _announce(self, alarm, old: str, new: str, reason: str, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        ws = self.settings.workspace
+        detail = state_change_event(alarm, old, new, reason, now)
+        emit(ws, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
+        log.info("alarm %s: %s -> %s (%s)", alarm.alarm_name, old, new, reason)
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
+            new, alarm.insufficient_data_actions
+        )
+        if not alarm.actions_enabled:
+            return
+        subject, message = alarm_message(alarm.alarm_name, old, new, reason, str(ws.root))
+        for topic in topics(actions):
+            try:
+                self.notifier.publish(topic, subject, message, detail)
+            except Exception as exc:
+                log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
+                emit(
+                    ws,
+                    "driftloop.notifications",
+                    "Notification Failed",
+                    {"topic": topic, "alarmName": alarm.alarm_name, "error": str(exc)},
+                )
+
+    def _schedules(self, now: datetime) -> None:
+        for schedule in self.schedules:
+            due = schedule.last_end + schedule.every
+            busy = schedule.running is not None and schedule.running.is_alive()
+            if now < due or busy:
+                continue
+            since, schedule.last_end = schedule.last_end, floor_time(now, schedule.every)
+            schedule.running = threading.Thread(
+                target=self._monitor,
+                args=(schedule.endpoint, since, schedule.last_end),
+                daemon=True,
+            )
+            schedule.running.start()
+
+    def _monitor(self, endpoint: str, since: datetime, until: datetime) -> None:
+        try:
+            run = run_locked(self.settings, endpoint, since, until, schedule="agent")
+            if run is not None:
+                log.info("monitoring %s: %s", endpoint, run.status)
+        except Exception:
+            log.exception("monitoring %s failed; the schedule goes on", endpoint)
+
+    def _prune(self, now: datetime) -> None:
+        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+            return
+        keep = timedelta(days=self.settings.agent.metric_retention_days)
+        removed = self.metrics.prune(int((now - keep).timestamp()) // 60 * 60)
+        self._pruned = now
+        if removed:
+            log.info("pruned %d datapoints older than %s", removed, keep)
+
+    def _deliver(self, _now: datetime) -> None:
+        report = self.deliverer.deliver_pending()
+        if getattr(report, "delivered", 0) or getattr(report, "dead_lettered", 0):
+            log.info("events: %s", report)

@@ -1,0 +1,280 @@
+"""Alarms on real endpoint latency, notifications, rules and the agent process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from driftloop.alarms.store import AlarmStore
+from driftloop.config import Settings, load_settings
+from driftloop.data.generator import generate
+from driftloop.data.preprocess import preprocess
+from driftloop.flows import train_and_register
+from driftloop.loop.agent import Agent
+from driftloop.loop.events import emit, read_events
+from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
+from tests.servers import DRIFTLOOP, post, start_server
+
+pytestmark = pytest.mark.slow
+OPS = "arn:aws:sns:us-east-1:123456789012:ops"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("alarms")
+    (root / "driftloop.toml").write_text(
+        '[training]\ncandidates = ["logistic_regression"]\n'
+        "[agent]\ntick_s = 0.5\n"
+        '[[notifications.topics]]\nname = "ops"\n'
+        "[[notifications.topics.subscriptions]]\n"
+        'protocol = "file"\nendpoint = "notifications/ops.jsonl"\n'
+    )
+    settings = _settings(root)
+    ws = settings.workspace
+    generate(3000, seed=3).to_csv(root / "train.csv", index=False)
+    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    train_and_register(settings)
+    slow = Variant(name="AllTraffic", model="champion", fault=Fault(delay_ms=5))
+    EndpointStore(ws).save(EndpointConfig(name="churn", model_name="churn-model", variants=(slow,)))
+    return root
+
+
+def _settings(root: Path) -> Settings:
+    return load_settings(root / "driftloop.toml", home=root / ".driftloop")
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {
+        "DRIFTLOOP_HOME": str(root / ".driftloop"),
+        "DRIFTLOOP_CONFIG": str(root / "driftloop.toml"),
+        "DRIFTLOOP_SERVING__METRICS_FLUSH_S": "0.3",
+        "DRIFTLOOP_SERVING__CONFIG_POLL_S": "0.2",
+        "COLUMNS": "200",
+    }
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DRIFTLOOP, *args],
+        env={**os.environ, **_env(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _traffic(url: str, count: int) -> int:
+    body = orjson.dumps(
+        generate(1, seed=1).drop(columns=["customerID", "Churn"]).to_dict("records")[0]
+    )
+    for _ in range(count):
+        assert post(f"{url}/invocations", body, {"content-type": "application/json"})[0] == 200
+    return int(time.time()) // 60
+
+
+def _after(minute: int) -> datetime:
+    """Evaluation time once the period starting at ``minute`` (epoch minutes) has completed."""
+    return datetime.fromtimestamp((minute + 1) * 60 + 1, tz=UTC)
+
+
+def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: Path) -> None:
+    put = _cli(
+        home,
+        "alarms",
+        "put",
+        "--alarm-name",
+        "HighLatencyAlarm",
+        "--metric-name",
+        "ModelLatency",
+        "--namespace",
+        "AWS/SageMaker",
+        "--statistic",
+        "Average",
+        "--period",
+        "60",
+        "--threshold",
+        "1000",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+        "--dimensions",
+        "Name=EndpointName,Value=churn",
+        "--dimensions",
+        "Name=VariantName,Value=AllTraffic",
+        "--evaluation-periods",
+        "1",
+        "--treat-missing-data",
+        "notBreaching",
+        "--alarm-actions",
+        OPS,
+        "--ok-actions",
+        OPS,
+    )
+    assert put.returncode == 0, put.stderr
+    bad = _cli(
+        home,
+        "alarms",
+        "put",
+        "--alarm-name",
+        "X",
+        "--metric-name",
+        "Latency",
+        "--namespace",
+        "AWS/SageMaker",
+        "--statistic",
+        "Average",
+        "--period",
+        "60",
+        "--threshold",
+        "1",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+        "--evaluation-periods",
+        "1",
+    )
+    assert bad.returncode == 2 and "unknown metric 'Latency'" in bad.stderr
+    marker = tmp_path / "ran.jsonl"
+    script = f"import sys; open({str(marker)!r}, 'a').write(sys.stdin.read().strip() + '\\n')"
+    rule = _cli(
+        home,
+        "rules",
+        "put",
+        "on-alarm",
+        "--event-pattern",
+        json.dumps(
+            {
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {"state": {"value": ["ALARM"]}},
+            }
+        ),
+        "--target",
+        json.dumps({"type": "command", "command": [sys.executable, "-c", script]}),
+    )
+    assert rule.returncode == 0, rule.stderr
+
+    settings = _settings(home)
+    server = start_server(["churn", "--workers", "1"], _env(home), tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        slow_minute = _traffic(server.url, 40)
+        time.sleep(1.0)  # one metric flush
+        agent = Agent(settings)
+        agent.tick(_after(slow_minute))
+        store = AlarmStore(settings.workspace.root / "alarms.db")
+        assert store.get("HighLatencyAlarm").state == "ALARM"
+
+        store_config = EndpointStore(settings.workspace)
+        store_config.save(
+            store_config.get("churn").model_copy(
+                update={"variants": (Variant(name="AllTraffic", model="champion"),)}
+            )
+        )
+        time.sleep(1.0)  # the worker picks the fast config up
+        while int(time.time()) // 60 <= slow_minute:
+            time.sleep(0.5)
+        fast_minute = _traffic(server.url, 40)
+        time.sleep(1.0)
+        agent.tick(_after(fast_minute))
+        assert store.get("HighLatencyAlarm").state == "OK"
+    finally:
+        server.stop()
+
+    states = [(h.old, h.new) for h in reversed(store.history("HighLatencyAlarm"))]
+    assert states == [("INSUFFICIENT_DATA", "ALARM"), ("ALARM", "OK")]
+    notes = [
+        json.loads(line)
+        for line in (settings.workspace.root / "notifications" / "ops.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert len(notes) == 2 and "ALARM" in notes[0]["subject"] and "OK" in notes[1]["subject"]
+    changes = [
+        e
+        for e in read_events(settings.workspace)
+        if e["detail-type"] == "CloudWatch Alarm State Change"
+    ]
+    assert [e["detail"]["state"]["value"] for e in changes] == ["ALARM", "OK"]
+    ran = [json.loads(line) for line in marker.read_text().splitlines()]
+    assert len(ran) == 1 and ran[0]["detail"]["state"]["value"] == "ALARM"
+    listed = _cli(home, "alarms", "history", "HighLatencyAlarm")
+    assert listed.returncode == 0 and "ALARM" in listed.stdout
+    series = _cli(
+        home,
+        "metrics",
+        "get",
+        "--endpoint",
+        "churn",
+        "--metric",
+        "ModelLatency",
+        "--stat",
+        "p99",
+        "--since",
+        "1h",
+        "--plot",
+        str(tmp_path / "latency.png"),
+    )
+    assert series.returncode == 0, series.stderr
+    assert (tmp_path / "latency.png").stat().st_size > 1000
+
+
+def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: Path) -> None:
+    settings = _settings(home)
+    # The latency alarm of the test above would page "ops" too as real time moves on.
+    assert _cli(home, "alarms", "delete", "HighLatencyAlarm").returncode == 0
+    rule = _cli(
+        home,
+        "rules",
+        "put",
+        "notify-drift",
+        "--event-pattern",
+        json.dumps({"source": ["driftloop.monitoring"], "detail": {"dataset_drift": [True]}}),
+        "--target",
+        json.dumps({"type": "notify", "topic": "ops"}),
+    )
+    assert rule.returncode == 0, rule.stderr
+    notes = settings.workspace.root / "notifications" / "ops.jsonl"
+    before = len(notes.read_text().splitlines()) if notes.exists() else 0
+    emit(
+        settings.workspace,
+        "driftloop.monitoring",
+        "Monitoring Run Completed",
+        {"dataset_drift": True},
+    )
+    emit(
+        settings.workspace,
+        "driftloop.monitoring",
+        "Monitoring Run Completed",
+        {"dataset_drift": False},
+    )
+    env = {**os.environ, **_env(home)}
+    for attempt in range(2):  # the second start must not deliver again
+        log = tmp_path / f"agent{attempt}.log"
+        with log.open("wb") as handle:
+            agent = subprocess.Popen(
+                [DRIFTLOOP, "agent"],
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "agent started" not in log.read_text():
+            time.sleep(0.2)
+        while time.monotonic() < deadline and len(notes.read_text().splitlines()) < before + 1:
+            time.sleep(0.2)
+        time.sleep(1.5)  # a few ticks
+        started = time.monotonic()
+        os.killpg(agent.pid, signal.SIGTERM)
+        assert agent.wait(15) == 0, log.read_text()[-2000:]
+        assert time.monotonic() - started < 10
+        assert "agent stopped" in log.read_text()
+    assert len(notes.read_text().splitlines()) == before + 1
