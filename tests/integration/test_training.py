@@ -14,6 +14,7 @@ from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
 from driftloop.errors import RegistryError
 from driftloop.flows import TrainingOutcome, train_and_register
+from driftloop.loop.events import read_events
 from driftloop.registry import APPROVED, CHALLENGER, CHAMPION, PENDING, REJECTED
 from driftloop.registry.lifecycle import approve, promote, register_and_gate, reject
 from driftloop.registry.mlflow_registry import MlflowRegistry
@@ -86,7 +87,7 @@ def test_logged_model_predicts_like_a_fresh_fit(trained: tuple[Settings, Trainin
 def test_first_version_is_gated_champion_with_baseline(
     trained: tuple[Settings, TrainingOutcome],
 ) -> None:
-    _, outcome = trained
+    settings, outcome = trained
     registration = outcome.registration
     assert registration is not None and registration.gate.passed
     version = registration.version
@@ -95,6 +96,10 @@ def test_first_version_is_gated_champion_with_baseline(
     assert version.approval == APPROVED
     baseline = Path(version.baseline_uri.removeprefix("file://")) / "constraints.json"
     assert baseline.is_file()
+    (event,) = [
+        e for e in read_events(settings.workspace) if e["detail-type"] == "Model Version Registered"
+    ]
+    assert event["detail"]["version"] == 1 and event["detail"]["gate"]["passed"] is True
 
 
 def test_seeded_training_is_reproducible_and_gate_needs_a_margin(

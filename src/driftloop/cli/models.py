@@ -12,8 +12,9 @@ from driftloop.cli._context import console, settings
 from driftloop.errors import ModelNotFound
 from driftloop.registry import ModelVersion
 from driftloop.registry.base import GATE_REPORT_TAG
-from driftloop.registry.lifecycle import approve, promote, reject
+from driftloop.registry.lifecycle import announce, approve, promote, reject
 from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.workspace import Workspace
 
 app = typer.Typer(help="Registered model versions, aliases and approval.", no_args_is_help=True)
 
@@ -23,6 +24,10 @@ _VERSION = typer.Argument(..., help="Version number, or an alias such as 'champi
 def _registry(ctx: typer.Context) -> tuple[MlflowRegistry, str]:
     cfg = settings(ctx)
     return MlflowRegistry(cfg.workspace), cfg.registry.model_name
+
+
+def _ws(ctx: typer.Context) -> Workspace:
+    return settings(ctx).workspace
 
 
 def _resolve(registry: MlflowRegistry, name: str, ref: str) -> int:
@@ -81,7 +86,8 @@ def show_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
 def promote_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Make an Approved version the champion (also rolls back to an older one)."""
     registry, name = _registry(ctx)
-    _said("champion", promote(registry, name, _resolve(registry, name, ref)))
+    version = promote(registry, name, _resolve(registry, name, ref))
+    _said("champion", announce(_ws(ctx), "promoted", version))
 
 
 @app.command("approve")
@@ -92,16 +98,16 @@ def approve_cmd(
 ) -> None:
     """Approve a version (PendingManualApproval -> Approved) and make it champion."""
     registry, name = _registry(ctx)
-    _said(
-        "approved and champion", approve(registry, name, _resolve(registry, name, ref), force=force)
-    )
+    version = approve(registry, name, _resolve(registry, name, ref), force=force)
+    _said("approved and champion", announce(_ws(ctx), "approved", version))
 
 
 @app.command("reject")
 def reject_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Reject a version; it can no longer become champion."""
     registry, name = _registry(ctx)
-    _said("rejected", reject(registry, name, _resolve(registry, name, ref)))
+    version = reject(registry, name, _resolve(registry, name, ref))
+    _said("rejected", announce(_ws(ctx), "rejected", version))
 
 
 def _said(what: str, version: ModelVersion) -> None:

@@ -45,7 +45,8 @@ class Agent:
         self.metrics = MetricStore(ws.metrics_db)
         self.alarms = AlarmStore(ws.root / "alarms.db")
         self.notifier = Notifier(settings.notifications, ws)
-        self.deliverer = Deliverer(ws, RuleStore(ws), default_handlers(ws, self.notifier, None))
+        handlers = default_handlers(ws, self.notifier, self._retrain)
+        self.deliverer = Deliverer(ws, RuleStore(ws), handlers)
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
         self._pruned: datetime | None = None
@@ -134,6 +135,16 @@ class Agent:
                 log.info("monitoring %s: %s", endpoint, run.status)
         except Exception:
             log.exception("monitoring %s failed; the schedule goes on", endpoint)
+
+    def _retrain(self, event: dict[str, object]) -> None:
+        """A "retrain" target: train on the prepared data, register and gate the best candidate."""
+        from driftloop.flows import train_and_register
+
+        log.info("retraining, triggered by event %s", event.get("id"))
+        outcome = train_and_register(self.settings)
+        if outcome.registration is not None:
+            version = outcome.registration.version
+            log.info("retrained: v%d, gate %s", version.version, version.gate_status)
 
     def _prune(self, now: datetime) -> None:
         if self._pruned is not None and now - self._pruned < PRUNE_EVERY:

@@ -6,11 +6,13 @@ alias moves unless every tag is written.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset
 from driftloop.errors import RegistryError
+from driftloop.loop.events import emit
 from driftloop.registry.base import (
     APPROVAL_TAG,
     APPROVED,
@@ -27,6 +29,9 @@ from driftloop.registry.base import (
 from driftloop.registry.gate import Check, GateResult, champion_check, floor_checks
 from driftloop.training.metrics import evaluate
 from driftloop.training.trainer import CandidateResult
+from driftloop.workspace import Workspace
+
+REGISTRY_SOURCE = "driftloop.registry"
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,38 @@ def register_and_gate(
     except BaseException:
         registry.delete_version(name, version.version)
         raise
-    return Registration(registry.get_version(name, version.version), gate)
+    registered = registry.get_version(name, version.version)
+    emit(
+        settings.workspace,
+        REGISTRY_SOURCE,
+        "Model Version Registered",
+        {**version_detail(registered), "gate": json.loads(gate.to_json())},
+    )
+    return Registration(registered, gate)
+
+
+def version_detail(version: ModelVersion) -> dict[str, object]:
+    """The event detail describing a model version."""
+    return {
+        "modelName": version.name,
+        "version": version.version,
+        "approvalStatus": version.approval,
+        "gateStatus": version.gate_status,
+        "aliases": list(version.aliases),
+        "candidate": version.tags.get("candidate"),
+    }
+
+
+def announce(workspace: Workspace | None, change: str, version: ModelVersion) -> ModelVersion:
+    """Emit a "Model Version State Change" event (when a workspace is given); return the version."""
+    if workspace is not None:
+        emit(
+            workspace,
+            REGISTRY_SOURCE,
+            "Model Version State Change",
+            {"change": change, **version_detail(version)},
+        )
+    return version
 
 
 def _initial_approval(gate: GateResult, settings: Settings) -> str:
