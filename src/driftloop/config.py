@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from driftloop.alarms.notify import NotificationSettings
-from driftloop.errors import ConfigError
+from driftloop.errors import ConfigError, first_problem
 from driftloop.workspace import Workspace
 
 CONFIG_FILE = "driftloop.toml"
@@ -266,10 +266,10 @@ def _check_env_keys() -> None:
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
+    key, message = first_problem(exc)
     where = f" in {path}" if path else ""
     if error["type"] == "extra_forbidden":
         return f"unknown config key '{key}'{where}"
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, dict) else ""
-    return f"config key '{key}'{where}: {error['msg']}{shown}"
+    return f"config key '{key}'{where}: {message}{shown}"

@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def first_problem(exc: Any) -> tuple[str, str]:
+    """The dotted field path and message of a pydantic ``ValidationError``'s first error."""
+    error = exc.errors()[0]
+    return ".".join(str(part) for part in error["loc"]), str(error["msg"])
+
+
 class DriftloopError(Exception):
     """Base of every error driftloop raises on purpose."""
 

@@ -13,6 +13,7 @@ from driftloop.serving.endpoint_config import (
     EndpointStore,
     Shadow,
     Variant,
+    validate_config,
 )
 
 app = typer.Typer(help="Endpoint configs: variants, shadow, data capture.", no_args_is_help=True)
@@ -49,14 +50,7 @@ def _shadow(text: str) -> Shadow:
 
 
 def _validated(**fields: object) -> EndpointConfig:
-    from pydantic import ValidationError
-
-    try:
-        return EndpointConfig.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"]) or "endpoint"
-        raise ConfigError(f"endpoint config '{key}': {error['msg']}") from None
+    return validate_config(fields)
 
 
 @app.command("create")

@@ -53,20 +53,14 @@ def rules_put_cmd(
     ),
 ) -> None:
     """Create or replace a rule."""
-    from pydantic import ValidationError
+    from driftloop.loop.rules import RuleStore, parse_rule
 
-    from driftloop.loop.rules import Rule, RuleStore
-
-    try:
-        rule = Rule(
-            name=name,
-            event_pattern=_json(pattern, "--event-pattern"),
-            targets=[_json(t, "--target") for t in targets],
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"rule '{name}': '{key}': {error['msg']}") from None
+    fields = {
+        "name": name,
+        "event_pattern": _json(pattern, "--event-pattern"),
+        "targets": [_json(t, "--target") for t in targets],
+    }
+    rule = parse_rule(fields)
     RuleStore(settings(ctx).workspace).put(rule)
     console.print(f"rule {name} stored with {len(rule.targets)} target(s)")
 

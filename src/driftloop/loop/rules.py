@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from driftloop.errors import ConfigError, NotFoundError
+from driftloop.errors import ConfigError, NotFoundError, first_problem
 from driftloop.loop.patterns import validate_pattern
 from driftloop.workspace import Workspace, atomic_write_bytes
 
@@ -66,9 +66,8 @@ def parse_rule(data: Rule | dict[str, Any]) -> Rule:
     try:
         return Rule.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "rule"
-        raise ConfigError(f"invalid rule: {where}: {first['msg']}") from exc
+        where, message = first_problem(exc)
+        raise ConfigError(f"invalid rule: {where or 'rule'}: {message}") from exc
 
 
 class RuleStore:

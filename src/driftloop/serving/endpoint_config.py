@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from driftloop.errors import ConfigError, NotFoundError
+from driftloop.errors import ConfigError, NotFoundError, first_problem
 from driftloop.workspace import Workspace, atomic_write_text
 
 NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9])*$"  # SageMaker's endpoint and variant names
@@ -109,10 +109,16 @@ def read_config(path: Path) -> EndpointConfig:
     if not path.is_file():
         raise NotFoundError(f"endpoint '{path.stem}' does not exist ({path})")
     try:
-        return EndpointConfig.model_validate(json.loads(path.read_text()))
+        raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    return validate_config(raw, where=str(path))
+
+
+def validate_config(fields: object, *, where: str = "endpoint config") -> EndpointConfig:
+    """An :class:`EndpointConfig` from plain data; :class:`ConfigError` names the bad key."""
+    try:
+        return EndpointConfig.model_validate(fields)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: '{key}': {error['msg']}") from None
+        key, message = first_problem(exc)
+        raise ConfigError(f"{where}: '{key or '(top level)'}': {message}") from None
