@@ -12,6 +12,7 @@ import pytest
 
 from driftloop.alarms.metric_store import MetricStore
 from driftloop.errors import ConfigError, NotFoundError
+from driftloop.loop.events import read_events
 from driftloop.serving.capture import CaptureWriter, capture_record
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from driftloop.workspace import Workspace
@@ -107,6 +108,9 @@ def test_endpoint_store_revisions_and_errors(tmp_path: Path) -> None:
     )
     assert store.save(config).revision == 1
     assert store.save(config).revision == 2
+    updates = [e["detail"] for e in read_events(Workspace(tmp_path))]
+    assert [u["revision"] for u in updates] == [1, 2]
+    assert updates[0]["variants"] == [{"name": "A", "model": "champion", "weight": 1.0}]
     assert [c.name for c in store.list()] == ["churn"]
     with pytest.raises(NotFoundError, match="endpoint 'nope' does not exist"):
         store.get("nope")

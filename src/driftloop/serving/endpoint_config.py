@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftloop.errors import ConfigError, NotFoundError, first_problem
+from driftloop.loop.events import emit
 from driftloop.workspace import Workspace, atomic_write_text
 
 NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9])*$"  # SageMaker's endpoint and variant names
@@ -79,6 +80,7 @@ class EndpointStore:
     """Endpoint configs under ``<workspace>/endpoints/<name>.json``."""
 
     def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
         self.folder = workspace.endpoints
 
     def path(self, name: str) -> Path:
@@ -90,6 +92,7 @@ class EndpointStore:
         revision = (previous.revision if previous else 0) + 1
         stored = config.model_copy(update={"revision": revision, "updated": time.time()})
         atomic_write_text(self.path(config.name), stored.model_dump_json(indent=2))
+        emit(self.workspace, "driftloop.deploy", "Endpoint Config Updated", _summary(stored))
         return stored
 
     def get(self, name: str) -> EndpointConfig:
@@ -102,6 +105,17 @@ class EndpointStore:
         if not self.path(name).is_file():
             raise NotFoundError(f"endpoint '{name}' does not exist")
         self.path(name).unlink()
+
+
+def _summary(config: EndpointConfig) -> dict[str, object]:
+    return {
+        "endpoint": config.name,
+        "revision": config.revision,
+        "variants": [
+            {"name": v.name, "model": v.model, "weight": v.weight} for v in config.variants
+        ],
+        "shadow": config.shadow.model if config.shadow else None,
+    }
 
 
 def read_config(path: Path) -> EndpointConfig:
