@@ -51,7 +51,8 @@ def _linear_encoder(spec: TabularSpec) -> ColumnTransformer:
 
 
 def _tree_encoder(spec: TabularSpec) -> ColumnTransformer:
-    # Unseen and missing categories both map to -1, which tree models treat as missing.
+    # Unseen categories map to -1, which tree models treat as missing. A missing value (None)
+    # is its own category if training data had one, else unseen like any new value.
     ordinal = OrdinalEncoder(
         handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
     )

@@ -1,0 +1,194 @@
+"""The pieces of a guarded deployment: traffic steps, alarm watching and the shadow report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from driftloop.alarms.definition import AlarmDefinition, topics
+from driftloop.alarms.evaluate import evaluate, state_change_event
+from driftloop.alarms.metric_store import MetricStore
+from driftloop.alarms.notify import Notifier, alarm_message
+from driftloop.alarms.store import AlarmStore
+from driftloop.errors import ConfigError, NotFoundError
+from driftloop.loop.events import emit
+from driftloop.monitoring.capture_reader import hour_folders
+from driftloop.serving.metrics import NAMESPACE
+from driftloop.workspace import Workspace
+
+log = logging.getLogger("driftloop.deploy")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One traffic shift: its name, the new model's share (0-1) and how long it bakes."""
+
+    name: str
+    share: float
+    bake_s: float
+
+
+def traffic_steps(
+    strategy: str, bake_s: float, canary_percent: float, step_percent: float, interval_s: float
+) -> list[Step]:
+    """The shifts of a strategy, ending with all traffic on the new model."""
+    final = Step("all-traffic", 1.0, bake_s)
+    if strategy == "all-at-once":
+        return [final]
+    if strategy == "canary":
+        if not 0 < canary_percent < 100:
+            raise ConfigError(f"canary percent must be between 0 and 100, got {canary_percent}")
+        return [Step("canary", canary_percent / 100, bake_s), final]
+    if strategy == "linear":
+        if not 0 < step_percent < 100:
+            raise ConfigError(f"linear step percent must be between 0 and 100, got {step_percent}")
+        count = int(np.ceil(100 / step_percent)) - 1
+        shares = [round(step_percent * i / 100, 6) for i in range(1, count + 1)]
+        return [Step(f"linear-{share * 100:g}%", share, interval_s) for share in shares] + [final]
+    raise ConfigError(f"unknown deployment strategy '{strategy}'")
+
+
+class AlarmWatch:
+    """Evaluates the watched alarms, recording and announcing state changes like the agent."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        notifier: Notifier,
+        names: list[str],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.workspace = workspace
+        self.notifier = notifier
+        self.store = AlarmStore(workspace.root / "alarms.db")
+        self.metrics = MetricStore(workspace.metrics_db)
+        self.now = now
+        self.alarms = [self._definition(name) for name in names]
+
+    def _definition(self, name: str) -> AlarmDefinition:
+        try:
+            return self.store.get(name).definition
+        except NotFoundError:
+            raise ConfigError(
+                f"no alarm named '{name}' to watch", details={"alarm": name}
+            ) from None
+
+    def firing(self) -> tuple[str, str] | None:
+        """``(alarm name, reason)`` of the first watched alarm in ALARM, else None."""
+        now = self.now()
+        found = None
+        for alarm in self.alarms:
+            current = self.store.get(alarm.alarm_name)
+            result = evaluate(alarm, self.metrics, now, current.state)  # type: ignore[arg-type]
+            change = self.store.set_state(alarm.alarm_name, result)
+            if change is not None:
+                self._announce(alarm, *change, result.reason, now)
+            if result.state == "ALARM" and found is None:
+                found = (alarm.alarm_name, result.reason)
+        return found
+
+    def _announce(
+        self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
+    ) -> None:
+        detail = state_change_event(alarm, old, new, reason, now)
+        emit(self.workspace, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
+        if not alarm.actions_enabled:
+            return
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
+            new, alarm.insufficient_data_actions
+        )
+        subject, message = alarm_message(
+            alarm.alarm_name, old, new, reason, str(self.workspace.root)
+        )
+        for topic in topics(actions):
+            try:
+                self.notifier.publish(topic, subject, message, detail)
+            except Exception as exc:  # a failed page must not stop the roll-back
+                log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
+
+
+def bake(
+    watch: AlarmWatch,
+    seconds: float,
+    poll_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[str, str] | None:
+    """Wait ``seconds``, checking the alarms every ``poll_s``; the first ALARM ends it early."""
+    deadline = clock() + seconds
+    while True:
+        firing = watch.firing()
+        remaining = deadline - clock()
+        if firing is not None or remaining <= 0:
+            return firing
+        sleep(min(poll_s, remaining))
+
+
+def _captured(folder: Path, since: datetime, until: datetime) -> Iterator[tuple[str | None, list]]:
+    """``(inferenceId, probabilities)`` of each capture record in ``[since, until)``."""
+    if not folder.is_dir():
+        return
+    low, high = f"{since:%Y-%m-%dT%H:%M:%S}", f"{until:%Y-%m-%dT%H:%M:%S}"
+    for hour in hour_folders(folder, since, until):
+        for path in sorted(hour.glob("*.jsonl")):
+            for line in path.read_bytes().splitlines():
+                record = orjson.loads(line)
+                meta = record["eventMetadata"]
+                if low <= meta["inferenceTime"][:19] < high:
+                    yield meta.get("inferenceId"), _probabilities(record["captureData"])
+
+
+def _probabilities(data: dict) -> list[float]:
+    """Positive-class probabilities of a captured JSON answer ([] if there is none)."""
+    output = data.get("endpointOutput")
+    if output is None or output.get("encoding") != "JSON":
+        return []
+    try:
+        return [float(p["probability"]) for p in orjson.loads(output["data"])["predictions"]]
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        return []
+
+
+def _mean_latency(metrics: MetricStore, endpoint: str, variant: str, since: int) -> float | None:
+    points = metrics.query(
+        NAMESPACE, "ModelLatency", {"EndpointName": endpoint, "VariantName": variant}, since=since
+    )
+    count = sum(p.count for p in points)
+    return sum(p.sum for p in points) / count if count else None
+
+
+def shadow_report(
+    workspace: Workspace,
+    endpoint: str,
+    production: str,
+    shadow: str,
+    since: datetime,
+    until: datetime,
+) -> dict[str, object]:
+    """Shadow answers vs the production variant's over ``[since, until)``."""
+    folder = workspace.capture / endpoint
+    answered = list(_captured(folder / production, since, until))
+    prod = {key: values for key, values in answered if key is not None}
+    shadowed = list(_captured(folder / shadow, since, until))
+    diffs = [
+        abs(a - b)
+        for key, values in shadowed
+        if key is not None and len(prod.get(key, [])) == len(values)
+        for a, b in zip(values, prod[key], strict=True)
+    ]
+    metrics = MetricStore(workspace.metrics_db)
+    minute = int(since.timestamp()) // 60 * 60
+    return {
+        "shadow_answers": len(shadowed),
+        "production_answers": len(answered),
+        "matched_rows": len(diffs),
+        "mean_abs_probability_diff": float(np.mean(diffs)) if diffs else None,
+        "shadow_model_latency_us": _mean_latency(metrics, endpoint, shadow, minute),
+        "production_model_latency_us": _mean_latency(metrics, endpoint, production, minute),
+    }

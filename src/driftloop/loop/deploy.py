@@ -1,0 +1,230 @@
+"""Guarded deployments: all-at-once, canary, linear or shadow, with automatic roll-back.
+
+Like SageMaker's deployment guardrails, traffic moves to a registered model version in steps
+(each one a new endpoint config revision, applied live by the running workers) and bakes while
+the listed alarms are evaluated. A watched alarm in ALARM restores the previous config exactly,
+in one save. A shadow deployment only copies traffic to the new model and reports how its
+answers compare; no caller ever gets one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from driftloop.alarms.notify import Notifier
+from driftloop.config import Settings
+from driftloop.errors import ConfigError, DriftloopError, RegistryError
+from driftloop.loop._deploy_steps import AlarmWatch, bake, shadow_report, traffic_steps
+from driftloop.loop.events import emit
+from driftloop.registry.base import APPROVED
+from driftloop.registry.lifecycle import announce, promote
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.serving.endpoint_config import (
+    EndpointConfig,
+    EndpointStore,
+    Fault,
+    Shadow,
+    Variant,
+    validate_config,
+)
+from driftloop.serving.models import resolve_version
+
+log = logging.getLogger("driftloop.deploy")
+SOURCE = "driftloop.deploy"
+NEW_VARIANT = "Candidate"
+FINAL_VARIANT = "AllTraffic"
+Strategy = Literal["all-at-once", "canary", "linear", "shadow"]
+
+
+class DeploymentRolledBack(DriftloopError):
+    """A watched alarm went to ALARM during a deployment, and the previous config is back."""
+
+    status_code = 409
+    exit_code = 9
+    code = "deployment_rolled_back"
+
+
+@dataclass
+class DeployPlan:
+    """What to deploy where, how traffic moves, and which alarms guard it.
+
+    ``fault`` is put on the new variant: it rehearses a roll-back (and serves tests), it is never
+    carried into the final config.
+    """
+
+    endpoint: str
+    model: str
+    strategy: Strategy = "canary"
+    canary_percent: float = 10.0
+    linear_step_percent: float = 25.0
+    interval_s: float = 60.0
+    bake_s: float = 300.0
+    alarms: list[str] = field(default_factory=list)
+    poll_s: float = 5.0
+    promote: bool = True
+    topic: str | None = None
+    fault: Fault | None = None
+
+
+@dataclass
+class DeployResult:
+    """How a deployment ended, every step it took, and the endpoint config it left in place."""
+
+    status: Literal["completed", "rolled_back", "shadowed"]
+    steps: list[dict[str, Any]]
+    final_config: EndpointConfig
+    reason: str
+    version: int
+    report: dict[str, Any] | None = None
+
+
+def deploy(
+    settings: Settings,
+    plan: DeployPlan,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+) -> DeployResult:
+    """Run ``plan``; every check (alarms, topic, version, approval) happens before any change."""
+    return _Deployment(settings, plan, clock, sleep, now, on_step).run()
+
+
+class _Deployment:
+    def __init__(
+        self,
+        settings: Settings,
+        plan: DeployPlan,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        now: Callable[[], datetime],
+        on_step: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.ws, self.plan, self.clock, self.sleep = settings.workspace, plan, clock, sleep
+        self.now, self.on_step = now, on_step
+        self.steps: list[dict[str, Any]] = []
+        self.store = EndpointStore(self.ws)
+        self.previous = self.store.get(plan.endpoint)
+        self.notifier = Notifier(settings.notifications, self.ws)
+        if plan.topic is not None:
+            self.notifier.topic(plan.topic)
+        self.schedule = [] if plan.strategy == "shadow" else traffic_steps(
+            plan.strategy, plan.bake_s, plan.canary_percent, plan.linear_step_percent,
+            plan.interval_s,
+        )  # fmt: skip
+        self.watch = AlarmWatch(self.ws, self.notifier, plan.alarms, now)
+        self.registry = MlflowRegistry(self.ws)
+        self.version = self._version()
+        self.baseline = max(self.previous.variants, key=lambda v: v.weight)
+        taken = {v.name for v in self.previous.variants}
+        self.new_name = NEW_VARIANT if NEW_VARIANT not in taken else f"{NEW_VARIANT}-2"
+
+    def _version(self) -> int:
+        name = self.previous.model_name
+        version = resolve_version(self.registry, name, self.plan.model)
+        approval = self.registry.get_version(name, version).approval
+        if self.plan.promote and approval != APPROVED:
+            raise RegistryError(
+                f"{name} v{version} is {approval}; only Approved versions can become champion "
+                "(approve it first, or deploy without promoting)"
+            )
+        return version
+
+    def run(self) -> DeployResult:
+        try:
+            return self._shadow() if self.plan.strategy == "shadow" else self._shift()
+        except BaseException:
+            if self.store.get(self.plan.endpoint).revision != self.previous.revision:
+                self._roll_back("deployment interrupted")
+            raise
+
+    def _shift(self) -> DeployResult:
+        for step in self.schedule:
+            self._apply(step.name, self._shifted(step.share))
+            firing = bake(self.watch, step.bake_s, self.plan.poll_s, self.clock, self.sleep)
+            if firing is not None:
+                return self._roll_back(f"alarm {firing[0]} went to ALARM: {firing[1]}")
+        final = self._apply("completed", self._with(variants=(self._variant(FINAL_VARIANT, 1.0),)))
+        if self.plan.promote:
+            name = self.previous.model_name
+            announce(self.ws, "promoted", promote(self.registry, name, self.version))
+        reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
+        return DeployResult("completed", self.steps, final, reason, self.version)
+
+    def _shadow(self) -> DeployResult:
+        started = self.now().replace(microsecond=0)
+        shadow = Shadow(
+            name=self.new_name, model=str(self.version), sampling_percent=100, fault=self.plan.fault
+        )
+        self._apply("shadow", self._with(shadow=shadow))
+        firing = bake(self.watch, self.plan.bake_s, self.plan.poll_s, self.clock, self.sleep)
+        restored = self._apply("shadow-removed", self.previous)
+        until = self.now() + timedelta(seconds=1)
+        report = shadow_report(
+            self.ws, self.plan.endpoint, self.baseline.name, self.new_name, started, until
+        )
+        reason = f"v{self.version} shadowed {self.baseline.name} for {self.plan.bake_s:g} s"
+        if firing is not None:
+            reason += f", stopped early: alarm {firing[0]} went to ALARM"
+        return DeployResult("shadowed", self.steps, restored, reason, self.version, report)
+
+    def _roll_back(self, reason: str) -> DeployResult:
+        log.warning("deployment to %s rolled back: %s", self.plan.endpoint, reason)
+        restored = self._apply("rolled_back", self.previous, reason=reason)
+        return DeployResult("rolled_back", self.steps, restored, reason, self.version)
+
+    def _variant(self, name: str, weight: float, fault: Fault | None = None) -> Variant:
+        return Variant(name=name, model=str(self.version), weight=weight, fault=fault)
+
+    def _shifted(self, share: float) -> EndpointConfig:
+        new = self._variant(self.new_name, share, self.plan.fault)
+        if share >= 1:
+            return self._with(variants=(new,))
+        return self._with(variants=(self.baseline.model_copy(update={"weight": 1 - share}), new))
+
+    def _with(self, **changes: Any) -> EndpointConfig:
+        """The previous config with ``changes``, validated."""
+        return validate_config({**self.previous.model_dump(), **changes})
+
+    def _apply(self, step: str, config: EndpointConfig, **extra: Any) -> EndpointConfig:
+        saved = self.store.save(config)
+        detail: dict[str, Any] = {
+            "endpoint": self.plan.endpoint,
+            "strategy": self.plan.strategy,
+            "step": step,
+            "weights": {v.name: v.weight for v in saved.variants},
+            "models": {v.name: v.model for v in saved.variants},
+            "revision": saved.revision,
+            "version": self.version,
+            "shadow": saved.shadow.name if saved.shadow else None,
+            **extra,
+        }
+        self.steps.append(detail)
+        emit(self.ws, SOURCE, "Deployment Step", detail)
+        self._notify(detail)
+        if self.on_step is not None:
+            self.on_step(detail)
+        return saved
+
+    def _notify(self, detail: dict[str, Any]) -> None:
+        if self.plan.topic is None:
+            return
+        subject = f"Deployment of v{self.version} to {self.plan.endpoint}: {detail['step']}"
+        message = f"{subject}\nweights: {detail['weights']}\nrevision: {detail['revision']}"
+        try:
+            self.notifier.publish(self.plan.topic, subject, message, detail)
+        except DriftloopError as exc:  # a failed notification must not stop a roll-back
+            log.error("deployment notification to %s failed: %s", self.plan.topic, exc)
+
+
+def check_strategy(strategy: str) -> Strategy:
+    """``strategy`` if it is one of the known ones, else :class:`ConfigError`."""
+    if strategy not in ("all-at-once", "canary", "linear", "shadow"):
+        raise ConfigError(f"unknown strategy '{strategy}' (all-at-once, canary, linear, shadow)")
+    return strategy  # type: ignore[return-value]
