@@ -13,6 +13,7 @@ from driftloop.cli import (
     batch,
     data,
     demo,
+    deploy,
     endpoints,
     events,
     models,
@@ -56,6 +57,7 @@ batch.register(app)
 monitor.register(app)
 alarms.register(app)
 events.register(app)
+deploy.register(app)
 demo.register(app)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -23,6 +24,14 @@ from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
 
 log = logging.getLogger("driftloop.deploy")
+Strategy = Literal["all-at-once", "canary", "linear", "shadow"]
+
+
+def check_strategy(strategy: str) -> Strategy:
+    """``strategy`` if it is one of the known ones, else :class:`ConfigError`."""
+    if strategy not in ("all-at-once", "canary", "linear", "shadow"):
+        raise ConfigError(f"unknown strategy '{strategy}' (all-at-once, canary, linear, shadow)")
+    return strategy  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,10 @@ class Step:
 def traffic_steps(
     strategy: str, bake_s: float, canary_percent: float, step_percent: float, interval_s: float
 ) -> list[Step]:
-    """The shifts of a strategy, ending with all traffic on the new model."""
+    """The shifts of a strategy, ending with all traffic on the new model (none for shadow)."""
     final = Step("all-traffic", 1.0, bake_s)
+    if strategy == "shadow":
+        return []
     if strategy == "all-at-once":
         return [final]
     if strategy == "canary":
@@ -51,7 +62,7 @@ def traffic_steps(
         count = int(np.ceil(100 / step_percent)) - 1
         shares = [round(step_percent * i / 100, 6) for i in range(1, count + 1)]
         return [Step(f"linear-{share * 100:g}%", share, interval_s) for share in shares] + [final]
-    raise ConfigError(f"unknown deployment strategy '{strategy}'")
+    raise ConfigError(f"strategy '{check_strategy(strategy)}' moves no traffic")
 
 
 class AlarmWatch:
@@ -130,7 +141,9 @@ def bake(
         sleep(min(poll_s, remaining))
 
 
-def _captured(folder: Path, since: datetime, until: datetime) -> Iterator[tuple[str | None, list]]:
+def _captured(
+    folder: Path, since: datetime, until: datetime
+) -> Iterator[tuple[str | None, list[float]]]:
     """``(inferenceId, probabilities)`` of each capture record in ``[since, until)``."""
     if not folder.is_dir():
         return
@@ -144,7 +157,7 @@ def _captured(folder: Path, since: datetime, until: datetime) -> Iterator[tuple[
                     yield meta.get("inferenceId"), _probabilities(record["captureData"])
 
 
-def _probabilities(data: dict) -> list[float]:
+def _probabilities(data: dict[str, Any]) -> list[float]:
     """Positive-class probabilities of a captured JSON answer ([] if there is none)."""
     output = data.get("endpointOutput")
     if output is None or output.get("encoding") != "JSON":

@@ -18,8 +18,15 @@ from typing import Any, Literal
 
 from driftloop.alarms.notify import Notifier
 from driftloop.config import Settings
-from driftloop.errors import ConfigError, DriftloopError, RegistryError
-from driftloop.loop._deploy_steps import AlarmWatch, bake, shadow_report, traffic_steps
+from driftloop.errors import DriftloopError, RegistryError
+from driftloop.loop._deploy_steps import (
+    AlarmWatch,
+    Strategy,
+    bake,
+    check_strategy,
+    shadow_report,
+    traffic_steps,
+)
 from driftloop.loop.events import emit
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import announce, promote
@@ -38,7 +45,8 @@ log = logging.getLogger("driftloop.deploy")
 SOURCE = "driftloop.deploy"
 NEW_VARIANT = "Candidate"
 FINAL_VARIANT = "AllTraffic"
-Strategy = Literal["all-at-once", "canary", "linear", "shadow"]
+SETTLED = ("completed", "rolled_back", "shadow-removed")
+__all__ = ["DeployPlan", "DeployResult", "DeploymentRolledBack", "check_strategy", "deploy"]
 
 
 class DeploymentRolledBack(DriftloopError):
@@ -114,15 +122,19 @@ class _Deployment:
         self.notifier = Notifier(settings.notifications, self.ws)
         if plan.topic is not None:
             self.notifier.topic(plan.topic)
-        self.schedule = [] if plan.strategy == "shadow" else traffic_steps(
-            plan.strategy, plan.bake_s, plan.canary_percent, plan.linear_step_percent,
+        self.schedule = traffic_steps(
+            check_strategy(plan.strategy),
+            plan.bake_s,
+            plan.canary_percent,
+            plan.linear_step_percent,
             plan.interval_s,
-        )  # fmt: skip
+        )
         self.watch = AlarmWatch(self.ws, self.notifier, plan.alarms, now)
         self.registry = MlflowRegistry(self.ws)
         self.version = self._version()
         self.baseline = max(self.previous.variants, key=lambda v: v.weight)
         taken = {v.name for v in self.previous.variants}
+        taken |= {self.previous.shadow.name} if self.previous.shadow else set()
         self.new_name = NEW_VARIANT if NEW_VARIANT not in taken else f"{NEW_VARIANT}-2"
 
     def _version(self) -> int:
@@ -139,8 +151,8 @@ class _Deployment:
     def run(self) -> DeployResult:
         try:
             return self._shadow() if self.plan.strategy == "shadow" else self._shift()
-        except BaseException:
-            if self.store.get(self.plan.endpoint).revision != self.previous.revision:
+        except BaseException:  # a half-done deployment never stays in place
+            if self.steps and self.steps[-1]["step"] not in SETTLED:
                 self._roll_back("deployment interrupted")
             raise
 
@@ -221,10 +233,3 @@ class _Deployment:
             self.notifier.publish(self.plan.topic, subject, message, detail)
         except DriftloopError as exc:  # a failed notification must not stop a roll-back
             log.error("deployment notification to %s failed: %s", self.plan.topic, exc)
-
-
-def check_strategy(strategy: str) -> Strategy:
-    """``strategy`` if it is one of the known ones, else :class:`ConfigError`."""
-    if strategy not in ("all-at-once", "canary", "linear", "shadow"):
-        raise ConfigError(f"unknown strategy '{strategy}' (all-at-once, canary, linear, shadow)")
-    return strategy  # type: ignore[return-value]
