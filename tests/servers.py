@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
+SERVE = str(Path(sys.executable).with_name("serve"))  # SageMaker's `docker run <image> serve`
 
 
 def free_port() -> int:
@@ -61,11 +62,14 @@ class Server:
         return [int(pid) for pid in out.stdout.split()]
 
 
-def start_server(args: list[str], env: dict[str, str], log: Path) -> Server:
+def start_server(
+    args: list[str], env: dict[str, str], log: Path, command: list[str] | None = None
+) -> Server:
+    """``driftloop serve ARGS --port P`` (or ``command ARGS --port P``) in its own session."""
     port = free_port()
     with log.open("wb") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [DRIFTLOOP, "serve", *args, "--port", str(port)],
+            [*(command or [DRIFTLOOP, "serve"]), *args, "--port", str(port)],
             env={**os.environ, **env},
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -154,6 +154,22 @@ class MonitoringSettings(_Section):
     """Monitoring jobs `driftloop agent` runs, e.g. [{endpoint = "churn", every = "15m"}]."""
 
 
+class RetrainSettings(_Section):
+    """When a drift or quality event may retrain, and how much captured traffic it uses."""
+
+    window: timedelta = timedelta(days=1)
+    """Labelled captured traffic from this long before the retrain joins the training data."""
+    min_labels: int = Field(default=200, ge=1)
+    """Fewest labelled captured rows a retrain needs; with fewer it is skipped."""
+    cooldown: timedelta = timedelta(hours=1)
+    """Shortest time between two retrains of an endpoint (``--force`` ignores it)."""
+    max_per_day: int = Field(default=3, ge=1)
+    """Most retrains of an endpoint in any 24 hours (``--force`` ignores it)."""
+    recent_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """Share of the labelled captured rows held out (stratified, seeded) as the recent data the
+    challenger and the champion are compared on."""
+
+
 class AgentSettings(_Section):
     tick_s: float = Field(default=10.0, gt=0)
     """How often `driftloop agent` evaluates alarms and delivers events."""
@@ -196,6 +212,8 @@ class Settings(BaseSettings):
     """Alarms as `aws cloudwatch put-metric-alarm` fields; the agent loads them at start."""
     agent: AgentSettings = AgentSettings()
     """The `driftloop agent` process."""
+    retrain: RetrainSettings = RetrainSettings()
+    """When drift or quality events may retrain, and with which data."""
     notifications: NotificationSettings = NotificationSettings()
     """SNS-style topics (file, webhook, Slack, email subscriptions) and the SMTP server."""
     demo: DemoSettings = DemoSettings()

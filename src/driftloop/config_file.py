@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from driftloop.config import Settings
 from driftloop.errors import ConfigError
@@ -54,6 +55,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, timedelta):  # ISO 8601 duration, as pydantic reads it back
+        return json.dumps(TypeAdapter(timedelta).dump_python(value, mode="json"))
     if isinstance(value, Path):
         return json.dumps(str(value))
     if isinstance(value, str):

@@ -31,7 +31,7 @@ from driftloop.monitoring.labels import read_labels
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
-from tests.servers import DRIFTLOOP, Server, post, start_server
+from tests.servers import DRIFTLOOP, SERVE, Server, post, start_server
 
 pytestmark = pytest.mark.slow
 FEATURES_JSON = {"content-type": "application/json"}
@@ -278,7 +278,8 @@ def test_sagemaker_container_mode(workspace: Settings, telco_csv: Path, tmp_path
         )
     )
     env = {"SM_MODEL_DIR": str(model_dir), "DRIFTLOOP_HOME": str(tmp_path / "empty")}
-    running = start_server(["--host", "127.0.0.1", "--workers", "1"], env, tmp_path / "sm.log")
+    args = ["--host", "127.0.0.1", "--workers", "1"]
+    running = start_server(args, env, tmp_path / "sm.log", command=[SERVE])
     try:
         running.wait_ready()
         body = _rows(telco_csv).head(2).to_csv(index=False, header=False).encode()

@@ -18,6 +18,7 @@ from driftloop.cli import (
     events,
     models,
     monitor,
+    retrain,
     serve,
     setup,
     train,
@@ -58,6 +59,7 @@ monitor.register(app)
 alarms.register(app)
 events.register(app)
 deploy.register(app)
+retrain.register(app)
 demo.register(app)
 
 
@@ -77,3 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("aborted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def container_serve() -> None:
+    """The SageMaker container entry point: ``serve`` runs the model in /opt/ml/model on 8080."""
+    main(["serve", *sys.argv[1:]])

@@ -137,14 +137,13 @@ class Agent:
             log.exception("monitoring %s failed; the schedule goes on", endpoint)
 
     def _retrain(self, event: dict[str, object]) -> None:
-        """A "retrain" target: train on the prepared data, register and gate the best candidate."""
-        from driftloop.flows import train_and_register
+        """A "retrain" target: apply the retraining policy to the event's endpoint."""
+        from driftloop.loop.retrain import endpoint_of, retrain
 
-        log.info("retraining, triggered by event %s", event.get("id"))
-        outcome = train_and_register(self.settings)
-        if outcome.registration is not None:
-            version = outcome.registration.version
-            log.info("retrained: v%d, gate %s", version.version, version.gate_status)
+        endpoint = endpoint_of(self.settings, event)
+        log.info("retrain requested for %s by event %s", endpoint, event.get("id"))
+        outcome = retrain(self.settings, endpoint, event=event)
+        log.info("retrain of %s: %s (%s)", endpoint, outcome.status, outcome.reason)
 
     def _prune(self, now: datetime) -> None:
         if self._pruned is not None and now - self._pruned < PRUNE_EVERY:

@@ -1,0 +1,44 @@
+"""``driftloop retrain``: apply the retraining policy to one endpoint now."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._context import console, settings
+from driftloop.loop.retrain import RetrainOutcome, retrain
+
+_SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
+
+
+def retrain_cmd(
+    ctx: typer.Context,
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint whose model to retrain."),
+    force: bool = typer.Option(False, "--force", help="Ignore the cooldown and the daily cap."),
+) -> None:
+    """Retrain on the training snapshot plus labelled captured traffic; the gate decides."""
+    outcome = retrain(settings(ctx), endpoint, force=force)
+    show_retrain(outcome)
+
+
+def show_retrain(outcome: RetrainOutcome) -> None:
+    """Print the decision and, after a retrain, champion vs challenger on the recent data."""
+    colour = "green" if outcome.status == "retrained" else "yellow"
+    console.print(
+        f"[{colour}]{outcome.status}[/]: {outcome.reason} "
+        f"({outcome.labelled_rows} labelled captured rows)"
+    )
+    if outcome.status != "retrained":
+        return
+    table = Table("model", *_SHOWN, title="Recent labelled data")
+    for name, metrics in (
+        ("champion", outcome.champion_metrics),
+        (f"challenger v{outcome.version}", outcome.challenger_metrics),
+    ):
+        table.add_row(name, *(f"{metrics[m]:.4f}" if m in metrics else "-" for m in _SHOWN))
+    console.print(table)
+    console.print(f"approval: {outcome.approval}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retrain")(retrain_cmd)

@@ -1,0 +1,189 @@
+"""The retraining policy end to end: concept-shifted traffic captured by the real data plane,
+labelled, then retrained on; the gate judges challenger against champion on recent labels.
+
+The tests share one workspace and run in file order: each leaves the registry as the next expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from driftloop.cli import retrain as retrain_cli
+from driftloop.config import RetrainSettings, Settings, load_settings
+from driftloop.data.generator import generate
+from driftloop.data.preprocess import preprocess
+from driftloop.errors import ConfigError
+from driftloop.flows import train_and_register
+from driftloop.loop.agent import Agent
+from driftloop.loop.events import read_events
+from driftloop.loop.retrain import SOURCE, endpoint_of, retrain
+from driftloop.monitoring.labels import ingest_labels
+from driftloop.monitoring.target import resolve_target
+from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.serving.capture import CaptureWriter
+from driftloop.serving.dataplane import DataPlane, Invocation
+from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+from driftloop.serving.live import ModelCache
+from driftloop.serving.metrics import EndpointMetrics
+from driftloop.serving.routing import build_table
+
+pytestmark = pytest.mark.slow
+ENDPOINT = "churn"
+SHIFTED_ROWS = 3000
+# The shifted rules leave little to learn: no model reaches the default ROC AUC floor of 0.80.
+FLOORS = {"roc_auc": 0.55}
+
+
+def _with(settings: Settings, *, require_approval: bool = False, **policy: Any) -> Settings:
+    """``settings`` with a retraining policy and the gate's approval switch."""
+    gate = settings.gate.model_copy(update={"require_approval": require_approval})
+    return settings.model_copy(update={"retrain": RetrainSettings(**policy), "gate": gate})
+
+
+def _data_plane(settings: Settings) -> DataPlane:
+    """The endpoint's data plane, in-process, capturing every request."""
+    ws = settings.workspace
+    table = build_table(EndpointStore(ws).get(ENDPOINT), ModelCache(MlflowRegistry(ws)).load)
+    capture = CaptureWriter(ws.capture, ENDPOINT)
+    return DataPlane(table, EndpointMetrics(ENDPOINT, None), capture, max_rows=10_000, timeout_s=60)
+
+
+def _invoke_each(plane: DataPlane, records: list[dict[str, Any]], prefix: str) -> list[str]:
+    """One request per record, with inference ids ``{prefix}-{n}``."""
+    ids = [f"{prefix}-{n}" for n in range(len(records))]
+
+    async def send_all() -> None:
+        for inference_id, record in zip(ids, records, strict=True):
+            body = orjson.dumps(record)
+            await plane.invoke(Invocation(body, "application/json", inference_id=inference_id))
+
+    asyncio.run(send_all())
+    plane.capture.close()  # type: ignore[union-attr]
+    return ids
+
+
+def _capture_labelled(settings: Settings, frame: pd.DataFrame, folder: Path) -> None:
+    """Send ``frame`` through the endpoint, then ingest its true labels by inference id."""
+    records = frame.drop(columns=["customerID", "Churn"]).to_dict(orient="records")
+    ids = _invoke_each(_data_plane(settings), records, "shifted")
+    labels = folder / "labels.csv"
+    pd.DataFrame({"inference_id": ids, "label": frame["Churn"]}).to_csv(labels, index=False)
+    ingest_labels(settings.workspace, ENDPOINT, labels, resolve_target(settings, ENDPOINT).spec)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """v1 champion behind ``churn``, then labelled concept-shifted traffic it scored."""
+    root = tmp_path_factory.mktemp("retrain")
+    settings = load_settings(home=root / ".driftloop")
+    training = settings.training.model_copy(update={"candidates": ["logistic_regression"]})
+    gate = settings.gate.model_copy(update={"min_metrics": FLOORS})
+    settings = settings.model_copy(update={"training": training, "gate": gate})
+    ws = settings.workspace
+    generate(3000, seed=31).to_csv(root / "train.csv", index=False)
+    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    train_and_register(settings)
+    variants = (Variant(name="AllTraffic", model=CHAMPION),)
+    EndpointStore(ws).save(
+        EndpointConfig(name=ENDPOINT, model_name="churn-model", variants=variants)
+    )
+    shifted = generate(SHIFTED_ROWS, seed=32, scenario="concept_shift", strength=2.0)
+    _capture_labelled(settings, shifted, root)
+    return settings
+
+
+def _retrain_events(settings: Settings) -> list[dict[str, Any]]:
+    return [e for e in read_events(settings.workspace) if e["source"] == SOURCE]
+
+
+def _aliases(settings: Settings) -> dict[str, int | None]:
+    registry = MlflowRegistry(settings.workspace)
+    name = settings.registry.model_name
+    found = {alias: registry.get_by_alias(name, alias) for alias in (CHAMPION, CHALLENGER)}
+    return {alias: version.version if version else None for alias, version in found.items()}
+
+
+def test_too_few_labels_skips(trained: Settings) -> None:
+    outcome = retrain(_with(trained, min_labels=SHIFTED_ROWS + 1), ENDPOINT)
+    assert outcome.status == "skipped" and outcome.version is None
+    assert outcome.labelled_rows == SHIFTED_ROWS
+    assert f"{SHIFTED_ROWS} labelled captured rows" in outcome.reason
+    assert _retrain_events(trained)[-1]["detail-type"] == "Retraining Skipped"
+
+
+def test_approval_required_leaves_a_pending_challenger(trained: Settings) -> None:
+    outcome = retrain(_with(trained, require_approval=True), ENDPOINT)
+    assert outcome.status == "retrained" and outcome.version == 2
+    assert outcome.gate_passed and outcome.approval == PENDING
+    assert outcome.challenger_metrics["roc_auc"] > outcome.champion_metrics["roc_auc"]
+    assert _aliases(trained) == {CHAMPION: 1, CHALLENGER: 2}
+    kinds = [e["detail-type"] for e in _retrain_events(trained)[-2:]]
+    assert kinds == ["Retraining Started", "Retraining Completed"]
+    assert _retrain_events(trained)[-1]["detail"]["version"] == 2
+
+
+def test_cooldown_force_duplicates_and_daily_cap(trained: Settings) -> None:
+    settings, event = _with(trained), {"id": "drift-1", "detail": {"endpoint": ENDPOINT}}
+    cooling = retrain(settings, ENDPOINT, event={"id": "drift-0"})
+    assert cooling.status == "skipped" and cooling.reason.startswith("cooldown")
+
+    outcome = retrain(settings, ENDPOINT, event=event, force=True)
+    assert outcome.status == "retrained" and outcome.version == 3 and outcome.gate_passed
+    assert outcome.challenger_metrics["roc_auc"] > outcome.champion_metrics["roc_auc"] + 0.2
+    assert _aliases(trained)[CHAMPION] == 3
+    assert resolve_target(trained, ENDPOINT).version == 3
+
+    again = retrain(settings, ENDPOINT, event=event, force=True)
+    assert (again.status, again.reason) == ("skipped", "duplicate event")
+    capped = retrain(_with(trained, cooldown=timedelta(0), max_per_day=2), ENDPOINT)
+    assert capped.status == "skipped" and "2 retrains in the last 24 h" in capped.reason
+
+
+def test_retrain_command_reports_the_decision(
+    trained: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(trained.home))
+    app = typer.Typer()
+    retrain_cli.register(app)
+    result = CliRunner().invoke(app, ["--endpoint", ENDPOINT])
+    assert result.exit_code == 0, result.output
+    assert "skipped: cooldown" in result.output
+
+
+def test_the_agent_retrains_the_endpoint_an_alarm_names(trained: Settings) -> None:
+    dimensions = {"EndpointName": ENDPOINT, "VariantName": "AllTraffic"}
+    metric = {"metricStat": {"metric": {"dimensions": dimensions}}}
+    event = {
+        "id": "alarm-1",
+        "detail": {"alarmName": "auc-low", "configuration": {"metrics": [metric]}},
+    }
+    Agent(trained)._retrain(event)
+    last = _retrain_events(trained)[-1]
+    assert last["detail-type"] == "Retraining Skipped"
+    assert last["detail"]["trigger"] == "alarm-1" and last["detail"]["endpoint"] == ENDPOINT
+    assert last["detail"]["reason"].startswith("cooldown")
+
+
+def test_the_endpoint_of_an_event(trained: Settings) -> None:
+    alarm = {"configuration": {"metrics": [{"metricStat": {"metric": {"dimensions": {}}}}]}}
+    dims = alarm["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+    assert endpoint_of(trained, {"detail": {"endpoint": "other"}}) == "other"
+    assert endpoint_of(trained, {"detail": alarm}) == ENDPOINT  # the only endpoint
+    dims["EndpointName"] = "named"
+    assert endpoint_of(trained, {"detail": alarm}) == "named"
+    variants = (Variant(name="AllTraffic", model=CHAMPION),)
+    store = EndpointStore(trained.workspace)
+    store.save(EndpointConfig(name="second", model_name="churn-model", variants=variants))
+    with pytest.raises(ConfigError, match="2 endpoints"):
+        endpoint_of(trained, {"id": "e", "detail": {"alarmName": "a"}})
