@@ -16,7 +16,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftloop.data.generator import generate
 
-REAL_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco_customer_churn.csv"
 NUMERIC = ["SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges"]
 TRAIN_ROWS, TRAIN_SEED = 5_000, 2024
 # Sampling alone gives a total variation distance of about 0.01-0.02 between 5,000 generated
@@ -26,10 +25,8 @@ MAX_KS = 0.06
 
 
 @pytest.fixture(scope="module")
-def real() -> pd.DataFrame:
-    if not REAL_FILE.is_file():
-        pytest.skip(f"real Telco file not found at {REAL_FILE}")
-    return pd.read_csv(REAL_FILE, dtype={"TotalCharges": str})
+def real(telco_csv: Path) -> pd.DataFrame:
+    return pd.read_csv(telco_csv, dtype={"TotalCharges": str})
 
 
 @pytest.fixture(scope="module")
