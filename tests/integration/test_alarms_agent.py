@@ -15,14 +15,12 @@ import orjson
 import pytest
 
 from driftloop.alarms.store import AlarmStore
-from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
-from driftloop.data.preprocess import preprocess
-from driftloop.flows import train_and_register
 from driftloop.loop.agent import Agent
 from driftloop.loop.events import emit, read_events
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
 from tests.servers import DRIFTLOOP, post, start_server
+from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 OPS = "arn:aws:sns:us-east-1:123456789012:ops"
@@ -31,41 +29,17 @@ OPS = "arn:aws:sns:us-east-1:123456789012:ops"
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("alarms")
-    (root / "driftloop.toml").write_text(
-        '[training]\ncandidates = ["logistic_regression"]\n'
-        "[agent]\ntick_s = 0.5\n"
-        '[[notifications.topics]]\nname = "ops"\n'
-        "[[notifications.topics.subscriptions]]\n"
-        'protocol = "file"\nendpoint = "notifications/ops.jsonl"\n'
-    )
-    settings = _settings(root)
-    ws = settings.workspace
-    generate(3000, seed=3).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
-    train_and_register(settings)
+    trained(root, seed=3, extra_toml="[agent]\ntick_s = 0.5\n")
+    ws = settings_for(root).workspace
     slow = Variant(name="AllTraffic", model="champion", fault=Fault(delay_ms=5))
     EndpointStore(ws).save(EndpointConfig(name="churn", model_name="churn-model", variants=(slow,)))
     return root
 
 
-def _settings(root: Path) -> Settings:
-    return load_settings(root / "driftloop.toml", home=root / ".driftloop")
-
-
-def _env(root: Path) -> dict[str, str]:
-    return {
-        "DRIFTLOOP_HOME": str(root / ".driftloop"),
-        "DRIFTLOOP_CONFIG": str(root / "driftloop.toml"),
-        "DRIFTLOOP_SERVING__METRICS_FLUSH_S": "0.3",
-        "DRIFTLOOP_SERVING__CONFIG_POLL_S": "0.2",
-        "COLUMNS": "200",
-    }
-
-
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DRIFTLOOP, *args],
-        env={**os.environ, **_env(root)},
+        env={**os.environ, **service_env(root)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -161,8 +135,8 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
     )
     assert rule.returncode == 0, rule.stderr
 
-    settings = _settings(home)
-    server = start_server(["churn", "--workers", "1"], _env(home), tmp_path / "server.log")
+    settings = settings_for(home)
+    server = start_server(["churn", "--workers", "1"], service_env(home), tmp_path / "server.log")
     try:
         server.wait_ready()
         slow_minute = _traffic(server.url, 40)
@@ -227,7 +201,7 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
 
 
 def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: Path) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     # The latency alarm of the test above would page "ops" too as real time moves on.
     assert _cli(home, "alarms", "delete", "HighLatencyAlarm").returncode == 0
     rule = _cli(
@@ -255,7 +229,7 @@ def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: 
         "Monitoring Run Completed",
         {"dataset_drift": False},
     )
-    env = {**os.environ, **_env(home)}
+    env = {**os.environ, **service_env(home)}
     for attempt in range(2):  # the second start must not deliver again
         log = tmp_path / f"agent{attempt}.log"
         with log.open("wb") as handle:

@@ -18,11 +18,9 @@ from typer.testing import CliRunner
 from driftloop.alarms.definition import parse_alarm
 from driftloop.alarms.store import AlarmStore
 from driftloop.cli.deploy import register
-from driftloop.config import Settings, load_settings
+from driftloop.config import Settings
 from driftloop.data.generator import generate
-from driftloop.data.preprocess import preprocess
 from driftloop.errors import ConfigError, RegistryError
-from driftloop.flows import train_and_register
 from driftloop.loop.deploy import DeployPlan, deploy
 from driftloop.loop.events import read_events
 from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING
@@ -30,6 +28,7 @@ from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
 from tests.servers import Server, post, start_server
+from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 MODEL = "churn-model"
@@ -40,17 +39,9 @@ ALARM = "CandidateLatency"
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v1 (champion) and v2 (the same model registered again, approved), endpoint churn on v1."""
     root = tmp_path_factory.mktemp("deploy")
-    (root / "driftloop.toml").write_text(
-        '[training]\ncandidates = ["logistic_regression"]\n'
-        '[[notifications.topics]]\nname = "ops"\n'
-        "[[notifications.topics.subscriptions]]\n"
-        'protocol = "file"\nendpoint = "notifications/ops.jsonl"\n'
-    )
-    settings = _settings(root)
+    outcome = trained(root, seed=5)
+    settings = settings_for(root)
     ws = settings.workspace
-    generate(3000, seed=5).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
-    outcome = train_and_register(settings)
     assert outcome.best is not None
     registry = MlflowRegistry(ws)
     second = register_and_gate(registry, outcome.best, outcome.val, settings, "file:///none")
@@ -81,23 +72,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _settings(root: Path) -> Settings:
-    return load_settings(root / "driftloop.toml", home=root / ".driftloop")
-
-
-def _env(root: Path) -> dict[str, str]:
-    return {
-        "DRIFTLOOP_HOME": str(root / ".driftloop"),
-        "DRIFTLOOP_CONFIG": str(root / "driftloop.toml"),
-        "DRIFTLOOP_SERVING__METRICS_FLUSH_S": "0.3",
-        "DRIFTLOOP_SERVING__CONFIG_POLL_S": "0.2",
-    }
-
-
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("logs") / "server.log"
-    running = start_server(["churn", "--workers", "1"], _env(home), log)
+    running = start_server(["churn", "--workers", "1"], service_env(home), log)
     try:
         running.wait_ready()
         yield running
@@ -159,7 +137,7 @@ def _champion(settings: Settings) -> int:
 
 
 def test_canary_of_a_healthy_version_completes_and_promotes(home: Path, traffic: Traffic) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     plan = DeployPlan(
         endpoint="churn",
         model="2",
@@ -202,7 +180,7 @@ class _AfterNewVariantAnswered:
 
 
 def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     store = EndpointStore(settings.workspace)
     before = store.get("churn")
     champion = _champion(settings)
@@ -234,7 +212,7 @@ def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> No
 
 
 def test_shadow_never_answers_a_caller(home: Path, traffic: Traffic) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     before = EndpointStore(settings.workspace).get("churn")
     plan = DeployPlan(endpoint="churn", model="1", strategy="shadow", bake_s=3, poll_s=0.5)
     result = deploy(settings, plan)
@@ -255,7 +233,7 @@ def test_shadow_never_answers_a_caller(home: Path, traffic: Traffic) -> None:
 
 
 def test_bad_plans_change_nothing(home: Path) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     store = EndpointStore(settings.workspace)
     revision = store.get("churn").revision
     with pytest.raises(ConfigError, match="no alarm named 'Nope'"):
@@ -275,21 +253,21 @@ def test_cli_runs_a_linear_deployment_step_by_step(home: Path) -> None:
     register(app)
     app.command("noop")(lambda: None)  # a second command keeps `deploy` a subcommand
     args = ["deploy", "--endpoint", "churn", "--model", "1", "--strategy", "linear"]
-    env = {**_env(home), "COLUMNS": "200"}
+    env = {**service_env(home), "COLUMNS": "200"}
     runner = CliRunner()
     linear = [*args, "--step", "50", "--interval", "1s", "--bake", "1s", "--no-promote"]
     done = runner.invoke(app, linear, env=env)
     assert done.exit_code == 0, done.output
     printed = [line.split(" ")[0] for line in done.output.splitlines()]
     assert printed[:3] == ["linear-50%", "all-traffic", "completed"], done.output
-    final = EndpointStore(_settings(home).workspace).get("churn")
+    final = EndpointStore(settings_for(home).workspace).get("churn")
     assert [(v.name, v.model) for v in final.variants] == [("AllTraffic", "1")]
     bad = runner.invoke(app, [*args, "--bake", "1s", "--alarm", "Nope"], env=env)
     assert isinstance(bad.exception, ConfigError)
 
 
 def test_an_interrupted_deployment_is_undone(home: Path) -> None:
-    settings = _settings(home)
+    settings = settings_for(home)
     store = EndpointStore(settings.workspace)
     before = store.get("churn")
 

@@ -1,0 +1,43 @@
+"""Trained workspaces for integration tests: a folder with driftloop.toml, data and v1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from driftloop.config import Settings, load_settings
+from driftloop.data.generator import generate
+from driftloop.data.preprocess import preprocess
+from driftloop.flows import TrainingOutcome, train_and_register
+
+BASE_TOML = (
+    '[training]\ncandidates = ["logistic_regression"]\n'
+    '[[notifications.topics]]\nname = "ops"\n'
+    "[[notifications.topics.subscriptions]]\n"
+    'protocol = "file"\nendpoint = "notifications/ops.jsonl"\n'
+)
+
+
+def settings_for(root: Path) -> Settings:
+    """The settings of the workspace under ``root`` (its own driftloop.toml)."""
+    return load_settings(root / "driftloop.toml", home=root / ".driftloop")
+
+
+def service_env(root: Path) -> dict[str, str]:
+    """Environment for a server or CLI process on that workspace, with fast flushes and polls."""
+    return {
+        "DRIFTLOOP_HOME": str(root / ".driftloop"),
+        "DRIFTLOOP_CONFIG": str(root / "driftloop.toml"),
+        "DRIFTLOOP_SERVING__METRICS_FLUSH_S": "0.3",
+        "DRIFTLOOP_SERVING__CONFIG_POLL_S": "0.2",
+        "COLUMNS": "200",
+    }
+
+
+def trained(root: Path, *, seed: int, extra_toml: str = "") -> TrainingOutcome:
+    """Write the config, generate 3,000 rows, preprocess and register v1 (logistic regression)."""
+    (root / "driftloop.toml").write_text(BASE_TOML + extra_toml)
+    settings = settings_for(root)
+    ws = settings.workspace
+    generate(3000, seed=seed).to_csv(root / "train.csv", index=False)
+    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    return train_and_register(settings)
