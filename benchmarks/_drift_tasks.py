@@ -25,20 +25,13 @@ from driftloop.config import DataSettings
 from driftloop.data.dataset import spec_from_settings
 from driftloop.data.generator import generate
 from driftloop.data.spec import TabularSpec, apply_spec
+from driftloop.monitoring._stattests import EVIDENTLY_NAMES
 from driftloop.monitoring.drift import DriftResult, detect_drift
 from driftloop.monitoring.reference import ReferenceProfile
 
 Windows = tuple[pd.DataFrame, pd.DataFrame, TabularSpec]
 Report = dict[str, Any]
 T = TypeVar("T")
-# Evidently names an automatically chosen stattest by its display name.
-METHOD_NAMES = {
-    "K-S p_value": "ks",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-}
 
 
 def _generated(rows: int, seed: int, scenario: str) -> pd.DataFrame:
@@ -94,7 +87,7 @@ def _evidently_verdicts(snapshot: dict[str, Any]) -> Report:
     for metric in snapshot["metrics"]:
         config = metric["config"]
         if config["type"].endswith("ValueDrift"):
-            method = METHOD_NAMES[config["method"]]
+            method = EVIDENTLY_NAMES[config["method"]]
             columns[config["column"]] = [method, metric["value"], failed[metric["id"]]]
         elif config["type"].endswith("DriftedColumnsCount"):
             dataset_drift = failed[metric["id"]]

@@ -16,6 +16,7 @@ import pytest
 
 from driftloop.data.generator import generate
 from driftloop.data.spec import ColumnSpec, TabularSpec, apply_spec
+from driftloop.monitoring._stattests import EVIDENTLY_NAMES
 from driftloop.monitoring.drift import DriftSettings, detect_drift
 from driftloop.monitoring.reference import ReferenceProfile
 
@@ -23,15 +24,6 @@ pytestmark = pytest.mark.slow
 
 SCENARIOS = ("none", "price_rise", "product_mix", "concept_shift")
 SIZES = (800, 5_000)  # KS / chi-square / Z below 1,000 reference rows, distances above
-# Evidently names an automatically chosen stattest by its display name, a configured one by name.
-METHOD_NAMES = {
-    "K-S p_value": "ks",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-    "PSI": "psi",
-}
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ def evidently_drift(
     for metric in snapshot["metrics"]:
         config: dict[str, Any] = metric["config"]
         if config["type"].endswith("ValueDrift"):
-            method = METHOD_NAMES.get(config["method"], config["method"])
+            method = EVIDENTLY_NAMES.get(config["method"], config["method"])
             columns[config["column"]] = (method, float(metric["value"]), status[metric["id"]])
         elif config["type"].endswith("DriftedColumnsCount"):
             share, dataset_drift = metric["value"]["share"], status[metric["id"]]

@@ -210,3 +210,14 @@ def default_method(column_type: ColumnType, ref: Counts, cur: Counts) -> str:
     if ref.total <= SMALL_REFERENCE:
         return "chisquare" if n_values > 2 else "z"
     return "jensenshannon"
+
+
+# How Evidently's reports name each method (its display names); used to read Evidently's output.
+EVIDENTLY_NAMES = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+    "PSI": "psi",
+}
