@@ -168,6 +168,39 @@ class RetrainSettings(_Section):
     recent_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     """Share of the labelled captured rows held out (stratified, seeded) as the recent data the
     challenger and the champion are compared on."""
+    deploy: bool = False
+    """Roll a passing, Approved challenger out at once with the ``[deploy]`` guardrails (the
+    agent runs the deployment in the background); otherwise `driftloop deploy` does it."""
+
+
+class DeploySettings(_Section):
+    """How `driftloop deploy` (and a retrain's roll-out) moves traffic; CLI options override."""
+
+    strategy: Literal["all-at-once", "canary", "linear", "shadow"] = "canary"
+    """How traffic moves to the new version."""
+    canary_percent: float = Field(default=10.0, gt=0, lt=100)
+    """Canary: share of traffic (%) the new version gets while it bakes."""
+    linear_step_percent: float = Field(default=25.0, gt=0, lt=100)
+    """Linear: share of traffic (%) moved at each step."""
+    interval: timedelta = timedelta(minutes=1)
+    """Linear: time between steps (ISO 8601 like "PT1M", or seconds)."""
+    bake: timedelta = timedelta(minutes=5)
+    """How long the full-traffic step (and the canary) bakes while the alarms are watched."""
+    alarms: list[str] = []
+    """Alarms whose ALARM state rolls the deployment back."""
+    poll: timedelta = timedelta(seconds=5)
+    """How often the watched alarms are evaluated during a bake."""
+    topic: str | None = None
+    """Notification topic told of every deployment step."""
+
+
+class PipelineSettings(_Section):
+    """The training pipeline's step cache, like SageMaker Pipelines' CacheConfig."""
+
+    cache: bool = True
+    """Reuse a step's earlier result when its inputs, parameters and code are unchanged."""
+    cache_expire_after: timedelta | None = None
+    """Cached results older than this are recomputed (ISO 8601 like "P30D"); unset: never."""
 
 
 class AgentSettings(_Section):
@@ -178,10 +211,26 @@ class AgentSettings(_Section):
 
 
 class DemoSettings(_Section):
+    folder: Path = Path("driftloop-demo")
+    """Folder the demo builds its workspace and config in (a previous demo there is replaced)."""
     rows: int = Field(default=5000, ge=200)
-    """Rows the demo generates."""
+    """Rows the demo generates for training v1."""
     seed: int = 7
     """Seed of the demo's generated data."""
+    normal_requests: int = Field(default=1500, ge=100)
+    """Undrifted requests (one customer each) sent before the drift starts."""
+    drifted_requests: int = Field(default=3000, ge=100)
+    """Drifted requests sent once the drift starts; their labels feed the retraining."""
+    scenario: str = "price_shock"
+    """Generator scenario of the drifted traffic (`driftloop data scenarios` lists them)."""
+    strength: float = Field(default=1.0, gt=0)
+    """Strength of the drift scenario."""
+    label_delay_s: float = Field(default=2.0, ge=0)
+    """How late each request's ground-truth label arrives at the endpoint's /labels."""
+    bake_s: float = Field(default=15.0, gt=0)
+    """Bake time of each deployment step in the demo (production deployments bake minutes)."""
+    workers: int = Field(default=2, ge=1, le=8)
+    """Worker processes of the demo's endpoint."""
 
 
 class Settings(BaseSettings):
@@ -214,6 +263,10 @@ class Settings(BaseSettings):
     """The `driftloop agent` process."""
     retrain: RetrainSettings = RetrainSettings()
     """When drift or quality events may retrain, and with which data."""
+    deploy: DeploySettings = DeploySettings()
+    """Deployment guardrails: strategy, traffic steps, bake time and the alarms that roll back."""
+    pipeline: PipelineSettings = PipelineSettings()
+    """The cached training pipeline (`driftloop pipeline run`)."""
     notifications: NotificationSettings = NotificationSettings()
     """SNS-style topics (file, webhook, Slack, email subscriptions) and the SMTP server."""
     demo: DemoSettings = DemoSettings()

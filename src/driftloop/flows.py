@@ -64,9 +64,11 @@ def train_and_register(
     val_path: Path | None = None,
     *,
     register: bool = True,
+    promote: bool = True,
     progress: Progress | None = None,
 ) -> TrainingOutcome:
-    """Baseline the training data, fit the candidates, register and gate the best one."""
+    """Baseline the training data, fit the candidates, register and gate the best one
+    (``promote=False``: a passing version becomes challenger while a champion exists)."""
     say = progress or (lambda _message: None)
     train, val = load_pair(settings, train_path, val_path)
     say("computing the training baseline")
@@ -79,5 +81,5 @@ def train_and_register(
         registry = MlflowRegistry(settings.workspace)
         uri = baseline.constraints_path.parent.resolve().as_uri()
         tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest}
-        registration = register_and_gate(registry, best, val, settings, uri, tags)
+        registration = register_and_gate(registry, best, val, settings, uri, tags, promote=promote)
     return TrainingOutcome(train, val, baseline, results, best, registration)

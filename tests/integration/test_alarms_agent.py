@@ -24,6 +24,7 @@ from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 OPS = "arn:aws:sns:us-east-1:123456789012:ops"
+PERIOD = 10  # a high-resolution alarm, so the test waits seconds, not a minute
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,12 @@ def _traffic(url: str, count: int) -> int:
     )
     for _ in range(count):
         assert post(f"{url}/invocations", body, {"content-type": "application/json"})[0] == 200
-    return int(time.time()) // 60
+    return int(time.time()) // PERIOD
 
 
-def _after(minute: int) -> datetime:
-    """Evaluation time once the period starting at ``minute`` (epoch minutes) has completed."""
-    return datetime.fromtimestamp((minute + 1) * 60 + 1, tz=UTC)
+def _after(period: int) -> datetime:
+    """Evaluation time once the alarm period number ``period`` (since the epoch) completed."""
+    return datetime.fromtimestamp((period + 1) * PERIOD + 1, tz=UTC)
 
 
 def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
         "--statistic",
         "Average",
         "--period",
-        "60",
+        str(PERIOD),
         "--threshold",
         "1000",
         "--comparison-operator",
@@ -153,7 +154,7 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
             )
         )
         time.sleep(1.0)  # the worker picks the fast config up
-        while int(time.time()) // 60 <= slow_minute:
+        while int(time.time()) // PERIOD <= slow_minute:
             time.sleep(0.5)
         fast_minute = _traffic(server.url, 40)
         time.sleep(1.0)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -114,16 +117,33 @@ def test_generate_and_preprocess_classic_script(home: Path, cli) -> None:  # typ
 @pytest.mark.slow
 def test_demo_runs_through_the_installed_command(home: Path) -> None:
     exe = Path(sys.executable).with_name("driftloop")
-    env = {**os.environ, "DRIFTLOOP_DEMO__ROWS": "2000"}
+    small = {"ROWS": "2000", "NORMAL_REQUESTS": "500", "DRIFTED_REQUESTS": "1200", "BAKE_S": "1"}
+    env = {**os.environ, **{f"DRIFTLOOP_DEMO__{k}": v for k, v in small.items()}}
+    env.update(COLUMNS="250", DRIFTLOOP_DEMO__WORKERS="1", DRIFTLOOP_DEMO__LABEL_DELAY_S="0.2")
     done = subprocess.run(
-        [str(exe), "demo"], capture_output=True, text=True, env=env, check=False, timeout=300
+        [str(exe), "demo", "--keep-serving"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    for step in ("generate", "preprocess", "baseline", "validate", "train", "register + gate"):
+    pid = int(re.search(r"still up \(pid (\d+)\)", done.stdout).group(1))  # type: ignore[union-attr]
+    try:
+        url = re.search(r"curl (http://127.0.0.1:\d+)/ping", done.stdout).group(1)  # type: ignore[union-attr]
+        with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        os.killpg(pid, signal.SIGTERM)
+    for step in ("pipeline: ingest", "pipeline: deploy", "monitor: drift", "bad challenger"):
         assert step in done.stdout
-    assert "champion" in done.stdout
-    listed = subprocess.run(
-        [str(exe), "models", "list"], capture_output=True, text=True, env=env, check=False
+    assert "rolled_back" in done.stdout and "Explore" in done.stdout
+    folder = Path("driftloop-demo")
+    assert (folder / "driftloop.toml").is_file()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    listed = subprocess.run(  # as the summary says: cd into the demo folder and explore
+        [str(exe), "models", "list"], capture_output=True, text=True, cwd=folder, env=clean
     )
-    assert listed.returncode == 0
+    assert listed.returncode == 0, listed.stderr
     assert "Approved" in listed.stdout

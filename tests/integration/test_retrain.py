@@ -6,12 +6,10 @@ The tests share one workspace and run in file order: each leaves the registry as
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pandas as pd
 import pytest
 import typer
@@ -25,17 +23,13 @@ from driftloop.errors import ConfigError
 from driftloop.flows import train_and_register
 from driftloop.loop.agent import Agent
 from driftloop.loop.events import read_events
-from driftloop.loop.retrain import SOURCE, endpoint_of, retrain
+from driftloop.loop.retrain import SOURCE, endpoint_of, retrain, roll_out
 from driftloop.monitoring.labels import ingest_labels
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.capture import CaptureWriter
-from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
-from driftloop.serving.live import ModelCache
-from driftloop.serving.metrics import EndpointMetrics
-from driftloop.serving.routing import build_table
+from tests.dataplane import data_plane, invoke_each
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "churn"
@@ -50,32 +44,10 @@ def _with(settings: Settings, *, require_approval: bool = False, **policy: Any) 
     return settings.model_copy(update={"retrain": RetrainSettings(**policy), "gate": gate})
 
 
-def _data_plane(settings: Settings) -> DataPlane:
-    """The endpoint's data plane, in-process, capturing every request."""
-    ws = settings.workspace
-    table = build_table(EndpointStore(ws).get(ENDPOINT), ModelCache(MlflowRegistry(ws)).load)
-    capture = CaptureWriter(ws.capture, ENDPOINT)
-    return DataPlane(table, EndpointMetrics(ENDPOINT, None), capture, max_rows=10_000, timeout_s=60)
-
-
-def _invoke_each(plane: DataPlane, records: list[dict[str, Any]], prefix: str) -> list[str]:
-    """One request per record, with inference ids ``{prefix}-{n}``."""
-    ids = [f"{prefix}-{n}" for n in range(len(records))]
-
-    async def send_all() -> None:
-        for inference_id, record in zip(ids, records, strict=True):
-            body = orjson.dumps(record)
-            await plane.invoke(Invocation(body, "application/json", inference_id=inference_id))
-
-    asyncio.run(send_all())
-    plane.capture.close()  # type: ignore[union-attr]
-    return ids
-
-
 def _capture_labelled(settings: Settings, frame: pd.DataFrame, folder: Path) -> None:
     """Send ``frame`` through the endpoint, then ingest its true labels by inference id."""
     records = frame.drop(columns=["customerID", "Churn"]).to_dict(orient="records")
-    ids = _invoke_each(_data_plane(settings), records, "shifted")
+    ids = invoke_each(data_plane(settings, ENDPOINT), records, "shifted")
     labels = folder / "labels.csv"
     pd.DataFrame({"inference_id": ids, "label": frame["Churn"]}).to_csv(labels, index=False)
     ingest_labels(settings.workspace, ENDPOINT, labels, resolve_target(settings, ENDPOINT).spec)
@@ -140,8 +112,10 @@ def test_cooldown_force_duplicates_and_daily_cap(trained: Settings) -> None:
     outcome = retrain(settings, ENDPOINT, event=event, force=True)
     assert outcome.status == "retrained" and outcome.version == 3 and outcome.gate_passed
     assert outcome.challenger_metrics["roc_auc"] > outcome.champion_metrics["roc_auc"] + 0.2
-    assert _aliases(trained)[CHAMPION] == 3
-    assert resolve_target(trained, ENDPOINT).version == 3
+    # a passing retrain is a challenger: only a guarded deployment makes it champion
+    assert _aliases(trained) == {CHAMPION: 1, CHALLENGER: 3}
+    assert resolve_target(trained, ENDPOINT).version == 1
+    assert roll_out(settings, ENDPOINT, cooling) is None  # a skipped retrain deploys nothing
 
     again = retrain(settings, ENDPOINT, event=event, force=True)
     assert (again.status, again.reason) == ("skipped", "duplicate event")

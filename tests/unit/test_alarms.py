@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.alarms.metric_store import Datapoint, MetricStore, dimensions_key
 from driftloop.alarms.statistics import percentile, period_values, series
 from driftloop.alarms.store import AlarmStore
 from driftloop.errors import ConfigError, NotFoundError
@@ -212,6 +214,7 @@ def test_simple_statistics_and_series(metrics: MetricStore) -> None:
     [
         ({"ComparisonOperator": "GreaterThanUpperThreshold"}, "comparison_operator"),
         ({"Period": 90}, "period"),
+        ({"Period": 20}, "period"),
         ({"DatapointsToAlarm": 3}, "datapoints_to_alarm"),
         ({"ExtendedStatistic": "p99"}, "statistic"),
         ({"Statistic": None, "ExtendedStatistic": "p100"}, "extended_statistic"),
@@ -282,7 +285,51 @@ def test_prune_keeps_recent_minutes(metrics: MetricStore) -> None:
     for minute in range(4):
         latency(metrics, minute, 1.0)
     assert metrics.prune(T0 + 120) == 2
-    assert [p.minute for p in metrics.query("AWS/SageMaker", "ModelLatency", DIMS)] == [
+    assert [p.timestamp for p in metrics.query("AWS/SageMaker", "ModelLatency", DIMS)] == [
         T0 + 120,
         T0 + 180,
     ]
+
+
+def test_high_resolution_alarm_evaluates_ten_second_buckets(metrics: MetricStore) -> None:
+    fast = alarm(Period=10, EvaluationPeriods=1)
+    for second, value in ((0, 500.0), (10, 4000.0), (20, 90000.0)):
+        point = Datapoint(
+            "AWS/SageMaker",
+            "ModelLatency",
+            DIMS,
+            T0 + second,
+            "Microseconds",
+            value,
+            1,
+            value,
+            value,
+        )
+        metrics.put([point])
+    assert evaluate(fast, metrics, at(0, 15), None).state == "OK"  # [T0, T0+10): 500
+    breached = evaluate(fast, metrics, at(0, 25), "OK")  # [T0+10, T0+20): 4000, not 90000
+    assert (breached.state, breached.values) == ("ALARM", [(T0 + 10, 4000.0)])
+    half = alarm(Period=30, EvaluationPeriods=1, Statistic="Maximum")
+    assert evaluate(half, metrics, at(0, 31), None).values == [(T0, 90000.0)]
+    # a one-minute alarm over the same buckets sees their average
+    assert evaluate(alarm(EvaluationPeriods=1), metrics, at(1), None).values == [
+        (T0, (500.0 + 4000.0 + 90000.0) / 3)
+    ]
+
+
+def test_a_store_written_with_minute_columns_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TABLE datapoints (namespace TEXT NOT NULL, metric TEXT NOT NULL, dimensions "
+            "TEXT NOT NULL, minute INTEGER NOT NULL, unit TEXT NOT NULL, sum REAL NOT NULL, count "
+            "REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, distribution TEXT, "
+            "PRIMARY KEY (namespace, metric, dimensions, minute))"
+        )
+        db.execute(
+            "INSERT INTO datapoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            ("AWS/SageMaker", "ModelLatency", dimensions_key(DIMS), T0, "Microseconds", 3, 1, 3, 3),
+        )
+        db.commit()
+    found = MetricStore(path).query("AWS/SageMaker", "ModelLatency", DIMS)
+    assert [(p.timestamp, p.sum) for p in found] == [(T0, 3.0)]

@@ -224,3 +224,14 @@ def test_concept_shift_changes_who_churns_but_not_the_features() -> None:
     assert churn_rate(shifted, long_tenure) > 2 * churn_rate(base, long_tenure)
     churner_tenure = [f.loc[f["Churn"] == "Yes", "tenure"].mean() for f in (base, shifted)]
     assert churner_tenure[1] > churner_tenure[0] + 10
+
+
+def test_price_shock_raises_prices_and_makes_churn_follow_the_bill() -> None:
+    risen, shocked = generate(ROWS, 9, "price_rise", 1.0), generate(ROWS, 9, "price_shock", 1.0)
+    features = [c for c in REAL_COLUMNS if c != "Churn"]
+    pd.testing.assert_frame_equal(risen[features], shocked[features])
+    assert churn_rate(shocked) > churn_rate(risen) + 0.08
+    high_bill = shocked["MonthlyCharges"] > 100
+    low_bill = shocked["MonthlyCharges"] < 40
+    assert churn_rate(shocked, high_bill) > churn_rate(risen, high_bill) + 0.2
+    assert churn_rate(shocked, low_bill) < churn_rate(risen, low_bill) + 0.02

@@ -12,6 +12,7 @@ import pytest
 from driftloop.data.spec import ColumnSpec, Kind, TabularSpec
 from driftloop.errors import DataError
 from driftloop.validation import compute_statistics, suggest_constraints
+from driftloop.validation.constraints import suggested_completeness
 
 NUMERIC = ["tenure", "MonthlyCharges", "TotalCharges"]
 
@@ -99,7 +100,9 @@ def test_suggested_constraints(statistics: dict[str, Any], telco_spec: TabularSp
     assert senior["inferred_type"] == "String"
     assert set(senior["string_constraints"]["domains"]) == {"0", "1"}
     assert _feature(constraints, "tenure")["num_constraints"] == {"is_non_negative": True}
-    assert _feature(constraints, "TotalCharges")["completeness"] == pytest.approx(7032 / 7043)
+    # 7,032 of 7,043 present: Deequ's rule keeps the 95% lower bound, rounded down to 0.99
+    assert _feature(constraints, "TotalCharges")["completeness"] == 0.99
+    assert _feature(constraints, "tenure")["completeness"] == 1.0
     config = constraints["monitoring_config"]
     assert config["datatype_check_threshold"] == 1.0
     assert config["distribution_constraints"]["comparison_method"] == "Robust"
@@ -151,3 +154,13 @@ def test_text_in_a_numeric_baseline_column_is_a_data_error() -> None:
 def test_missing_spec_column_is_a_data_error() -> None:
     with pytest.raises(DataError, match="missing column"):
         compute_statistics(pd.DataFrame({"y": ["a"]}), _small_spec("numeric"))
+
+
+@pytest.mark.parametrize(
+    ("present", "count", "expected"),
+    [(100, 100, 1.0), (0, 0, 1.0), (9990, 10000, 0.99), (7032, 7043, 0.99), (50, 100, 0.40)],
+)
+def test_suggested_completeness_is_deequs_lower_bound(
+    present: int, count: int, expected: float
+) -> None:
+    assert suggested_completeness(present, count) == expected

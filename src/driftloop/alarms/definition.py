@@ -105,8 +105,8 @@ class AlarmDefinition(BaseModel):
     @field_validator("period")
     @classmethod
     def _period(cls, value: int) -> int:
-        if value < 60 or value % 60:
-            raise ValueError(f"must be a multiple of 60 seconds and at least 60, got {value}")
+        if value not in (10, 30) and (value < 60 or value % 60):
+            raise ValueError(f"must be 10, 30 or a multiple of 60 seconds, got {value}")
         return value
 
     @field_validator("extended_statistic")

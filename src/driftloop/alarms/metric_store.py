@@ -1,8 +1,10 @@
-"""Per-minute datapoints in SQLite (WAL), safe with several writer processes.
+"""Metric datapoints in SQLite (WAL), safe with several writer processes.
 
-A datapoint is (namespace, metric, dimensions, minute, sum, count, min, max) plus, for latency
+A datapoint is (namespace, metric, dimensions, timestamp, sum, count, min, max) plus, for latency
 metrics, a compact distribution (value bucket -> count) so percentiles can be computed later.
-Writers merge into existing rows: two workers reporting the same minute add up.
+The timestamp starts the datapoint's bucket: endpoints write high-resolution 10-second buckets
+(CloudWatch's high-resolution metrics), monitoring jobs one point per run. Writers merge into
+existing rows: two workers reporting the same bucket add up.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+RESOLUTION_S = 10  # finest bucket: CloudWatch's high-resolution alarms take 10 or 30 s periods
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datapoints (
     namespace TEXT NOT NULL,
     metric TEXT NOT NULL,
     dimensions TEXT NOT NULL,
-    minute INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
     unit TEXT NOT NULL,
     sum REAL NOT NULL,
     count REAL NOT NULL,
     min REAL NOT NULL,
     max REAL NOT NULL,
     distribution TEXT,
-    PRIMARY KEY (namespace, metric, dimensions, minute)
+    PRIMARY KEY (namespace, metric, dimensions, timestamp)
 )
 """
 
@@ -42,7 +45,7 @@ class Datapoint:
     namespace: str
     metric: str
     dimensions: dict[str, str]
-    minute: int  # unix time of the minute's start, in seconds
+    timestamp: int  # unix time of the bucket's start, in seconds
     unit: str
     sum: float
     count: float
@@ -84,6 +87,13 @@ class MetricStore:
         _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
         connection.execute("PRAGMA synchronous=NORMAL")
         _retry_locked(lambda: connection.execute(_SCHEMA))
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(datapoints)")}
+        if "minute" in columns:  # a store written before high-resolution buckets
+            _retry_locked(
+                lambda: connection.execute(
+                    "ALTER TABLE datapoints RENAME COLUMN minute TO timestamp"
+                )
+            )
         return connection
 
     def put(self, datapoints: Iterable[Datapoint]) -> None:
@@ -102,10 +112,10 @@ class MetricStore:
                 raise
 
     def _merge_one(self, db: sqlite3.Connection, point: Datapoint) -> None:
-        key = (point.namespace, point.metric, dimensions_key(point.dimensions), point.minute)
+        key = (point.namespace, point.metric, dimensions_key(point.dimensions), point.timestamp)
         row = db.execute(
             "SELECT sum, count, min, max, distribution FROM datapoints WHERE namespace=? "
-            "AND metric=? AND dimensions=? AND minute=?",
+            "AND metric=? AND dimensions=? AND timestamp=?",
             key,
         ).fetchone()
         if row is not None:
@@ -135,12 +145,13 @@ class MetricStore:
         since: int = 0,
         until: int | None = None,
     ) -> list[Datapoint]:
-        """Datapoints of one metric and dimension set, oldest first, ``since <= minute < until``."""
+        """Datapoints of one metric and dimensions, ``since <= timestamp < until``, oldest first."""
         if not self.path.exists():
             return []
         sql = (
-            "SELECT minute, unit, sum, count, min, max, distribution FROM datapoints WHERE "
-            "namespace=? AND metric=? AND dimensions=? AND minute>=? AND minute<? ORDER BY minute"
+            "SELECT timestamp, unit, sum, count, min, max, distribution FROM datapoints WHERE "
+            "namespace=? AND metric=? AND dimensions=? AND timestamp>=? AND timestamp<? "
+            "ORDER BY timestamp"
         )
         args = (namespace, metric, dimensions_key(dimensions), since, until or 2**62)
         with closing(self._connect()) as db:
@@ -161,9 +172,9 @@ class MetricStore:
             for r in rows
         ]
 
-    def prune(self, before_minute: int) -> int:
-        """Delete datapoints whose minute is before ``before_minute``; returns how many."""
+    def prune(self, before: int) -> int:
+        """Delete datapoints whose timestamp is before ``before``; returns how many."""
         if not self.path.exists():
             return 0
         with closing(self._connect()) as db:
-            return db.execute("DELETE FROM datapoints WHERE minute<?", (before_minute,)).rowcount
+            return db.execute("DELETE FROM datapoints WHERE timestamp<?", (before,)).rowcount

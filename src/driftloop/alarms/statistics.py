@@ -1,4 +1,4 @@
-"""One statistic value per alarm period, from the store's per-minute datapoints.
+"""One statistic value per alarm period, from the store's datapoints.
 
 Simple statistics (SampleCount, Average, Sum, Minimum, Maximum) are exact. Percentiles
 (``p50``, ``p99.9``) use nearest rank over the merged value distributions, whose buckets keep two
@@ -23,7 +23,7 @@ def _merge(points: Sequence[Datapoint]) -> Datapoint:
         first.namespace,
         first.metric,
         dict(first.dimensions),
-        first.minute,
+        first.timestamp,
         first.unit,
         0.0,
         0.0,
@@ -83,8 +83,8 @@ def period_values(
     first; points outside ``[start, end)`` are ignored."""
     grouped: dict[int, list[Datapoint]] = {}
     for point in points:
-        if start <= point.minute < end:
-            key = start + (point.minute - start) // period_s * period_s
+        if start <= point.timestamp < end:
+            key = start + (point.timestamp - start) // period_s * period_s
             grouped.setdefault(key, []).append(point)
     return [
         (moment, statistic_value(_merge(grouped[moment]), statistic) if moment in grouped else None)

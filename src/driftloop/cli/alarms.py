@@ -19,7 +19,7 @@ from driftloop.errors import ConfigError
 app = typer.Typer(
     help="CloudWatch-style alarms on the workspace metric store.", no_args_is_help=True
 )
-metrics_app = typer.Typer(help="Per-minute metric datapoints.", no_args_is_help=True)
+metrics_app = typer.Typer(help="Metric datapoints.", no_args_is_help=True)
 
 
 def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -143,7 +143,7 @@ def metrics_get_cmd(
     stat: str = typer.Option(
         "Average", "--stat", help="Average, Sum, SampleCount, Minimum, Maximum, p99..."
     ),
-    period: int = typer.Option(60, "--period", help="Seconds, a multiple of 60."),
+    period: int = typer.Option(60, "--period", help="Seconds: 10, 30 or a multiple of 60."),
     since: str = typer.Option("1h", "--since", help="How far back: 15m, 1h, 1d."),
     variant: str | None = typer.Option("AllTraffic", "--variant", help="Variant ('' for none)."),
     namespace: str = typer.Option("AWS/SageMaker", "--namespace"),

@@ -16,7 +16,8 @@ def _seconds(text: str) -> float:
     return parse_interval(text, minimum=timedelta(seconds=1)).total_seconds()
 
 
-def _show(step: dict[str, Any]) -> None:
+def show_step(step: dict[str, Any]) -> None:
+    """Print one deployment step: its traffic weights, shadow and roll-back reason."""
     weights = ", ".join(
         f"{name}=v{step['models'][name]}:{weight:.0%}" for name, weight in step["weights"].items()
     )
@@ -32,35 +33,39 @@ def deploy_cmd(
     ctx: typer.Context,
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint to deploy to."),
     model: str = typer.Option(..., "--model", "-m", help="Version number or alias."),
-    strategy: str = typer.Option(
-        "canary", "--strategy", help="all-at-once, canary, linear or shadow."
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="all-at-once, canary, linear or shadow (default from config)."
     ),
-    canary_percent: float = typer.Option(10.0, "--canary-percent", help="Canary traffic %."),
-    step: float = typer.Option(25.0, "--step", help="Linear: traffic % moved per step."),
-    interval: str = typer.Option("1m", "--interval", help="Linear: time between steps."),
-    bake: str = typer.Option("5m", "--bake", help="How long each full step bakes."),
+    canary_percent: float | None = typer.Option(None, "--canary-percent", help="Canary traffic %."),
+    step: float | None = typer.Option(None, "--step", help="Linear: traffic % moved per step."),
+    interval: str | None = typer.Option(None, "--interval", help="Linear: time between steps."),
+    bake: str | None = typer.Option(None, "--bake", help="How long each full step bakes."),
     alarm: list[str] | None = typer.Option(None, "--alarm", help="Alarm to watch (repeatable)."),
-    poll: str = typer.Option("5s", "--poll", help="How often the alarms are checked."),
+    poll: str | None = typer.Option(None, "--poll", help="How often the alarms are checked."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Leave the champion alias."),
     topic: str | None = typer.Option(None, "--topic", help="Notification topic for each step."),
 ) -> None:
-    """Deploy a model version with guardrails; a watched alarm in ALARM rolls it back (exit 9)."""
+    """Deploy a model version with guardrails; a watched alarm in ALARM rolls it back (exit 9).
+
+    Options left out come from the deploy section of the config."""
     from driftloop.loop.deploy import DeploymentRolledBack, DeployPlan, check_strategy, deploy
 
-    plan = DeployPlan(
-        endpoint=endpoint,
-        model=model,
-        strategy=check_strategy(strategy),
-        canary_percent=canary_percent,
-        linear_step_percent=step,
-        interval_s=_seconds(interval),
-        bake_s=_seconds(bake),
-        alarms=list(alarm or []),
-        poll_s=_seconds(poll),
-        promote=not no_promote,
-        topic=topic,
+    cfg = settings(ctx)
+    given = {
+        "strategy": check_strategy(strategy) if strategy is not None else None,
+        "canary_percent": canary_percent,
+        "linear_step_percent": step,
+        "interval_s": _seconds(interval) if interval is not None else None,
+        "bake_s": _seconds(bake) if bake is not None else None,
+        "alarms": list(alarm) if alarm else None,
+        "poll_s": _seconds(poll) if poll is not None else None,
+        "topic": topic,
+    }
+    overrides = {key: value for key, value in given.items() if value is not None}
+    plan = DeployPlan.from_settings(
+        cfg.deploy, endpoint, model, promote=not no_promote, **overrides
     )
-    result = deploy(settings(ctx), plan, on_step=_show)
+    result = deploy(cfg, plan, on_step=show_step)
     if result.report is not None:
         for key, value in result.report.items():
             console.print(f"  {key}: {value}", highlight=False)

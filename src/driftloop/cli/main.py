@@ -18,6 +18,7 @@ from driftloop.cli import (
     events,
     models,
     monitor,
+    pipeline,
     retrain,
     serve,
     setup,
@@ -60,6 +61,7 @@ alarms.register(app)
 events.register(app)
 deploy.register(app)
 retrain.register(app)
+app.add_typer(pipeline.app, name="pipeline")
 demo.register(app)
 
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, settings
-from driftloop.loop.retrain import RetrainOutcome, retrain
+from driftloop.loop.retrain import RetrainOutcome, retrain, roll_out
 
 _SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
 
@@ -15,10 +15,28 @@ def retrain_cmd(
     ctx: typer.Context,
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint whose model to retrain."),
     force: bool = typer.Option(False, "--force", help="Ignore the cooldown and the daily cap."),
+    deploy: bool | None = typer.Option(
+        None,
+        "--deploy/--no-deploy",
+        help="Roll a passing challenger out with the deploy guardrails (default: retrain.deploy).",
+    ),
 ) -> None:
     """Retrain on the training snapshot plus labelled captured traffic; the gate decides."""
-    outcome = retrain(settings(ctx), endpoint, force=force)
+    from driftloop.cli.deploy import show_step
+    from driftloop.loop.deploy import DeploymentRolledBack
+
+    cfg = settings(ctx)
+    outcome = retrain(cfg, endpoint, force=force)
     show_retrain(outcome)
+    if not (cfg.retrain.deploy if deploy is None else deploy):
+        return
+    result = roll_out(cfg, endpoint, outcome, on_step=show_step)
+    if result is None:
+        console.print("nothing to deploy: no passing, Approved challenger")
+    elif result.status == "rolled_back":
+        raise DeploymentRolledBack(f"roll-out of v{result.version} rolled back: {result.reason}")
+    else:
+        console.print(f"[green]{result.status}[/]: {result.reason}", highlight=False)
 
 
 def show_retrain(outcome: RetrainOutcome) -> None:

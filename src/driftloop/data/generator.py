@@ -12,7 +12,14 @@ import pandas as pd
 from scipy.special import expit as _sigmoid
 from scipy.special import softmax
 
-from driftloop.data.scenarios import CONCEPT_SHIFT_CHURN, SCENARIOS, Drift, drift_for
+from driftloop.data.scenarios import (
+    CONCEPT_SHIFT_CHURN,
+    PRICE_PIVOT,
+    PRICE_SCALE,
+    SCENARIOS,
+    Drift,
+    drift_for,
+)
 from driftloop.errors import DataError
 
 __all__ = ["COLUMNS", "SCENARIOS", "generate"]
@@ -251,6 +258,8 @@ def _churn_probability(c: dict[str, np.ndarray], drift: Drift) -> np.ndarray:
     """Baseline churn model; under concept drift, new coefficients with the same churn rate."""
     features = _churn_features(c)
     base = _CHURN_INTERCEPT + sum(coef * features[name] for name, coef in _CHURN.items())
+    if drift.price_sensitivity:  # customers react to their bill: more churn, not re-balanced
+        base = base + drift.price_sensitivity * (c["MonthlyCharges"] - PRICE_PIVOT) / PRICE_SCALE
     if drift.concept_weight == 0:
         return _sigmoid(base)
     shifted = base + drift.concept_weight * sum(

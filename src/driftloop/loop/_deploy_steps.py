@@ -104,6 +104,14 @@ class AlarmWatch:
                 found = (alarm.alarm_name, result.reason)
         return found
 
+    def settle_s(self, margin_s: float) -> float:
+        """Seconds from now until every watched alarm has evaluated its full evaluation range
+        of traffic that starts now (complete periods only), plus ``margin_s`` for late
+        datapoints; 0 without alarms."""
+        now = self.now().timestamp()
+        ends = [(now // a.period + 1 + a.evaluation_periods) * a.period - now for a in self.alarms]
+        return max(ends, default=-margin_s) + margin_s
+
     def _announce(
         self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
     ) -> None:
@@ -130,9 +138,12 @@ def bake(
     poll_s: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    margin_s: float = 0.0,
 ) -> tuple[str, str] | None:
-    """Wait ``seconds``, checking the alarms every ``poll_s``; the first ALARM ends it early."""
-    deadline = clock() + seconds
+    """Wait ``seconds``, and at least until every watched alarm has judged the new traffic
+    (:meth:`AlarmWatch.settle_s`), checking the alarms every ``poll_s``; the first ALARM ends
+    it early. A shorter bake could move traffic on before an alarm could fire."""
+    deadline = clock() + max(seconds, watch.settle_s(margin_s))
     while True:
         firing = watch.firing()
         remaining = deadline - clock()

@@ -4,6 +4,8 @@ Every tick it evaluates each alarm (publishing state changes as events and to th
 topics), starts scheduled monitoring runs that are due, and delivers new events to the targets of
 matching rules. Nothing in a tick can stop the agent: failures are logged (and dead-lettered by
 the delivery layer). State lives in the workspace, so a restart repeats no delivered action.
+With ``[retrain] deploy = true`` a passing challenger is rolled out in a background thread;
+stopping the agent interrupts it, which rolls the endpoint back to its previous config.
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ from driftloop.alarms.store import AlarmStore
 from driftloop.config import Settings
 from driftloop.loop.delivery import Deliverer, default_handlers
 from driftloop.loop.events import emit
+from driftloop.loop.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 from driftloop.loop.rules import RuleStore
 from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
 
 log = logging.getLogger("driftloop.agent")
 PRUNE_EVERY = timedelta(hours=1)
+
+
+class AgentStopping(Exception):
+    """Raised inside a background roll-out when the agent stops."""
 
 
 @dataclass
@@ -50,6 +57,8 @@ class Agent:
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
         self._pruned: datetime | None = None
+        self._stopping = threading.Event()
+        self.rollouts: dict[str, threading.Thread] = {}
         now = datetime.now(UTC)
         self.schedules = [
             _Schedule(s.endpoint, parse_interval(s.every), floor_time(now, parse_interval(s.every)))
@@ -57,7 +66,9 @@ class Agent:
         ]
 
     def run(self, stop: threading.Event) -> None:
-        """Tick until ``stop`` is set; returns within about a second of it."""
+        """Tick until ``stop`` is set; returns within about a second of it (a running roll-out
+        is rolled back first)."""
+        self._stopping = stop
         log.info(
             "agent started: %d alarm(s), %d schedule(s)",
             len(self.alarms.list()),
@@ -69,6 +80,8 @@ class Agent:
         for schedule in self.schedules:
             if schedule.running is not None:
                 schedule.running.join(timeout=5)
+        for rollout in self.rollouts.values():
+            rollout.join(timeout=30)
         log.info("agent stopped")
 
     def tick(self, now: datetime) -> None:
@@ -138,12 +151,35 @@ class Agent:
 
     def _retrain(self, event: dict[str, object]) -> None:
         """A "retrain" target: apply the retraining policy to the event's endpoint."""
-        from driftloop.loop.retrain import endpoint_of, retrain
 
         endpoint = endpoint_of(self.settings, event)
         log.info("retrain requested for %s by event %s", endpoint, event.get("id"))
         outcome = retrain(self.settings, endpoint, event=event)
         log.info("retrain of %s: %s (%s)", endpoint, outcome.status, outcome.reason)
+        if self.settings.retrain.deploy and outcome.status == "retrained":
+            running = self.rollouts.get(endpoint)
+            if running is not None and running.is_alive():
+                log.warning("a roll-out to %s is running; v%s waits", endpoint, outcome.version)
+                return
+            thread = threading.Thread(
+                target=self._roll_out, args=(endpoint, outcome), name=f"rollout-{endpoint}"
+            )
+            self.rollouts[endpoint] = thread
+            thread.start()
+
+    def _roll_out(self, endpoint: str, outcome: RetrainOutcome) -> None:
+        try:
+            result = roll_out(self.settings, endpoint, outcome, sleep=self._sleep)
+        except Exception:
+            log.exception("roll-out of v%s to %s failed (rolled back)", outcome.version, endpoint)
+            return
+        if result is not None:
+            log.info("roll-out of v%s to %s: %s", result.version, endpoint, result.reason)
+
+    def _sleep(self, seconds: float) -> None:
+        """A deployment's bake wait; raises once the agent is stopping, which rolls it back."""
+        if self._stopping.wait(seconds):
+            raise AgentStopping("the agent is stopping")
 
     def _prune(self, now: datetime) -> None:
         if self._pruned is not None and now - self._pruned < PRUNE_EVERY:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from driftloop.alarms.notify import Notifier
-from driftloop.config import Settings
+from driftloop.config import DeploySettings, Settings
 from driftloop.errors import DriftloopError, RegistryError
 from driftloop.loop._deploy_steps import (
     AlarmWatch,
@@ -78,6 +78,25 @@ class DeployPlan:
     topic: str | None = None
     fault: Fault | None = None
 
+    @classmethod
+    def from_settings(
+        cls, deploy: DeploySettings, endpoint: str, model: str, **overrides: Any
+    ) -> DeployPlan:
+        """The plan ``[deploy]`` describes for ``model`` on ``endpoint``, with ``overrides``."""
+        plan = cls(
+            endpoint=endpoint,
+            model=model,
+            strategy=deploy.strategy,
+            canary_percent=deploy.canary_percent,
+            linear_step_percent=deploy.linear_step_percent,
+            interval_s=deploy.interval.total_seconds(),
+            bake_s=deploy.bake.total_seconds(),
+            alarms=list(deploy.alarms),
+            poll_s=deploy.poll.total_seconds(),
+            topic=deploy.topic,
+        )
+        return replace(plan, **overrides)
+
 
 @dataclass
 class DeployResult:
@@ -130,6 +149,8 @@ class _Deployment:
             plan.interval_s,
         )
         self.watch = AlarmWatch(self.ws, self.notifier, plan.alarms, now)
+        # endpoint workers write their datapoints this late; the alarms must see them
+        self.margin_s = settings.serving.metrics_flush_s + plan.poll_s
         self.registry = MlflowRegistry(self.ws)
         self.version = self._version()
         self.baseline = max(self.previous.variants, key=lambda v: v.weight)
@@ -159,7 +180,7 @@ class _Deployment:
     def _shift(self) -> DeployResult:
         for step in self.schedule:
             self._apply(step.name, self._shifted(step.share))
-            firing = bake(self.watch, step.bake_s, self.plan.poll_s, self.clock, self.sleep)
+            firing = self._bake(step.bake_s)
             if firing is not None:
                 return self._roll_back(f"alarm {firing[0]} went to ALARM: {firing[1]}")
         final = self._apply("completed", self._with(variants=(self._variant(FINAL_VARIANT, 1.0),)))
@@ -175,7 +196,7 @@ class _Deployment:
             name=self.new_name, model=str(self.version), sampling_percent=100, fault=self.plan.fault
         )
         self._apply("shadow", self._with(shadow=shadow))
-        firing = bake(self.watch, self.plan.bake_s, self.plan.poll_s, self.clock, self.sleep)
+        firing = self._bake(self.plan.bake_s)
         restored = self._apply("shadow-removed", self.previous)
         until = self.now() + timedelta(seconds=1)
         report = shadow_report(
@@ -185,6 +206,9 @@ class _Deployment:
         if firing is not None:
             reason += f", stopped early: alarm {firing[0]} went to ALARM"
         return DeployResult("shadowed", self.steps, restored, reason, self.version, report)
+
+    def _bake(self, seconds: float) -> tuple[str, str] | None:
+        return bake(self.watch, seconds, self.plan.poll_s, self.clock, self.sleep, self.margin_s)
 
     def _roll_back(self, reason: str) -> DeployResult:
         log.warning("deployment to %s rolled back: %s", self.plan.endpoint, reason)

@@ -2,18 +2,17 @@
 
 Training data is the champion's training snapshot plus labelled captured traffic from the last
 ``window``; a stratified, seeded share of the labelled traffic is held out as recent data, on
-which the gate compares the challenger with the champion. Handled event ids and retrain times
-live in ``retrain.db`` in the workspace, so cooldown, the daily cap and de-duplication hold
-across processes and restarts.
+which the gate compares the challenger with the champion. A passing version becomes
+``challenger`` (Approved, or PendingManualApproval when approval is required); a guarded
+deployment makes it champion (:func:`roll_out`, automatic with ``[retrain] deploy = true``).
+Cooldown, the daily cap and de-duplication live in the :class:`Ledger`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,18 @@ from driftloop.data.preprocess import MANIFEST
 from driftloop.data.spec import target_vector
 from driftloop.data.split import stratified_split
 from driftloop.errors import ConfigError
+from driftloop.loop.deploy import DeployPlan, DeployResult, deploy
 from driftloop.loop.events import emit
+from driftloop.loop.retrain_ledger import Ledger
 from driftloop.monitoring.capture_reader import Window, read_window, utc
 from driftloop.monitoring.labels import read_labels
 from driftloop.monitoring.target import MonitorTarget, resolve_target
+from driftloop.registry.base import APPROVED
 from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.training.metrics import evaluate
 from driftloop.workspace import Workspace, atomic_path, atomic_write_text
 
 SOURCE = "driftloop.retrain"
-DAY = timedelta(days=1)
 
 
 @dataclass
@@ -66,7 +67,7 @@ def retrain(
     policy = settings.retrain
     now = utc(now or datetime.now(UTC))
     ws, event_id = settings.workspace, (event or {}).get("id")
-    ledger, detail = _Ledger(ws.root / "retrain.db"), {"endpoint": endpoint, "trigger": event_id}
+    ledger, detail = Ledger(ws.root / "retrain.db"), {"endpoint": endpoint, "trigger": event_id}
     if ledger.handled(event_id):
         return _skipped(ws, detail, RetrainOutcome("skipped", "duplicate event"))
     target = resolve_target(settings, endpoint)
@@ -126,7 +127,7 @@ def _train(
     train = pd.concat([target.reference(), older], ignore_index=True)
     folder = settings.workspace.root / "retrain" / now.strftime("%Y%m%dT%H%M%S%fZ")
     train_csv, val_csv = _write(folder, target, train, recent)
-    trained = train_and_register(settings, train_csv, val_csv)
+    trained = train_and_register(settings, train_csv, val_csv, promote=False)
     registration = trained.registration
     assert registration is not None  # registering is the default
     version, gate = registration.version, registration.gate
@@ -191,62 +192,12 @@ def endpoint_of(settings: Settings, event: dict[str, Any]) -> str:
     )
 
 
-class _Ledger:
-    """Handled event ids and retrain times, in SQLite."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with closing(self._connect()) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS handled (event_id TEXT PRIMARY KEY, at REAL)")
-            db.execute("CREATE TABLE IF NOT EXISTS runs (endpoint TEXT, at REAL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
-
-    def handled(self, event_id: str | None) -> bool:
-        """Whether the event ``event_id`` was handled before."""
-        with closing(self._connect()) as db:
-            query = "SELECT 1 FROM handled WHERE event_id = ?"
-            return event_id is not None and db.execute(query, (event_id,)).fetchone() is not None
-
-    def claim(
-        self,
-        endpoint: str,
-        event_id: str | None,
-        now: datetime,
-        policy: RetrainSettings,
-        force: bool,
-        labelled: int,
-    ) -> str | None:
-        """Why this request must be skipped, or None after recording the retrain (atomic)."""
-        with closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            seen = db.execute("SELECT 1 FROM handled WHERE event_id = ?", (event_id,)).fetchone()
-            if event_id is not None and seen:
-                db.execute("ROLLBACK")
-                return "duplicate event"
-            reason = self._limits(db, endpoint, now, policy) if not force else None
-            if reason is None and labelled < policy.min_labels:
-                reason = f"{labelled} labelled captured rows, {policy.min_labels} needed"
-            if event_id is not None:
-                db.execute("INSERT INTO handled VALUES (?, ?)", (event_id, now.timestamp()))
-            if reason is None:
-                db.execute("INSERT INTO runs VALUES (?, ?)", (endpoint, now.timestamp()))
-            db.execute("COMMIT")
-            return reason
-
-    @staticmethod
-    def _limits(
-        db: sqlite3.Connection, endpoint: str, now: datetime, policy: RetrainSettings
-    ) -> str | None:
-        rows = db.execute(
-            "SELECT at FROM runs WHERE endpoint = ? AND at > ?",
-            (endpoint, (now - DAY).timestamp()),
-        ).fetchall()
-        last = max((at for (at,) in rows), default=None)
-        if last is not None and now.timestamp() - last < policy.cooldown.total_seconds():
-            return f"cooldown: last retrain {now.timestamp() - last:.0f} s ago ({policy.cooldown})"
-        if len(rows) >= policy.max_per_day:
-            return f"{len(rows)} retrains in the last 24 h (max_per_day {policy.max_per_day})"
+def roll_out(
+    settings: Settings, endpoint: str, outcome: RetrainOutcome, **deploy_args: Any
+) -> DeployResult | None:
+    """Deploy a retrained, gate-passing, Approved challenger to ``endpoint`` with the
+    ``[deploy]`` guardrails; None (nothing deployed) for any other outcome."""
+    if outcome.status != "retrained" or not outcome.gate_passed or outcome.approval != APPROVED:
         return None
+    plan = DeployPlan.from_settings(settings.deploy, endpoint, str(outcome.version))
+    return deploy(settings, plan, **deploy_args)

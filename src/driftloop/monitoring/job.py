@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.alarms.metric_store import RESOLUTION_S, Datapoint, MetricStore
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
 from driftloop.loop.events import emit
@@ -219,11 +219,11 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 def _emit_metrics(settings: Settings, run: MonitoringRun, schedule: str) -> None:
-    minute = int(run.until.timestamp()) // 60 * 60
+    bucket = int(run.until.timestamp()) // RESOLUTION_S * RESOLUTION_S
     dims = {"Endpoint": run.endpoint, "MonitoringSchedule": schedule}
 
     def point(namespace: str, metric: str, value: float) -> Datapoint:
-        return Datapoint(namespace, metric, dims, minute, "None", value, 1, value, value)
+        return Datapoint(namespace, metric, dims, bucket, "None", value, 1, value, value)
 
     points = [point(DATA_NAMESPACE, "violations", float(len(run.violations)))]
     points.append(point(DATA_NAMESPACE, "input_problems", float(len(run.problems))))

@@ -51,11 +51,37 @@ def register_and_gate(
     settings: Settings,
     baseline_uri: str,
     extra_tags: dict[str, str] | None = None,
+    *,
+    promote: bool = True,
 ) -> Registration:
-    """Register ``candidate`` as a new version, gate it and promote it when allowed."""
+    """Register ``candidate`` as a new version, gate it and promote it when allowed.
+
+    With ``promote=False`` an Approved version becomes ``challenger`` while a champion exists:
+    a guarded deployment moves the champion alias when its traffic shift completes.
+    """
+    champion = registry.get_by_alias(settings.registry.model_name, CHAMPION)
+    gate = gate_candidate(registry, candidate, holdout, settings, champion)
+    return register_gated(
+        registry, candidate, gate, settings, baseline_uri, extra_tags, promote=promote
+    )
+
+
+def register_gated(
+    registry: ModelRegistry,
+    candidate: CandidateResult,
+    gate: GateResult,
+    settings: Settings,
+    baseline_uri: str,
+    extra_tags: dict[str, str] | None = None,
+    *,
+    promote: bool = True,
+) -> Registration:
+    """Register ``candidate`` with the verdict of ``gate``; move the alias the verdict earns.
+
+    All or nothing: a failure after the version exists deletes it again.
+    """
     name = settings.registry.model_name
     champion = registry.get_by_alias(name, CHAMPION)
-    gate = _gate(registry, candidate, holdout, settings, champion)
     tags = {
         "candidate": candidate.name,
         BASELINE_TAG: baseline_uri,
@@ -67,7 +93,7 @@ def register_and_gate(
     }
     version = registry.create_version(name, candidate.model_uri, candidate.run_id, tags)
     try:
-        if tags[APPROVAL_TAG] == APPROVED:
+        if tags[APPROVAL_TAG] == APPROVED and (promote or champion is None):
             registry.set_alias(name, CHAMPION, version.version)
         elif gate.passed:
             registry.set_alias(name, CHALLENGER, version.version)
@@ -82,6 +108,11 @@ def register_and_gate(
         {**version_detail(registered), "gate": json.loads(gate.to_json())},
     )
     return Registration(registered, gate)
+
+
+def find_version(registry: ModelRegistry, name: str, run_id: str) -> ModelVersion | None:
+    """The oldest version of ``name`` registered from MLflow run ``run_id``, if any."""
+    return next((v for v in registry.list_versions(name) if v.run_id == run_id), None)
 
 
 def version_detail(version: ModelVersion) -> dict[str, object]:
@@ -114,13 +145,15 @@ def _initial_approval(gate: GateResult, settings: Settings) -> str:
     return PENDING if settings.gate.require_approval else APPROVED
 
 
-def _gate(
+def gate_candidate(
     registry: ModelRegistry,
     candidate: CandidateResult,
     holdout: Dataset,
     settings: Settings,
     champion: ModelVersion | None,
 ) -> GateResult:
+    """Check ``candidate`` against the metric floors and, when given, ``champion`` on
+    ``holdout``. A champion that cannot score the holdout fails the comparison."""
     checks = floor_checks(candidate.metrics, settings.gate)
     if champion is None:
         return GateResult(tuple(checks))

@@ -1,9 +1,10 @@
-"""Endpoint metrics: Prometheus counters and histograms, and CloudWatch-style minute datapoints.
+"""Endpoint metrics: Prometheus counters and histograms, and CloudWatch-style datapoints.
 
 Datapoints use SageMaker's names and units (``Invocations``, ``Invocation4XXErrors``,
 ``Invocation5XXErrors``, ``InvocationModelErrors``, ``ModelLatency`` and ``OverheadLatency`` in
 microseconds) under the ``AWS/SageMaker`` namespace with ``EndpointName``/``VariantName``
-dimensions. Each worker sums in memory and merges into the workspace metric store periodically.
+dimensions, in high-resolution 10-second buckets so alarms may use 10 or 30-second periods.
+Each worker sums in memory and merges into the workspace metric store periodically.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.alarms.metric_store import RESOLUTION_S, Datapoint, MetricStore
 
 NAMESPACE = "AWS/SageMaker"
 _LABELS = ("endpoint", "variant")
@@ -97,19 +98,19 @@ class EndpointMetrics:
             ERRORS_5XX.labels(*labels).inc()
         if model_error:
             MODEL_ERRORS.labels(*labels).inc()
-        minute = int(time.time()) // 60 * 60
-        self._add("Invocations", variant, minute, 1.0, "None")
-        self._add("Invocation4XXErrors", variant, minute, float(client), "None")
-        self._add("Invocation5XXErrors", variant, minute, float(server), "None")
-        self._add("InvocationModelErrors", variant, minute, float(model_error), "None")
+        bucket = int(time.time()) // RESOLUTION_S * RESOLUTION_S
+        self._add("Invocations", variant, bucket, 1.0, "None")
+        self._add("Invocation4XXErrors", variant, bucket, float(client), "None")
+        self._add("Invocation5XXErrors", variant, bucket, float(server), "None")
+        self._add("InvocationModelErrors", variant, bucket, float(model_error), "None")
         if model_us is not None:
             MODEL_LATENCY.labels(*labels).observe(model_us / 1e6)
             OVERHEAD_LATENCY.labels(*labels).observe(max(total_us - model_us, 0.0) / 1e6)
-            self._add("ModelLatency", variant, minute, model_us, "Microseconds", True)
+            self._add("ModelLatency", variant, bucket, model_us, "Microseconds", True)
             self._add(
                 "OverheadLatency",
                 variant,
-                minute,
+                bucket,
                 max(total_us - model_us, 0.0),
                 "Microseconds",
                 True,
@@ -124,13 +125,13 @@ class EndpointMetrics:
         SHADOW_ERRORS.labels(self.endpoint, variant).inc()
 
     def _add(
-        self, metric: str, variant: str, minute: int, value: float, unit: str, dist: bool = False
+        self, metric: str, variant: str, bucket: int, value: float, unit: str, dist: bool = False
     ) -> None:
-        key = (metric, variant, minute)
+        key = (metric, variant, bucket)
         point = self._points.get(key)
         if point is None:
             dims = {"EndpointName": self.endpoint, "VariantName": variant}
-            point = Datapoint(NAMESPACE, metric, dims, minute, unit, 0.0, 0.0, value, value)
+            point = Datapoint(NAMESPACE, metric, dims, bucket, unit, 0.0, 0.0, value, value)
             self._points[key] = point
         point.sum += value
         point.count += 1

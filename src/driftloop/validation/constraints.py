@@ -8,6 +8,7 @@ checks nor reports as extra. Model Monitor lets custom containers extend the for
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def _suggest_feature(feature: Mapping[str, Any], item_count: int) -> dict[str, A
     suggested: dict[str, Any] = {
         "name": feature["name"],
         "inferred_type": feature["inferred_type"],
-        "completeness": num_present / item_count if item_count else 1.0,
+        "completeness": suggested_completeness(num_present, item_count),
     }
     if "numerical_statistics" in feature:
         suggested["num_constraints"] = {"is_non_negative": bool(stats["min"] >= 0)}
@@ -66,6 +67,18 @@ def _suggest_feature(feature: Mapping[str, Any], item_count: int) -> dict[str, A
         buckets = stats["distribution"]["categorical"]["buckets"]
         suggested["string_constraints"] = {"domains": sorted(b["value"] for b in buckets)}
     return suggested
+
+
+def suggested_completeness(present: int, count: int) -> float:
+    """1.0 for a complete column, else Deequ's RetainCompletenessRule: the lower end of the
+    95% Wald interval of the observed completeness, rounded down to two decimals. (The observed
+    value itself would flag every later window that is missing a value or two more by chance.)
+    """
+    if count == 0 or present >= count:
+        return 1.0
+    observed = present / count
+    bound = observed - 1.96 * math.sqrt(observed * (1 - observed) / count)
+    return max(math.floor(bound * 100) / 100, 0.0)
 
 
 def monitoring_config(

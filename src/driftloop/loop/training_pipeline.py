@@ -1,0 +1,337 @@
+"""The training path as a pipeline: ingest, validate, train, evaluate, register, deploy.
+
+The first four steps are cached by their inputs; register and deploy are not, and are
+idempotent: a model already registered from the same MLflow run keeps its version, and an
+endpoint already serving the version is left alone. Each step's outputs name what it made,
+so every run's lineage (:mod:`driftloop.loop.lineage`) can be read back from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from driftloop.config import Settings
+from driftloop.data.dataset import Dataset
+from driftloop.data.preprocess import preprocess
+from driftloop.data.snapshot import open_snapshot
+from driftloop.data.spec import TabularSpec
+from driftloop.errors import ConfigError, NotFoundError, ViolationsFound
+from driftloop.flows import baseline_for
+from driftloop.loop import pipeline
+from driftloop.loop.deploy import DeploymentRolledBack, DeployPlan, deploy
+from driftloop.loop.pipeline import Context, Outputs, Pipeline, SkipStep, Step, file_digest
+from driftloop.loop.pipeline_store import RunRecord, StepRecord
+from driftloop.registry.base import APPROVED, CHAMPION, TRAIN_SNAPSHOT_TAG, ModelVersion
+from driftloop.registry.gate import Check, GateResult
+from driftloop.registry.lifecycle import (
+    announce,
+    find_version,
+    gate_candidate,
+    promote,
+    register_gated,
+)
+from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.serving.endpoint_config import (
+    NAME_PATTERN,
+    EndpointConfig,
+    EndpointStore,
+    validate_config,
+)
+from driftloop.serving.models import resolve_version
+from driftloop.training.trainer import CandidateResult, best_candidate, train_candidates
+from driftloop.validation import verify
+from driftloop.workspace import atomic_write_text
+
+PIPELINE_RUN_TAG = "pipeline_run"
+SNAPSHOTS = ("ingest.train_snapshot", "ingest.val_snapshot", "ingest.spec")
+
+
+def run_training(
+    settings: Settings,
+    input_csv: Path,
+    *,
+    endpoint: str | None = None,
+    fail_on_violation: bool = False,
+    cache: bool = True,
+    on_step: Callable[[StepRecord], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> RunRecord:
+    """Run the training pipeline on a raw CSV; deploy to ``endpoint`` when one is given.
+
+    ``fail_on_violation`` fails the validate step when the validation split breaks the
+    training baseline's constraints (otherwise they are only reported).
+    """
+    if not input_csv.is_file():
+        raise NotFoundError(f"input file not found: {input_csv}", details={"file": str(input_csv)})
+    if endpoint is not None and not re.fullmatch(NAME_PATTERN, endpoint):
+        raise ConfigError(f"'{endpoint}' is not a valid endpoint name")
+    params = {
+        "input": str(input_csv.resolve()),
+        "endpoint": endpoint,
+        "fail_on_violation": fail_on_violation,
+    }
+    return pipeline.run(TRAINING, settings, params, cache=cache, on_step=on_step, say=say)
+
+
+def resume_training(
+    settings: Settings,
+    run_id: str,
+    *,
+    cache: bool = True,
+    on_step: Callable[[StepRecord], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> RunRecord:
+    """Continue a Failed training run from its failed step, with its own parameters."""
+    return pipeline.resume(TRAINING, settings, run_id, cache=cache, on_step=on_step, say=say)
+
+
+# ingest: raw CSV -> typed, split, snapshotted train/val
+
+
+def _ingest(ctx: Context) -> Outputs:
+    source = Path(ctx.params["input"])
+    prepared = preprocess(source, ctx.folder, ctx.settings.data, ctx.settings.workspace.snapshots)
+    return {
+        "input_digest": file_digest(source),
+        "train_snapshot": prepared.train.digest,
+        "val_snapshot": prepared.val.digest,
+        "train_rows": prepared.train.rows,
+        "val_rows": prepared.val.rows,
+        "spec": prepared.spec.to_dict(),
+        "prepared": str(ctx.folder.resolve()),
+    }
+
+
+def _snapshots_exist(ctx: Context, outputs: Outputs) -> bool:
+    folder = ctx.settings.workspace.snapshots
+    digests = (outputs["train_snapshot"], outputs["val_snapshot"])
+    return all((folder / f"{digest}.parquet").is_file() for digest in digests)
+
+
+def _dataset(ctx: Context, side: str) -> Dataset:
+    """The ingested ``train`` or ``val`` snapshot as a dataset."""
+    snapshot = open_snapshot(ctx.settings.workspace.snapshots, ctx.get(f"ingest.{side}_snapshot"))
+    spec = TabularSpec.from_dict(ctx.get("ingest.spec"))
+    return Dataset(snapshot.read(), spec, snapshot, source=str(snapshot.path))
+
+
+# validate: baseline the train snapshot, verify the val snapshot against it
+
+
+def _validate(ctx: Context) -> Outputs:
+    baseline = baseline_for(ctx.settings, _dataset(ctx, "train"))
+    result = verify(_dataset(ctx, "val").frame, baseline.constraints)
+    report = ctx.folder / "constraint_violations.json"
+    atomic_write_text(report, json.dumps(result, indent=2))
+    count = len(result["violations"])
+    if count and ctx.params["fail_on_violation"]:
+        raise ViolationsFound(
+            f"the validation split breaks {count} constraint(s) of the training baseline "
+            f"(report: {report.resolve()})",
+            details={"report": str(report.resolve())},
+        )
+    return {
+        "baseline": str(baseline.constraints_path.parent.resolve()),
+        "violations": count,
+        "report": str(report.resolve()),
+    }
+
+
+def _validate_params(ctx: Context) -> dict[str, Any]:
+    return {"fail_on_violation": ctx.params["fail_on_violation"]}
+
+
+def _baseline_exists(ctx: Context, outputs: Outputs) -> bool:
+    folder = Path(outputs["baseline"])
+    files = (folder / "constraints.json", folder / "statistics.json", Path(outputs["report"]))
+    return all(path.is_file() for path in files)
+
+
+# train: fit every candidate as an MLflow run
+
+
+def _train(ctx: Context) -> Outputs:
+    results = train_candidates(_dataset(ctx, "train"), _dataset(ctx, "val"), ctx.settings, ctx.say)
+    best = best_candidate(results, ctx.settings.training.primary_metric)
+    return {"candidates": [asdict(result) for result in results], "best": asdict(best)}
+
+
+def _training_params(ctx: Context) -> dict[str, Any]:
+    return ctx.settings.training.model_dump(mode="json")
+
+
+def _runs_exist(ctx: Context, outputs: Outputs) -> bool:
+    client = MlflowClient(ctx.settings.workspace.tracking_uri)
+    try:
+        runs = [client.get_run(c["run_id"]) for c in outputs["candidates"]]
+    except MlflowException:
+        return False
+    return all(run.info.lifecycle_stage == "active" for run in runs)
+
+
+# evaluate: the gate (floors and the champion), without registering
+
+
+def _evaluate(ctx: Context) -> Outputs:
+    registry = MlflowRegistry(ctx.settings.workspace)
+    best = CandidateResult(**ctx.get("train.best"))
+    holdout = _dataset(ctx, "val")
+    gate = gate_candidate(registry, best, holdout, ctx.settings, _rival(ctx, registry))
+    report = ctx.folder / "gate.json"
+    atomic_write_text(report, gate.to_json())
+    return {
+        "passed": gate.passed,
+        "gate": json.loads(gate.to_json()),
+        "report": str(report.resolve()),
+    }
+
+
+def _report_exists(_ctx: Context, outputs: Outputs) -> bool:
+    return Path(outputs["report"]).is_file()
+
+
+def _rival(ctx: Context, registry: MlflowRegistry) -> ModelVersion | None:
+    """The champion the candidate is compared with: never a version of the candidate itself
+    (an identical earlier run registered it), which is compared as if there were none."""
+    champion = registry.get_by_alias(ctx.settings.registry.model_name, CHAMPION)
+    if champion is None or champion.run_id == ctx.get("train.best")["run_id"]:
+        return None
+    return champion
+
+
+def _gate_params(ctx: Context) -> dict[str, Any]:
+    rival = _rival(ctx, MlflowRegistry(ctx.settings.workspace))
+    return {
+        "gate": ctx.settings.gate.model_dump(mode="json"),
+        "metric": ctx.settings.training.primary_metric,
+        "threshold": ctx.settings.training.threshold,
+        "model": ctx.settings.registry.model_name,
+        "champion": rival.version if rival else None,
+    }
+
+
+# register: a version from evaluate's verdict (reused when the run was registered before)
+
+
+def _register(ctx: Context) -> Outputs:
+    registry = MlflowRegistry(ctx.settings.workspace)
+    name = ctx.settings.registry.model_name
+    best = CandidateResult(**ctx.get("train.best"))
+    version = find_version(registry, name, best.run_id)
+    reused = version is not None
+    if version is None:
+        tags = {TRAIN_SNAPSHOT_TAG: ctx.get("ingest.train_snapshot"), PIPELINE_RUN_TAG: ctx.run_id}
+        uri = Path(ctx.get("validate.baseline")).resolve().as_uri()
+        gate = _gate_result(ctx.get("evaluate.gate"))
+        # With an endpoint, the deploy step moves the champion alias once traffic has moved.
+        promote_now = ctx.params["endpoint"] is None
+        registration = register_gated(
+            registry, best, gate, ctx.settings, uri, tags, promote=promote_now
+        )
+        version = registration.version
+    return {
+        "model": name,
+        "version": version.version,
+        "run_id": best.run_id,
+        "approval": version.approval,
+        "aliases": list(version.aliases),
+        "reused": reused,
+    }
+
+
+def _gate_result(recorded: dict[str, Any]) -> GateResult:
+    checks = tuple(Check(**check) for check in recorded["checks"])
+    return GateResult(checks, recorded["champion_version"])
+
+
+# deploy: create the endpoint, or a guarded deployment; a no-op when it already serves the version
+
+
+def _deploy(ctx: Context) -> Outputs:
+    endpoint = ctx.params["endpoint"]
+    if endpoint is None:
+        raise SkipStep("no endpoint given")
+    settings, number = ctx.settings, int(ctx.get("register.version"))
+    registry = MlflowRegistry(settings.workspace)
+    name = settings.registry.model_name
+    approval = registry.get_version(name, number).approval
+    if approval != APPROVED:
+        raise SkipStep(f"{name} v{number} is {approval}; only Approved versions are deployed")
+    store = EndpointStore(settings.workspace)
+    done = {"endpoint": endpoint, "model": name, "version": number}
+    if not store.path(endpoint).is_file():
+        _make_champion(settings, registry, number)
+        variant = {"name": "AllTraffic", "model": str(number)}
+        config = {"name": endpoint, "model_name": name, "variants": [variant]}
+        created = store.save(validate_config(config))
+        return {**done, "action": "created", "revision": created.revision}
+    current = store.get(endpoint)
+    if _serves(registry, current, number):
+        return {**done, "action": "unchanged", "revision": current.revision}
+    result = deploy(settings, DeployPlan.from_settings(settings.deploy, endpoint, str(number)))
+    if result.status == "rolled_back":
+        raise DeploymentRolledBack(
+            f"deployment of v{number} to {endpoint} rolled back: {result.reason}",
+            details={"revision": result.final_config.revision},
+        )
+    return {**done, "action": result.status, "revision": result.final_config.revision}
+
+
+def _serves(registry: MlflowRegistry, config: EndpointConfig, number: int) -> bool:
+    """Whether all of the endpoint's traffic already goes to version ``number``."""
+    if config.shadow is not None:
+        return False
+    try:
+        live = {
+            resolve_version(registry, config.model_name, v.model)
+            for v in config.variants
+            if v.weight > 0
+        }
+    except NotFoundError:
+        return False
+    return live == {number}
+
+
+def _make_champion(settings: Settings, registry: MlflowRegistry, number: int) -> None:
+    name = settings.registry.model_name
+    if CHAMPION not in registry.get_version(name, number).aliases:
+        announce(settings.workspace, "promoted", promote(registry, name, number))
+
+
+TRAINING = Pipeline(
+    "training",
+    (
+        Step(
+            "ingest",
+            _ingest,
+            params=lambda ctx: ctx.settings.data.model_dump(mode="json"),
+            files=lambda ctx: [Path(ctx.params["input"])],
+            still_valid=_snapshots_exist,
+        ),
+        Step(
+            "validate",
+            _validate,
+            uses=SNAPSHOTS,
+            params=_validate_params,
+            still_valid=_baseline_exists,
+        ),
+        Step("train", _train, uses=SNAPSHOTS, params=_training_params, still_valid=_runs_exist),
+        Step(
+            "evaluate",
+            _evaluate,
+            uses=("train.best", *SNAPSHOTS),
+            params=_gate_params,
+            still_valid=_report_exists,
+        ),
+        Step("register", _register, cacheable=False),
+        Step("deploy", _deploy, cacheable=False),
+    ),
+)
