@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,11 @@ def _entry(key: str, description: str | None, value: Any) -> list[str]:
     comment = [f"# {line.strip()}" for line in (description or "").splitlines()]
     if value is None:  # TOML has no null: show the key commented out
         return [*comment, f"# {key} = "]
-    return [*comment, f"{key} = {_toml_value(value)}"]
+    return [*comment, f"{key} = {toml_value(value)}"]
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value (inline tables for dicts, bare keys where TOML allows)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -62,11 +64,15 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
     raise TypeError(f"cannot render {type(value).__name__} as TOML")
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def write(path: Path, *, force: bool = False) -> Path:

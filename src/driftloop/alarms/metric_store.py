@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from driftloop.sqlite_db import connect, retry_locked
 
 RESOLUTION_S = 10  # finest bucket: CloudWatch's high-resolution alarms take 10 or 30 s periods
 _SCHEMA = """
@@ -62,19 +63,6 @@ class Datapoint:
             self.distribution[bucket] = self.distribution.get(bucket, 0.0) + count
 
 
-def _retry_locked(step: Callable[[], object], attempts: int = 50) -> None:
-    # Switching a new database to WAL can fail at once with "locked" when another process does
-    # the same; SQLite's busy timeout does not cover it, so retry briefly.
-    for attempt in range(attempts):
-        try:
-            step()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
-
-
 class MetricStore:
     """The workspace's metric database."""
 
@@ -82,14 +70,10 @@ class MetricStore:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
-        connection.execute("PRAGMA synchronous=NORMAL")
-        _retry_locked(lambda: connection.execute(_SCHEMA))
+        connection = connect(self.path, (_SCHEMA,))
         columns = {row[1] for row in connection.execute("PRAGMA table_info(datapoints)")}
         if "minute" in columns:  # a store written before high-resolution buckets
-            _retry_locked(
+            retry_locked(
                 lambda: connection.execute(
                     "ALTER TABLE datapoints RENAME COLUMN minute TO timestamp"
                 )

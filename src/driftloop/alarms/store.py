@@ -10,8 +10,8 @@ from pathlib import Path
 
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
-from driftloop.alarms.metric_store import _retry_locked
 from driftloop.errors import NotFoundError
+from driftloop.sqlite_db import connect
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS alarms (name TEXT PRIMARY KEY, definition TEXT NOT NULL, "
@@ -59,12 +59,7 @@ class AlarmStore:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
-        for statement in _SCHEMA:
-            _retry_locked(lambda statement=statement: db.execute(statement))
-        return db
+        return connect(self.path, _SCHEMA)
 
     def put(self, alarm: AlarmDefinition) -> None:
         """Create or replace a definition; a new alarm starts INSUFFICIENT_DATA, an updated one

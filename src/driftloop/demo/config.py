@@ -9,7 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from driftloop.alarms.definition import DATA_NAMESPACE, SAGEMAKER_NAMESPACE, AlarmDefinition
 from driftloop.config import DemoSettings, Settings, load_settings
+from driftloop.config_file import toml_value
 from driftloop.errors import ConfigError
 
 MARKER = ".driftloop-demo"
@@ -20,6 +22,63 @@ DRIFT_ALARM = "churn-data-drift"
 LATENCY_ALARM = "churn-candidate-latency"
 ERROR_ALARM = "churn-candidate-errors"
 RETRAIN_RULE = "retrain-on-drift"
+
+
+def _dimensions(**pairs: str) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in pairs.items()]
+
+
+_ALARM_KEYS = [field.alias for field in AlarmDefinition.model_fields.values()]
+_GUARDRAIL: dict[str, object] = {  # what the deployment's two guardrails share
+    "Namespace": SAGEMAKER_NAMESPACE,
+    "Dimensions": _dimensions(EndpointName=ENDPOINT, VariantName="Candidate"),
+    "Period": 10,
+    "EvaluationPeriods": 1,
+    "TreatMissingData": "notBreaching",
+    "AlarmActions": [TOPIC],
+}
+_ALARMS: list[tuple[str, dict[str, object]]] = [  # (comment, put-metric-alarm fields)
+    (
+        "Model Monitor's violations of a monitoring run (baseline drift included) on the endpoint.",
+        {
+            "AlarmName": DRIFT_ALARM,
+            "AlarmDescription": "Monitoring found violations in the captured traffic",
+            "Namespace": DATA_NAMESPACE,
+            "MetricName": "violations",
+            "Dimensions": _dimensions(Endpoint=ENDPOINT, MonitoringSchedule=SCHEDULE),
+            "Statistic": "Maximum",
+            "Period": 10,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "ignore",
+            "AlarmActions": [TOPIC],
+            "OKActions": [TOPIC],
+        },
+    ),
+    (
+        "The guardrails of every deployment: a new variant that is slow or failing rolls back.",
+        {
+            **_GUARDRAIL,
+            "AlarmName": LATENCY_ALARM,
+            "MetricName": "ModelLatency",
+            "Statistic": "Average",
+            "Threshold": 20000,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    ),
+    (
+        "",
+        {
+            **_GUARDRAIL,
+            "AlarmName": ERROR_ALARM,
+            "MetricName": "Invocation5XXErrors",
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    ),
+]
 
 _TOML = """\
 # Written by `driftloop demo`: the closed loop's configuration. Copy what you need.
@@ -57,67 +116,30 @@ name = "{topic}"
 [[notifications.topics.subscriptions]]
 protocol = "file"
 endpoint = "notifications/{topic}.jsonl"
-
-# Model Monitor's violations of a monitoring run (baseline drift included) on the endpoint.
-[[alarms]]
-AlarmName = "{drift}"
-AlarmDescription = "Monitoring found violations in the captured traffic"
-Namespace = "aws/sagemaker/Endpoints/data-metrics"
-MetricName = "violations"
-Dimensions = [{{Name = "Endpoint", Value = "{endpoint}"}}, \
-{{Name = "MonitoringSchedule", Value = "{schedule}"}}]
-Statistic = "Maximum"
-Period = 10
-EvaluationPeriods = 1
-Threshold = 1
-ComparisonOperator = "GreaterThanOrEqualToThreshold"
-TreatMissingData = "ignore"
-AlarmActions = ["{topic}"]
-OKActions = ["{topic}"]
-
-# The guardrails of every deployment: a new variant that is slow or failing rolls back.
-[[alarms]]
-AlarmName = "{latency}"
-Namespace = "AWS/SageMaker"
-MetricName = "ModelLatency"
-Dimensions = [{{Name = "EndpointName", Value = "{endpoint}"}}, \
-{{Name = "VariantName", Value = "Candidate"}}]
-Statistic = "Average"
-Period = 10
-EvaluationPeriods = 1
-Threshold = 20000
-ComparisonOperator = "GreaterThanThreshold"
-TreatMissingData = "notBreaching"
-AlarmActions = ["{topic}"]
-
-[[alarms]]
-AlarmName = "{errors}"
-Namespace = "AWS/SageMaker"
-MetricName = "Invocation5XXErrors"
-Dimensions = [{{Name = "EndpointName", Value = "{endpoint}"}}, \
-{{Name = "VariantName", Value = "Candidate"}}]
-Statistic = "Sum"
-Period = 10
-EvaluationPeriods = 1
-Threshold = 1
-ComparisonOperator = "GreaterThanOrEqualToThreshold"
-TreatMissingData = "notBreaching"
-AlarmActions = ["{topic}"]
 """
 
 
 def demo_toml(demo: DemoSettings) -> str:
     """The demo's ``driftloop.toml``."""
-    return _TOML.format(
+    settings = _TOML.format(
         min_labels=max(demo.drifted_requests // 3, 50),
         bake_s=demo.bake_s,
         latency=LATENCY_ALARM,
         errors=ERROR_ALARM,
-        drift=DRIFT_ALARM,
         topic=TOPIC,
-        endpoint=ENDPOINT,
-        schedule=SCHEDULE,
     )
+    tables = [[*_comment(note), *_alarm_lines(alarm)] for note, alarm in _ALARMS]
+    return "\n".join([settings, *("\n".join(lines) + "\n" for lines in tables)])
+
+
+def _comment(note: str) -> list[str]:
+    return [f"# {note}"] if note else []
+
+
+def _alarm_lines(alarm: dict[str, object]) -> list[str]:
+    """One ``[[alarms]]`` table, its keys in put-metric-alarm's order."""
+    keys = sorted(alarm, key=_ALARM_KEYS.index)
+    return ["[[alarms]]", *(f"{key} = {toml_value(alarm[key])}" for key in keys)]
 
 
 def retrain_rule() -> dict[str, object]:

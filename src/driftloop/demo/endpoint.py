@@ -42,16 +42,17 @@ class EndpointProcess:
         tail = self._tail()
         raise DriftloopError(f"the endpoint did not answer /ping in {timeout_s:g} s: {tail}")
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM (graceful: in-flight requests finish), then SIGKILL if it hangs."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 40.0) -> int:
+        """Send ``sig`` to the process group (SIGTERM is graceful: in-flight requests finish),
+        then SIGKILL if it hangs; returns the exit code (-N when signal N ended it)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        return int(self.process.returncode)
 
     def _tail(self) -> str:
         return self.log.read_text(errors="replace")[-2000:] if self.log.is_file() else ""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from driftloop.alarms.metric_store import _retry_locked
 from driftloop.errors import NotFoundError
+from driftloop.sqlite_db import connect
 from driftloop.workspace import Workspace
 
 EXECUTING, SUCCEEDED, FAILED, SKIPPED = "Executing", "Succeeded", "Failed", "Skipped"
@@ -98,12 +98,7 @@ class PipelineStore:
         self.path = workspace.root / "pipelines.db"
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
-        for statement in _SCHEMA:
-            _retry_locked(lambda statement=statement: db.execute(statement))
-        return db
+        return connect(self.path, _SCHEMA)
 
     def create_run(self, pipeline: str, params: dict[str, Any]) -> RunRecord:
         """A new Executing run of ``pipeline``."""

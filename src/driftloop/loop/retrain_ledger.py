@@ -1,4 +1,4 @@
-"""The retrain ledger: handled event ids and retrain times of each endpoint, in SQLite.
+"""The retrain ledger: handled event ids and retrain times of each endpoint, in SQLite (WAL).
 
 Kept in ``<workspace>/retrain.db`` so cooldown, the daily cap and de-duplication hold across
 processes and restarts; a claim is one IMMEDIATE transaction.
@@ -12,8 +12,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from driftloop.config import RetrainSettings
+from driftloop.sqlite_db import connect
 
 DAY = timedelta(days=1)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS handled (event_id TEXT PRIMARY KEY, at REAL)",
+    "CREATE TABLE IF NOT EXISTS runs (endpoint TEXT, at REAL)",
+)
 
 
 class Ledger:
@@ -21,13 +26,9 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with closing(self._connect()) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS handled (event_id TEXT PRIMARY KEY, at REAL)")
-            db.execute("CREATE TABLE IF NOT EXISTS runs (endpoint TEXT, at REAL)")
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        return connect(self.path, _SCHEMA)
 
     def handled(self, event_id: str | None) -> bool:
         """Whether the event ``event_id`` was handled before."""
