@@ -189,6 +189,10 @@ def test_report_rows_name_every_step(story: tuple[DemoReport, Settings]) -> None
         for name in ("ingest", "validate", "train", "evaluate", "register", "deploy")
     ]
     assert report.training[-1].outputs["action"] == "created"
+    where = {row[0]: row[2] for row in report.rows}
+    assert report.folder is not None
+    assert (report.folder / where["pipeline: train"] / "roc_curve.png").is_file()
+    assert (report.folder / where["monitor: drift"]).name == "report.html"
     assert "alarm" in steps
     for step in ("retrain", "canary roll-out", "bad challenger", "traffic"):
         assert step in steps

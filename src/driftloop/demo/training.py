@@ -4,6 +4,9 @@ evaluate, register, deploy) makes v1 and creates the endpoint that serves it."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlflow.tracking import MlflowClient
 
 from driftloop.config import Settings
 from driftloop.data.generator import generate
@@ -59,8 +62,10 @@ def _summary(step: StepRecord) -> str:
 
 def _where(step: StepRecord, tracking_uri: str) -> Path | str:
     out = step.outputs
-    if step.step == "train":
-        return tracking_uri
+    if step.step == "train":  # the best candidate's plots (ROC, PR, calibration, importance)
+        run = MlflowClient(tracking_uri).get_run(out["best"]["run_id"])
+        uri = urlparse(f"{run.info.artifact_uri}/plots")
+        return Path(unquote(uri.path)) if uri.scheme == "file" else uri.geturl()
     for key in ("report", "prepared"):
         if key in out:
             return Path(out[key])
