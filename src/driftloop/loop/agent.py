@@ -1,8 +1,8 @@
 """``driftloop agent``: one long-running process for alarms, scheduled monitoring and events.
 
-Every tick it evaluates each alarm (publishing state changes as events and to the alarm's
-topics), starts scheduled monitoring runs that are due, and delivers new events to the targets of
-matching rules. Nothing in a tick can stop the agent: failures are logged (and dead-lettered by
+Every tick it rolls back deployments whose process died, evaluates each alarm (publishing state
+changes as events and to the alarm's topics), starts scheduled monitoring runs that are due,
+and delivers new events to the targets of matching rules. Nothing in a tick can stop the agent: failures are logged (and dead-lettered by
 the delivery layer). State lives in the workspace, so a restart repeats no delivered action.
 With ``[retrain] deploy = true`` a passing challenger is rolled out in a background thread;
 stopping the agent interrupts it, which rolls the endpoint back to its previous config.
@@ -22,6 +22,7 @@ from driftloop.alarms.notify import Notifier, alarm_message
 from driftloop.alarms.store import AlarmStore
 from driftloop.config import Settings
 from driftloop.loop.delivery import Deliverer, default_handlers
+from driftloop.loop.deploy_journal import recover
 from driftloop.loop.events import emit
 from driftloop.loop.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 from driftloop.loop.rules import RuleStore
@@ -86,11 +87,16 @@ class Agent:
 
     def tick(self, now: datetime) -> None:
         """One pass: alarms, due monitoring runs, event delivery; never raises."""
-        for step in (self._alarms, self._schedules, self._deliver, self._prune):
+        for step in (self._recover, self._alarms, self._schedules, self._deliver, self._prune):
             try:
                 step(now)
             except Exception:
                 log.exception("agent step %s failed; continuing", step.__name__)
+
+    def _recover(self, _now: datetime) -> None:
+        """Roll back deployments whose process died mid-way (see deploy_journal)."""
+        for detail in recover(self.settings.workspace):
+            log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
 
     def _alarms(self, now: datetime) -> None:
         for alarm in self.alarms.list():

@@ -4,7 +4,8 @@ Like SageMaker's deployment guardrails, traffic moves to a registered model vers
 (each one a new endpoint config revision, applied live by the running workers) and bakes while
 the listed alarms are evaluated. A watched alarm in ALARM restores the previous config exactly,
 in one save. A shadow deployment only copies traffic to the new model and reports how its
-answers compare; no caller ever gets one of them.
+answers compare; no caller ever gets one of them. One deployment per endpoint runs at a time;
+one whose process died is rolled back by the next (:mod:`driftloop.loop.deploy_journal`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from driftloop.loop._deploy_steps import (
     shadow_report,
     traffic_steps,
 )
+from driftloop.loop.deploy_journal import DeployJournal, recover
 from driftloop.loop.events import emit
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import announce, promote
@@ -137,7 +139,9 @@ class _Deployment:
         self.now, self.on_step = now, on_step
         self.steps: list[dict[str, Any]] = []
         self.store = EndpointStore(self.ws)
+        recover(self.ws, plan.endpoint)  # a deployment whose process died is undone first
         self.previous = self.store.get(plan.endpoint)
+        self.journal = DeployJournal(self.ws)
         self.notifier = Notifier(settings.notifications, self.ws)
         if plan.topic is not None:
             self.notifier.topic(plan.topic)
@@ -170,12 +174,16 @@ class _Deployment:
         return version
 
     def run(self) -> DeployResult:
+        self.journal.begin(self.plan.endpoint, self.version, self.previous)
         try:
             return self._shadow() if self.plan.strategy == "shadow" else self._shift()
         except BaseException:  # a half-done deployment never stays in place
             if self.steps and self.steps[-1]["step"] not in SETTLED:
                 self._roll_back("deployment interrupted")
             raise
+        finally:  # an unsettled entry stays, for recovery once this process is gone
+            if not self.steps or self.steps[-1]["step"] in SETTLED:
+                self.journal.end(self.plan.endpoint)
 
     def _shift(self) -> DeployResult:
         for step in self.schedule:
