@@ -1,5 +1,6 @@
 """The training pipeline end to end on generated data: cached steps, idempotent register and
-deploy, failures and resume, lineage, and the ``driftloop pipeline`` commands.
+deploy, failures and resume (also of a run whose process was killed), lineage, and the
+``driftloop pipeline`` commands.
 
 The tests share one workspace and run in file order: each leaves the registry as the next expects.
 """
@@ -7,6 +8,11 @@ The tests share one workspace and run in file order: each leaves the registry as
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +34,15 @@ from driftloop.loop import training_pipeline
 from driftloop.loop.events import read_events
 from driftloop.loop.lineage import lineage
 from driftloop.loop.pipeline import PipelineFailed, PipelineStateError, runs_folder
-from driftloop.loop.pipeline_store import FAILED, SKIPPED, SUCCEEDED, PipelineStore, StepRecord
+from driftloop.loop.pipeline_store import (
+    EXECUTING,
+    FAILED,
+    SKIPPED,
+    SUCCEEDED,
+    PipelineStore,
+    StepRecord,
+    orphaned,
+)
 from driftloop.loop.training_pipeline import resume_training, run_training
 from driftloop.registry.base import CHAMPION
 from driftloop.registry.mlflow_registry import MlflowRegistry
@@ -290,3 +304,65 @@ def test_the_entry_point_exits_with_the_error_code(
     assert unknown.code == NotFoundError.exit_code and "no pipeline run 'run-nope'" in unknown.err
     listed = cli("pipeline", "list")
     assert listed.code == 0 and "Succeeded" in listed.out and "Failed" in listed.out
+
+
+def _wait_for_step(store: PipelineStore, known: set[str], step: str, timeout: float) -> str:
+    """The id of a new run once ``step`` is Executing in it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in store.list_runs():
+            if run.run_id not in known and any(
+                s.step == step and s.status == EXECUTING for s in store.steps(run.run_id)
+            ):
+                return run.run_id
+        time.sleep(0.02)
+    raise AssertionError(f"no new run reached {step} in {timeout} s")
+
+
+def test_a_run_killed_mid_step_is_orphaned_and_resumes(root: Path, settings: Settings) -> None:
+    env = {**service_env(root), "DRIFTLOOP_TRAINING__SEED": "123"}  # train misses the cache
+    store = PipelineStore(settings.workspace)
+    known = {run.run_id for run in store.list_runs(1000)}
+    versions = _versions(settings)
+    command = [str(Path(sys.executable).with_name("driftloop")), "pipeline", "run"]
+    child = subprocess.Popen(
+        [*command, "--input", str(root / "telco.csv")],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        run_id = _wait_for_step(store, known, "train", timeout=120)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # no handler runs: the run stays Executing
+        child.wait()
+    run = store.get_run(run_id)
+    assert run.status == EXECUTING and run.owner is not None and run.owner.pid == child.pid
+    assert orphaned(run)
+
+    app = typer.Typer()
+    app.add_typer(pipeline_cli.app, name="pipeline")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["pipeline", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    (row,) = (line for line in listed.output.splitlines() if run_id in line)
+    assert "Executing (orphaned)" in row
+    shown = runner.invoke(app, ["pipeline", "show", run_id], env=env)
+    assert f"orphaned: process {child.pid} on {run.owner.host} is gone" in shown.output
+
+    resumed = runner.invoke(app, ["pipeline", "run", "--resume", run_id], env=env)
+    assert resumed.exit_code == 0, resumed.output
+    gone = f"interrupted: process {child.pid} on {run.owner.host} is gone"
+    assert "train: Failed in" in resumed.output and gone in resumed.output
+    assert store.get_run(run_id).status == SUCCEEDED
+    steps = _steps(settings, run_id)
+    assert [(s.step, s.attempt, s.status) for s in steps.values()] == [
+        ("ingest", 1, SUCCEEDED),
+        ("validate", 1, SUCCEEDED),
+        ("train", 2, SUCCEEDED),
+        ("evaluate", 1, SUCCEEDED),
+        ("register", 1, SUCCEEDED),
+        ("deploy", 1, SKIPPED),
+    ]
+    assert _versions(settings) == [*versions, steps["register"].outputs["version"]]

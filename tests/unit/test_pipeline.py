@@ -1,14 +1,23 @@
-"""The pipeline runner with toy steps: cache keys, expiry, still-valid outputs, skip, resume."""
+"""The pipeline runner with toy steps: cache keys, expiry, still-valid outputs, skip, resume,
+and runs orphaned by a killed process."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import PipelineSettings, Settings, load_settings
 from driftloop.errors import DataError, NotFoundError
 from driftloop.loop import pipeline
@@ -21,10 +30,20 @@ from driftloop.loop.pipeline import (
     SkipStep,
     Step,
 )
-from driftloop.loop.pipeline_store import FAILED, SKIPPED, SUCCEEDED, PipelineStore
+from driftloop.loop.pipeline_store import (
+    EXECUTING,
+    FAILED,
+    SKIPPED,
+    SUCCEEDED,
+    PipelineStore,
+    orphaned,
+)
+from driftloop.owner import Owner
+from tests.conftest import REPO
 
 calls: list[str] = []
 broken: set[str] = set()
+killed: set[str] = set()  # steps that SIGKILL their own process (only ever set in a child)
 
 
 def _shout(ctx: Context) -> dict[str, Any]:
@@ -38,6 +57,8 @@ def _shout(ctx: Context) -> dict[str, Any]:
 
 def _count(ctx: Context) -> dict[str, Any]:
     calls.append("count")
+    if "count" in killed:
+        os.kill(os.getpid(), signal.SIGKILL)
     if "count" in broken:
         raise DataError("count broke")
     return {"total": ctx.get("shout.length") * ctx.params["factor"]}
@@ -227,3 +248,188 @@ def test_code_version_follows_the_module_source() -> None:
     mine = pipeline.code_version(_shout)
     assert mine.startswith(f"{__version__}+") and mine == pipeline.code_version(_count)
     assert mine != pipeline.code_version(pipeline.file_digest)
+
+
+# Runs orphaned by a killed process
+
+_KILLED_CHILD = """
+import sys
+from driftloop.config import load_settings
+from driftloop.loop import pipeline
+from tests.unit import test_pipeline as toy
+
+toy.killed.add("count")
+pipeline.run(toy.TOY, load_settings(), {"input": sys.argv[1], "factor": 2})
+"""
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["sleep", "0"])
+    child.wait()
+    return child.pid
+
+
+def _events(settings: Settings, kind: str) -> list[dict[str, Any]]:
+    return [e["detail"] for e in read_events(settings.workspace) if e["detail-type"] == kind]
+
+
+def test_a_killed_run_resumes_from_the_step_it_left_executing(
+    settings: Settings, source: Path
+) -> None:
+    child = subprocess.run(  # runs the toy pipeline on this workspace; count kills it
+        [sys.executable, "-c", _KILLED_CHILD, str(source)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    store = PipelineStore(settings.workspace)
+    (run,) = store.list_runs()
+    assert run.status == EXECUTING and run.owner is not None and orphaned(run)
+    assert [(s.step, s.status) for s in store.steps(run.run_id)] == [
+        ("shout", SUCCEEDED),
+        ("count", EXECUTING),
+    ]
+    shout = store.steps(run.run_id)[0]
+    gone = f"interrupted: process {run.owner.pid} on {run.owner.host} is gone"
+
+    resumed = pipeline.resume(TOY, settings, run.run_id)
+    assert resumed.status == SUCCEEDED and resumed.owner == Owner.current()
+    assert calls == ["count", "publish"]  # not shout, which the killed process ran
+    steps = store.steps(run.run_id)
+    assert steps[0] == shout
+    assert [(s.step, s.attempt) for s in steps] == [("shout", 1), ("count", 2), ("publish", 1)]
+    assert steps[-1].outputs == {"published": 10}
+
+    runs = _events(settings, "Pipeline Execution Status Change")
+    assert [(r["currentPipelineExecutionStatus"], r["failureReason"]) for r in runs] == [
+        (EXECUTING, None),
+        (FAILED, f"count: {gone}"),
+        (EXECUTING, None),
+        (SUCCEEDED, None),
+    ]
+    steps_seen = _events(settings, "Pipeline Execution Step Status Change")
+    assert [
+        (s["stepName"], s["attempt"], s["currentStepStatus"], s["failureReason"])
+        for s in steps_seen
+    ] == [
+        ("shout", 1, SUCCEEDED, None),
+        ("count", 1, FAILED, gone),  # as a failed step is reported
+        ("count", 2, SUCCEEDED, None),
+        ("publish", 1, SUCCEEDED, None),
+    ]
+
+
+def test_the_commands_show_an_orphaned_run(settings: Settings) -> None:
+    store = PipelineStore(settings.workspace)
+    pid = _dead_pid()
+    run = store.create_run("toy", {"input": "in.txt"}, Owner(pid, Owner.current().host, None))
+    store.start_step(run.run_id, "shout", None)
+    runner = CliRunner()
+    listed = runner.invoke(pipeline_cli.app, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert "Executing (orphaned)" in listed.output
+    shown = runner.invoke(pipeline_cli.app, ["show", run.run_id])
+    assert shown.exit_code == 0, shown.output
+    assert "Executing (orphaned)" in shown.output
+    assert f"orphaned: process {pid} on " in shown.output
+    assert f"driftloop pipeline run --resume {run.run_id}" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("elsewhere", "message"),
+    [
+        (False, "in process {pid} on {host}, which is still running"),
+        (
+            True,
+            "in process {pid} on {host}, another host; a run owned by another host is "
+            "never judged orphaned: resume it on {host}",
+        ),
+    ],
+    ids=["live process", "another host"],
+)
+def test_an_executing_run_that_may_be_running_is_refused(
+    settings: Settings, elsewhere: bool, message: str
+) -> None:
+    owner = Owner(_dead_pid(), "build-7.example", None) if elsewhere else Owner.current()
+    store = PipelineStore(settings.workspace)
+    run = store.create_run("toy", {"input": "in.txt", "factor": 2}, owner)
+    store.start_step(run.run_id, "shout", None)
+    expected = message.format(pid=owner.pid, host=owner.host)
+    with pytest.raises(PipelineStateError, match=re.escape(expected)):
+        pipeline.resume(TOY, settings, run.run_id)
+    assert not orphaned(run)
+    assert store.get_run(run.run_id) == run  # untouched
+    assert [s.status for s in store.steps(run.run_id)] == [EXECUTING]
+    assert calls == [] and list(read_events(settings.workspace)) == []
+
+
+def test_an_owner_is_gone_once_its_process_exits() -> None:
+    me = Owner.current()
+    assert not me.gone() and me.local
+    dead = Owner(_dead_pid(), me.host, None)
+    assert dead.gone()
+    assert not Owner(dead.pid, "build-7.example", None).gone()  # cannot be told from here
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="start times come from /proc")
+def test_a_reused_pid_or_an_unreaped_process_is_not_the_owner() -> None:
+    me = Owner.current()
+    assert me.started is not None
+    assert Owner(me.pid, me.host, me.started + 1).gone()  # same pid, another process
+    child = subprocess.Popen(["sleep", "0"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    try:
+        assert Owner(child.pid, me.host, None).gone()
+    finally:
+        child.wait()
+
+
+_OLD_RUNS = (  # the runs table before owners were recorded
+    "CREATE TABLE runs (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, "
+    "status TEXT NOT NULL, params TEXT NOT NULL, started REAL NOT NULL, ended REAL, "
+    "failed_step TEXT, error TEXT)"
+)
+
+
+def test_an_old_database_gains_the_owner_columns(settings: Settings, source: Path) -> None:
+    path = settings.workspace.root / "pipelines.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = f'{{"input": "{source}", "factor": 2}}'
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(_OLD_RUNS)
+        db.execute(
+            "INSERT INTO runs VALUES ('run-old-failed', 'toy', 'Failed', ?, 1, 2, 'shout', 'x'),"
+            " ('run-old-executing', 'toy', 'Executing', ?, 3, NULL, NULL, NULL)",
+            (params, params),
+        )
+    store = PipelineStore(settings.workspace)
+    assert {(r.run_id, r.owner) for r in store.list_runs()} == {
+        ("run-old-failed", None),
+        ("run-old-executing", None),
+    }
+    with pytest.raises(PipelineStateError, match="its process was not recorded"):
+        pipeline.resume(TOY, settings, "run-old-executing")
+    resumed = pipeline.resume(TOY, settings, "run-old-failed")
+    assert resumed.status == SUCCEEDED and resumed.owner == Owner.current()
+    assert calls == ["shout", "count", "publish"]
+    assert _run(settings, source).owner == Owner.current()
+
+
+def test_a_run_killed_between_steps_fails_at_the_next_one(settings: Settings, source: Path) -> None:
+    store = PipelineStore(settings.workspace)
+    dead = Owner(_dead_pid(), Owner.current().host, None)
+    run = store.create_run("toy", {"input": str(source), "factor": 2}, dead)
+    someone = Owner(dead.pid + 1, dead.host, None)  # a resume that lost the race to claim it
+    assert not store.fail_orphan(run.run_id, someone, failed_step=None, error="x")
+    assert store.get_run(run.run_id).status == EXECUTING
+
+    assert pipeline.resume(TOY, settings, run.run_id).status == SUCCEEDED
+    assert calls == ["shout", "count", "publish"]
+    (failed,) = (
+        r
+        for r in _events(settings, "Pipeline Execution Status Change")
+        if r["currentPipelineExecutionStatus"] == FAILED
+    )
+    assert failed["failureReason"] == f"shout: interrupted: {dead} is gone"

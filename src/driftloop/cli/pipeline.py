@@ -14,7 +14,13 @@ from rich.table import Table
 from driftloop.cli._context import console, progress, settings
 from driftloop.errors import ConfigError
 from driftloop.loop.lineage import lineage
-from driftloop.loop.pipeline_store import PipelineStore, RunRecord, StepRecord
+from driftloop.loop.pipeline_store import (
+    EXECUTING,
+    PipelineStore,
+    RunRecord,
+    StepRecord,
+    orphaned,
+)
 
 app = typer.Typer(
     help="The training pipeline (ingest, validate, train, evaluate, register, deploy) with "
@@ -23,6 +29,7 @@ app = typer.Typer(
 )
 
 _COLOURS = {"Succeeded": "green", "Failed": "red", "Skipped": "yellow", "Executing": "cyan"}
+_ORPHANED = "magenta"
 
 
 @app.command("run")
@@ -36,7 +43,11 @@ def run_cmd(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
     resume: str | None = typer.Option(
-        None, "--resume", metavar="RUN_ID", help="Continue a Failed run from its failed step."
+        None,
+        "--resume",
+        metavar="RUN_ID",
+        help="Continue a Failed run, or an orphaned one (its process is gone), from its failed "
+        "step.",
     ),
     fail_on_violation: bool = typer.Option(
         False,
@@ -46,7 +57,8 @@ def run_cmd(
 ) -> None:
     """Run the training pipeline; unchanged steps come from the cache.
 
-    A failed step exits non-zero and leaves the run Failed: continue it with --resume RUN_ID.
+    A failed step exits non-zero and leaves the run Failed: continue it with --resume RUN_ID,
+    as you can a run left Executing by a killed process (shown as "Executing (orphaned)").
     """
     from driftloop.loop.training_pipeline import resume_training, run_training
 
@@ -83,7 +95,7 @@ def list_cmd(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n"))
     for run in runs:
         table.add_row(
             run.run_id,
-            _status(run.status),
+            _run_status(run),
             _when(run.started),
             _seconds(run.started, run.ended),
             Path(run.params.get("input", "-")).name,
@@ -102,12 +114,14 @@ def show_cmd(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id.
 
 def _show(store: PipelineStore, run: RunRecord) -> None:
     console.print(
-        f"[bold]{run.run_id}[/] ({run.pipeline}) {_status(run.status)}, started "
+        f"[bold]{run.run_id}[/] ({run.pipeline}) {_run_status(run)}, started "
         f"{_when(run.started)} UTC, took {_seconds(run.started, run.ended)}",
         highlight=False,
     )
     if run.error:
         console.print(f"[red]failed at {run.error}[/]", highlight=False)
+    elif run.status == EXECUTING and run.owner is not None:
+        console.print(_whereabouts(run), highlight=False)
     steps = store.steps(run.run_id)
     table = Table("step", "status", "attempt", "cached from", "duration", "note", title="Steps")
     for step in steps:
@@ -154,6 +168,22 @@ def _print(step: StepRecord) -> None:
         + (f" - {note}" if note else ""),
         highlight=False,
     )
+
+
+def _run_status(run: RunRecord) -> str:
+    return f"[{_ORPHANED}]Executing (orphaned)[/]" if orphaned(run) else _status(run.status)
+
+
+def _whereabouts(run: RunRecord) -> str:
+    """Which process executes a run, and for an orphaned one how to continue it."""
+    assert run.owner is not None
+    if orphaned(run):
+        return (
+            f"[{_ORPHANED}]orphaned: {run.owner} is gone; continue it with "
+            f"`driftloop pipeline run --resume {run.run_id}`[/]"
+        )
+    elsewhere = "" if run.owner.local else " (another host: only it can tell whether it is gone)"
+    return f"executing in {run.owner}{elsewhere}"
 
 
 def _status(status: str) -> str:

@@ -2,10 +2,11 @@
 
 Every tick it rolls back deployments whose process died, evaluates each alarm (publishing state
 changes as events and to the alarm's topics), starts scheduled monitoring runs that are due,
-and delivers new events to the targets of matching rules. Nothing in a tick can stop the agent: failures are logged (and dead-lettered by
-the delivery layer). State lives in the workspace, so a restart repeats no delivered action.
-With ``[retrain] deploy = true`` a passing challenger is rolled out in a background thread;
-stopping the agent interrupts it, which rolls the endpoint back to its previous config.
+and delivers new events to the targets of matching rules. Nothing in a tick can stop the
+agent: failures are logged (and dead-lettered by the delivery layer). State lives in the
+workspace, so a restart repeats no delivered action. With ``[retrain] deploy = true`` a passing
+challenger is rolled out in a background thread; stopping the agent interrupts it, which rolls
+the endpoint back to its previous config.
 """
 
 from __future__ import annotations

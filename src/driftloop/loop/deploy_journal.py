@@ -20,7 +20,7 @@ from typing import Any
 
 from driftloop.errors import DriftloopError
 from driftloop.loop.events import emit
-from driftloop.owner import Owner, alive, current
+from driftloop.owner import Owner
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
 from driftloop.workspace import Workspace
 
@@ -56,7 +56,7 @@ class DeployJournal:
         entry = {
             "endpoint": endpoint,
             "version": version,
-            "owner": current().to_dict(),
+            "owner": Owner.current().to_dict(),
             "previous": previous.model_dump(mode="json"),
             "started": time.time(),
         }
@@ -108,7 +108,7 @@ def recover(workspace: Workspace, endpoint: str | None = None) -> list[dict[str,
     found = journal.list() if endpoint is None else [journal.get(endpoint)]
     recovered = []
     for entry in found:
-        if entry is None or alive(entry.owner) is not False:
+        if entry is None or not entry.owner.gone():  # running, or on a host we cannot see
             continue
         restored = store.save(entry.previous)
         reason = f"interrupted: {entry.owner}, which was deploying v{entry.version}, is gone"

@@ -7,6 +7,10 @@ the cache is on, the result is younger than ``cache_expire_after`` and its outpu
 (files present, runs not deleted), like SageMaker Pipelines' CacheConfig. Steps that change
 shared state (register, deploy) are never cached and must be idempotent.
 
+A run whose process died without a word (SIGKILL, power loss) stays Executing; once that
+process is gone from this host the run is orphaned, and resuming it first fails it at the step
+it left Executing, as a failed step would have.
+
 Every status change is an event: "Pipeline Execution Status Change" for the run and
 "Pipeline Execution Step Status Change" for each step, both from ``driftloop.pipeline``.
 """
@@ -36,7 +40,9 @@ from driftloop.loop.pipeline_store import (
     PipelineStore,
     RunRecord,
     StepRecord,
+    orphaned,
 )
+from driftloop.owner import Owner
 
 SOURCE = "driftloop.pipeline"
 Outputs = dict[str, Any]
@@ -174,7 +180,7 @@ def run(
     Raises :class:`PipelineFailed` when a step fails (the run is then Failed).
     """
     runner = _Runner(pipeline, settings, cache, on_step, say)
-    record = runner.store.create_run(pipeline.name, params)
+    record = runner.store.create_run(pipeline.name, params, Owner.current())
     runner.announce(record.run_id, EXECUTING, None)
     return runner.execute(record, 0, {})
 
@@ -189,17 +195,24 @@ def resume(
     say: Say | None = None,
 ) -> RunRecord:
     """Re-run a Failed run from its failed step, reusing the outputs its earlier steps recorded
-    (whatever the cache settings; a step whose outputs are gone runs again)."""
+    (whatever the cache settings; a step whose outputs are gone runs again).
+
+    An orphaned run (see :func:`~driftloop.loop.pipeline_store.orphaned`) is first failed at the
+    step it left Executing. Raises :class:`PipelineStateError` for a run in any other state,
+    naming the process of an Executing run.
+    """
     runner = _Runner(pipeline, settings, cache, on_step, say)
     record = runner.store.get_run(run_id)
     if record.pipeline != pipeline.name:
         raise PipelineStateError(f"pipeline run {run_id} is a {record.pipeline} run")
+    if record.status == EXECUTING:
+        record = runner.fail_orphan(record)
     if record.status != FAILED:
         raise PipelineStateError(
             f"pipeline run {run_id} is {record.status}; only a Failed run can be resumed"
         )
     start, outputs = runner.reusable(record)
-    if not runner.store.reopen(run_id):
+    if not runner.store.reopen(run_id, Owner.current()):
         raise PipelineStateError(f"pipeline run {run_id} is already being resumed")
     runner.announce(run_id, EXECUTING, FAILED)
     return runner.execute(record, start, outputs)
@@ -235,6 +248,29 @@ class _Runner:
             outputs[step.name] = found.outputs
         return len(self.pipeline.steps), outputs
 
+    def fail_orphan(self, record: RunRecord) -> RunRecord:
+        """Fail an orphaned run at the step it left Executing, with a failure's events;
+        :class:`PipelineStateError` when its process may still be executing it."""
+        run_id, owner = record.run_id, record.owner
+        if owner is None or not orphaned(record):
+            raise PipelineStateError(_not_orphaned(record), details={"run": run_id})
+        message = f"interrupted: {owner} is gone"
+        left = [step for step in self.store.steps(run_id) if step.status == EXECUTING]
+        failed_step = left[-1].step if left else self._next_step(record)
+        reason = message if failed_step is None else f"{failed_step}: {message}"
+        if not self.store.fail_orphan(run_id, owner, failed_step=failed_step, error=reason):
+            raise PipelineStateError(f"pipeline run {run_id} is already being resumed")
+        self.say(f"pipeline run {run_id} failed at {reason}")
+        for step in left:
+            self._failed(step, message)
+        self.announce(run_id, FAILED, EXECUTING, reason)
+        return self.store.get_run(run_id)
+
+    def _next_step(self, record: RunRecord) -> str | None:
+        """The step a resume would start from (the process died between two steps)."""
+        start, _ = self.reusable(record)
+        return self.pipeline.steps[start].name if start < len(self.pipeline.steps) else None
+
     def execute(self, record: RunRecord, start: int, outputs: dict[str, Outputs]) -> RunRecord:
         run_id = record.run_id
         for step in self.pipeline.steps[start:]:
@@ -261,7 +297,7 @@ class _Runner:
             key = cache_key(step, context) if step.cacheable else None
             hit = self._hit(step, key, context) if key is not None else None
         except BaseException as exc:  # e.g. a missing input file
-            self._failed(self.store.start_step(context.run_id, step.name, None), exc)
+            self._failed(self.store.start_step(context.run_id, step.name, None), _message(exc))
             raise
         if hit is not None:
             started = self.store.start_step(context.run_id, step.name, key, hit.run_id)
@@ -276,15 +312,15 @@ class _Runner:
             self._ended(self.store.end_step(started.id, SKIPPED, outputs=skipped))
             return skipped
         except BaseException as exc:
-            self._failed(started, exc)
+            self._failed(started, _message(exc))
             raise
         self._ended(self.store.end_step(started.id, SUCCEEDED, outputs=outputs))
         if key is not None:
             self.store.put_cache(key, step.name, context.run_id, outputs)
         return outputs
 
-    def _failed(self, started: StepRecord, exc: BaseException) -> None:
-        self._ended(self.store.end_step(started.id, FAILED, error=_message(exc)))
+    def _failed(self, started: StepRecord, error: str) -> None:
+        self._ended(self.store.end_step(started.id, FAILED, error=error))
 
     def _hit(self, step: Step, key: str, context: Context) -> CacheEntry | None:
         if not self.use_cache:
@@ -323,6 +359,25 @@ class _Runner:
             "failureReason": reason,
         }
         emit(self.settings.workspace, SOURCE, "Pipeline Execution Status Change", detail)
+
+
+def _not_orphaned(run: RunRecord) -> str:
+    """Why an Executing run cannot be resumed."""
+    executing, owner = f"pipeline run {run.run_id} is Executing", run.owner
+    if owner is None:
+        return (
+            f"{executing} and its process was not recorded (the run predates owner tracking), "
+            "so it cannot be judged orphaned"
+        )
+    if not owner.local:
+        return (
+            f"{executing} in {owner}, another host; a run owned by another host is never judged "
+            f"orphaned: resume it on {owner.host} once that process is gone"
+        )
+    return (
+        f"{executing} in {owner}, which is still running; only a Failed run, or an Executing "
+        "one whose process is gone, can be resumed"
+    )
 
 
 def _message(exc: BaseException) -> str:

@@ -3,6 +3,10 @@
 A run is Executing, Succeeded or Failed (SageMaker's PipelineExecutionStatus); each step
 execution is Executing, Succeeded, Failed or Skipped, and a resumed step gets a new attempt.
 A cache entry maps a step's cache key to the outputs and run that produced them.
+
+A run records its owner, the process executing it. An Executing run whose owner is gone (killed
+with SIGKILL, or the machine lost power) is *orphaned*: nothing will ever finish it, so it may be
+resumed. Only the owner's own host can tell, so a run owned by another host is never orphaned.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftloop.errors import NotFoundError
-from driftloop.sqlite_db import connect
+from driftloop.owner import Owner
+from driftloop.sqlite_db import connect, retry_locked
 from driftloop.workspace import Workspace
 
 EXECUTING, SUCCEEDED, FAILED, SKIPPED = "Executing", "Succeeded", "Failed", "Skipped"
@@ -25,7 +30,7 @@ EXECUTING, SUCCEEDED, FAILED, SKIPPED = "Executing", "Succeeded", "Failed", "Ski
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, "
     "status TEXT NOT NULL, params TEXT NOT NULL, started REAL NOT NULL, ended REAL, "
-    "failed_step TEXT, error TEXT)",
+    "failed_step TEXT, error TEXT, owner_pid INTEGER, owner_host TEXT, owner_started INTEGER)",
     "CREATE TABLE IF NOT EXISTS steps (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "run_id TEXT NOT NULL, step TEXT NOT NULL, attempt INTEGER NOT NULL, status TEXT NOT NULL, "
     "cache_key TEXT, cached_from TEXT, started REAL NOT NULL, ended REAL, outputs TEXT, "
@@ -34,7 +39,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, step TEXT NOT NULL, "
     "run_id TEXT NOT NULL, outputs TEXT NOT NULL, created REAL NOT NULL)",
 )
-_RUN_COLUMNS = "run_id, pipeline, status, params, started, ended, failed_step, error"
+_OWNER_COLUMNS = {"owner_pid": "INTEGER", "owner_host": "TEXT", "owner_started": "INTEGER"}
+_RUN_COLUMNS = (
+    "run_id, pipeline, status, params, started, ended, failed_step, error, "
+    "owner_pid, owner_host, owner_started"
+)
 _STEP_COLUMNS = (
     "id, run_id, step, attempt, status, cache_key, cached_from, started, ended, outputs, error"
 )
@@ -42,7 +51,10 @@ _STEP_COLUMNS = (
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One pipeline run (execution) and its parameters."""
+    """One pipeline run (execution), its parameters and the process that executes (or ran) it.
+
+    ``owner`` is None for runs recorded before owners were.
+    """
 
     run_id: str
     pipeline: str
@@ -52,6 +64,7 @@ class RunRecord:
     ended: float | None
     failed_step: str | None
     error: str | None
+    owner: Owner | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,11 @@ class CacheEntry:
     created: float
 
 
+def orphaned(run: RunRecord) -> bool:
+    """Whether ``run`` is Executing but its owner, on this host, is gone (so it can be resumed)."""
+    return run.status == EXECUTING and run.owner is not None and run.owner.gone()
+
+
 def new_run_id() -> str:
     """``run-YYYYmmddTHHMMSS-xxxx`` (UTC time and four random hex digits)."""
     return f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
@@ -98,15 +116,20 @@ class PipelineStore:
         self.path = workspace.root / "pipelines.db"
 
     def _connect(self) -> sqlite3.Connection:
-        return connect(self.path, _SCHEMA)
+        db = connect(self.path, _SCHEMA)
+        _add_owner_columns(db)
+        return db
 
-    def create_run(self, pipeline: str, params: dict[str, Any]) -> RunRecord:
-        """A new Executing run of ``pipeline``."""
-        run = RunRecord(new_run_id(), pipeline, EXECUTING, params, time.time(), None, None, None)
+    def create_run(self, pipeline: str, params: dict[str, Any], owner: Owner) -> RunRecord:
+        """A new Executing run of ``pipeline``, executed by ``owner``."""
+        run = RunRecord(
+            new_run_id(), pipeline, EXECUTING, params, time.time(), None, None, None, owner
+        )
         with closing(self._connect()) as db:
             db.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
-                (run.run_id, pipeline, EXECUTING, json.dumps(params), run.started),
+                f"INSERT INTO runs ({_RUN_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?)",
+                (run.run_id, pipeline, EXECUTING, json.dumps(params), run.started, *_owner(owner)),
             )
         return run
 
@@ -138,13 +161,27 @@ class PipelineStore:
                 (status, time.time(), failed_step, error, run_id),
             )
 
-    def reopen(self, run_id: str) -> bool:
-        """Move a Failed run back to Executing (for a resume); False when it was not Failed."""
+    def fail_orphan(
+        self, run_id: str, owner: Owner, *, failed_step: str | None, error: str
+    ) -> bool:
+        """Record that ``owner`` died executing the run: it is Failed now. False when the run is
+        no longer Executing under that owner (someone else got there first)."""
         with closing(self._connect()) as db:
             changed = db.execute(
-                "UPDATE runs SET status=?, ended=NULL, failed_step=NULL, error=NULL "
-                "WHERE run_id=? AND status=?",
-                (EXECUTING, run_id, FAILED),
+                "UPDATE runs SET status=?, ended=?, failed_step=?, error=? WHERE run_id=? "
+                "AND status=? AND owner_pid=? AND owner_host=? AND owner_started IS ?",
+                (FAILED, time.time(), failed_step, error, run_id, EXECUTING, *_owner(owner)),
+            ).rowcount
+        return bool(changed)
+
+    def reopen(self, run_id: str, owner: Owner) -> bool:
+        """Move a Failed run back to Executing under ``owner`` (for a resume); False when it was
+        not Failed."""
+        with closing(self._connect()) as db:
+            changed = db.execute(
+                "UPDATE runs SET status=?, ended=NULL, failed_step=NULL, error=NULL, "
+                "owner_pid=?, owner_host=?, owner_started=? WHERE run_id=? AND status=?",
+                (EXECUTING, *_owner(owner), run_id, FAILED),
             ).rowcount
         return bool(changed)
 
@@ -216,9 +253,27 @@ class PipelineStore:
             )
 
 
+def _add_owner_columns(db: sqlite3.Connection) -> None:
+    """Migrate a pipelines.db written before runs recorded their owner (its runs get none)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column, kind in _OWNER_COLUMNS.items():
+        if column not in present:
+            try:
+                add = f"ALTER TABLE runs ADD COLUMN {column} {kind}"
+                retry_locked(lambda add=add: db.execute(add))
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
+
+
+def _owner(owner: Owner) -> tuple[int, str, int | None]:
+    return owner.pid, owner.host, owner.started
+
+
 def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, pipeline, status, params, *rest = row
-    return RunRecord(run_id, pipeline, status, json.loads(params), *rest)
+    run_id, pipeline, status, params, *rest, pid, host, started = row
+    owner = None if pid is None else Owner(pid, host, started)
+    return RunRecord(run_id, pipeline, status, json.loads(params), *rest, owner=owner)
 
 
 def _step(row: tuple[Any, ...]) -> StepRecord:

@@ -89,7 +89,8 @@ def resume_training(
     on_step: Callable[[StepRecord], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """Continue a Failed training run from its failed step, with its own parameters."""
+    """Continue a Failed (or orphaned) training run from its failed step, with its own
+    parameters."""
     return pipeline.resume(TRAINING, settings, run_id, cache=cache, on_step=on_step, say=say)
 
 
