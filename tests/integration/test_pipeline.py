@@ -33,7 +33,8 @@ from driftloop.errors import ConfigError, NotFoundError, TrainingError, Violatio
 from driftloop.loop import training_pipeline
 from driftloop.loop.events import read_events
 from driftloop.loop.lineage import lineage
-from driftloop.loop.pipeline import PipelineFailed, PipelineStateError, runs_folder
+from driftloop.loop.pipeline import PipelineFailed, PipelineStateError
+from driftloop.loop.pipeline_steps import runs_folder
 from driftloop.loop.pipeline_store import (
     EXECUTING,
     FAILED,

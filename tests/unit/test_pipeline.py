@@ -20,22 +20,17 @@ from typer.testing import CliRunner
 from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import PipelineSettings, Settings, load_settings
 from driftloop.errors import DataError, NotFoundError
-from driftloop.loop import pipeline
+from driftloop.loop import pipeline, pipeline_steps
 from driftloop.loop.events import read_events
-from driftloop.loop.pipeline import (
-    Context,
-    Pipeline,
-    PipelineFailed,
-    PipelineStateError,
-    SkipStep,
-    Step,
-)
+from driftloop.loop.pipeline import PipelineFailed, PipelineStateError
+from driftloop.loop.pipeline_steps import Context, Pipeline, SkipStep, Step
 from driftloop.loop.pipeline_store import (
     EXECUTING,
     FAILED,
     SKIPPED,
     SUCCEEDED,
     PipelineStore,
+    RunRecord,
     orphaned,
 )
 from driftloop.owner import Owner
@@ -105,7 +100,7 @@ def source(tmp_path: Path) -> Path:
     return path
 
 
-def _run(settings: Settings, source: Path, **params: Any) -> pipeline.RunRecord:
+def _run(settings: Settings, source: Path, **params: Any) -> RunRecord:
     calls.clear()
     return pipeline.run(TOY, settings, {"input": str(source), "factor": 2, **params})
 
@@ -245,9 +240,9 @@ def test_step_events_carry_the_cache_hit(settings: Settings, source: Path) -> No
 def test_code_version_follows_the_module_source() -> None:
     from driftloop import __version__
 
-    mine = pipeline.code_version(_shout)
-    assert mine.startswith(f"{__version__}+") and mine == pipeline.code_version(_count)
-    assert mine != pipeline.code_version(pipeline.file_digest)
+    mine = pipeline_steps.code_version(_shout)
+    assert mine.startswith(f"{__version__}+") and mine == pipeline_steps.code_version(_count)
+    assert mine != pipeline_steps.code_version(pipeline_steps.file_digest)
 
 
 # Runs orphaned by a killed process

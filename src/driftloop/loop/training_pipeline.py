@@ -2,7 +2,8 @@
 
 The first four steps are cached by their inputs; register and deploy are not, and are
 idempotent: a model already registered from the same MLflow run keeps its version, and an
-endpoint already serving the version is left alone. Each step's outputs name what it made,
+endpoint already serving the version is left alone (the deploy step lives in
+:mod:`driftloop.loop.training_deploy`). Each step's outputs name what it made,
 so every run's lineage (:mod:`driftloop.loop.lineage`) can be read back from the store.
 """
 
@@ -26,26 +27,14 @@ from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, NotFoundError, ViolationsFound
 from driftloop.flows import baseline_for
 from driftloop.loop import pipeline
-from driftloop.loop.deploy import DeploymentRolledBack, DeployPlan, deploy
-from driftloop.loop.pipeline import Context, Outputs, Pipeline, SkipStep, Step, file_digest
+from driftloop.loop.pipeline_steps import Context, Outputs, Pipeline, Step, file_digest
 from driftloop.loop.pipeline_store import RunRecord, StepRecord
-from driftloop.registry.base import APPROVED, CHAMPION, TRAIN_SNAPSHOT_TAG, ModelVersion
+from driftloop.loop.training_deploy import deploy_step
+from driftloop.registry.base import CHAMPION, TRAIN_SNAPSHOT_TAG, ModelVersion
 from driftloop.registry.gate import Check, GateResult
-from driftloop.registry.lifecycle import (
-    announce,
-    find_version,
-    gate_candidate,
-    promote,
-    register_gated,
-)
+from driftloop.registry.lifecycle import find_version, gate_candidate, register_gated
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.endpoint_config import (
-    NAME_PATTERN,
-    EndpointConfig,
-    EndpointStore,
-    validate_config,
-)
-from driftloop.serving.models import resolve_version
+from driftloop.serving.endpoint_config import NAME_PATTERN
 from driftloop.training.trainer import CandidateResult, best_candidate, train_candidates
 from driftloop.validation import verify
 from driftloop.workspace import atomic_write_text
@@ -253,60 +242,6 @@ def _gate_result(recorded: dict[str, Any]) -> GateResult:
     return GateResult(checks, recorded["champion_version"])
 
 
-# deploy: create the endpoint, or a guarded deployment; a no-op when it already serves the version
-
-
-def _deploy(ctx: Context) -> Outputs:
-    endpoint = ctx.params["endpoint"]
-    if endpoint is None:
-        raise SkipStep("no endpoint given")
-    settings, number = ctx.settings, int(ctx.get("register.version"))
-    registry = MlflowRegistry(settings.workspace)
-    name = settings.registry.model_name
-    approval = registry.get_version(name, number).approval
-    if approval != APPROVED:
-        raise SkipStep(f"{name} v{number} is {approval}; only Approved versions are deployed")
-    store = EndpointStore(settings.workspace)
-    done = {"endpoint": endpoint, "model": name, "version": number}
-    if not store.path(endpoint).is_file():
-        _make_champion(settings, registry, number)
-        variant = {"name": "AllTraffic", "model": str(number)}
-        config = {"name": endpoint, "model_name": name, "variants": [variant]}
-        created = store.save(validate_config(config))
-        return {**done, "action": "created", "revision": created.revision}
-    current = store.get(endpoint)
-    if _serves(registry, current, number):
-        return {**done, "action": "unchanged", "revision": current.revision}
-    result = deploy(settings, DeployPlan.from_settings(settings.deploy, endpoint, str(number)))
-    if result.status == "rolled_back":
-        raise DeploymentRolledBack(
-            f"deployment of v{number} to {endpoint} rolled back: {result.reason}",
-            details={"revision": result.final_config.revision},
-        )
-    return {**done, "action": result.status, "revision": result.final_config.revision}
-
-
-def _serves(registry: MlflowRegistry, config: EndpointConfig, number: int) -> bool:
-    """Whether all of the endpoint's traffic already goes to version ``number``."""
-    if config.shadow is not None:
-        return False
-    try:
-        live = {
-            resolve_version(registry, config.model_name, v.model)
-            for v in config.variants
-            if v.weight > 0
-        }
-    except NotFoundError:
-        return False
-    return live == {number}
-
-
-def _make_champion(settings: Settings, registry: MlflowRegistry, number: int) -> None:
-    name = settings.registry.model_name
-    if CHAMPION not in registry.get_version(name, number).aliases:
-        announce(settings.workspace, "promoted", promote(registry, name, number))
-
-
 TRAINING = Pipeline(
     "training",
     (
@@ -333,6 +268,6 @@ TRAINING = Pipeline(
             still_valid=_report_exists,
         ),
         Step("register", _register, cacheable=False),
-        Step("deploy", _deploy, cacheable=False),
+        Step("deploy", deploy_step, cacheable=False),
     ),
 )
