@@ -28,7 +28,7 @@ from driftloop.loop._deploy_steps import (
     shadow_report,
     traffic_steps,
 )
-from driftloop.loop.deploy_journal import DeployJournal, recover
+from driftloop.loop.deploy_journal import DeployJournal, recover, step_detail
 from driftloop.loop.events import emit
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import announce, promote
@@ -238,17 +238,7 @@ class _Deployment:
 
     def _apply(self, step: str, config: EndpointConfig, **extra: Any) -> EndpointConfig:
         saved = self.store.save(config)
-        detail: dict[str, Any] = {
-            "endpoint": self.plan.endpoint,
-            "strategy": self.plan.strategy,
-            "step": step,
-            "weights": {v.name: v.weight for v in saved.variants},
-            "models": {v.name: v.model for v in saved.variants},
-            "revision": saved.revision,
-            "version": self.version,
-            "shadow": saved.shadow.name if saved.shadow else None,
-            **extra,
-        }
+        detail = step_detail(step, saved, self.version, strategy=self.plan.strategy, **extra)
         self.steps.append(detail)
         emit(self.ws, SOURCE, "Deployment Step", detail)
         self._notify(detail)

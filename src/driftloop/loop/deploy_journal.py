@@ -101,6 +101,20 @@ class DeployJournal:
         return self.folder / f"{endpoint}.json"
 
 
+def step_detail(step: str, config: EndpointConfig, version: int, **extra: Any) -> dict[str, Any]:
+    """The detail of a "Deployment Step" event: the step and the config it left in place."""
+    return {
+        "endpoint": config.name,
+        **extra,
+        "step": step,
+        "weights": {v.name: v.weight for v in config.variants},
+        "models": {v.name: v.model for v in config.variants},
+        "revision": config.revision,
+        "version": version,
+        "shadow": config.shadow.name if config.shadow else None,
+    }
+
+
 def recover(workspace: Workspace, endpoint: str | None = None) -> list[dict[str, Any]]:
     """Roll back every in-flight deployment (of ``endpoint``, or all) whose owner is gone; the
     details of the "Deployment Step" events it emitted."""
@@ -112,16 +126,7 @@ def recover(workspace: Workspace, endpoint: str | None = None) -> list[dict[str,
             continue
         restored = store.save(entry.previous)
         reason = f"interrupted: {entry.owner}, which was deploying v{entry.version}, is gone"
-        detail = {
-            "endpoint": entry.endpoint,
-            "step": "rolled_back",
-            "weights": {v.name: v.weight for v in restored.variants},
-            "models": {v.name: v.model for v in restored.variants},
-            "revision": restored.revision,
-            "version": entry.version,
-            "shadow": restored.shadow.name if restored.shadow else None,
-            "reason": reason,
-        }
+        detail = step_detail("rolled_back", restored, entry.version, reason=reason)
         emit(workspace, SOURCE, "Deployment Step", detail)
         journal.end(entry.endpoint)
         log.warning("deployment to %s rolled back: %s", entry.endpoint, reason)
