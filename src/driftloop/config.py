@@ -13,7 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -155,22 +162,33 @@ class MonitoringSettings(_Section):
 
 
 class RetrainSettings(_Section):
-    """When a drift or quality event may retrain, and how much captured traffic it uses."""
+    """When a drift or quality event may retrain, and on which data."""
 
-    window: timedelta = timedelta(days=1)
-    """Labelled captured traffic from this long before the retrain joins the training data."""
+    history: Literal["all", "sliding"] = "all"
+    """Training data of a retrain: "all" is the original training data plus every labelled
+    captured row (within `window` when set); "sliding" is only the labelled captured rows of
+    the last `window`, the original data left out."""
+    window: timedelta | None = None
+    """How far back labelled captured traffic is read (ISO 8601 like "P30D"); unset: all of it."""
     min_labels: int = Field(default=200, ge=1)
-    """Fewest labelled captured rows a retrain needs; with fewer it is skipped."""
+    """Fewest labelled captured rows new to the champion (captured after the traffic it trained
+    on) a retrain needs; with fewer it is skipped."""
     cooldown: timedelta = timedelta(hours=1)
     """Shortest time between two retrains of an endpoint (``--force`` ignores it)."""
     max_per_day: int = Field(default=3, ge=1)
     """Most retrains of an endpoint in any 24 hours (``--force`` ignores it)."""
     recent_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
-    """Share of the labelled captured rows held out (stratified, seeded) as the recent data the
-    challenger and the champion are compared on."""
+    """Share of the labelled rows new to the champion held out, the most recent ones, as the
+    data the challenger and the champion are compared on; neither trains on them."""
     deploy: bool = False
     """Roll a passing, Approved challenger out at once with the ``[deploy]`` guardrails (the
     agent runs the deployment in the background); otherwise `driftloop deploy` does it."""
+
+    @model_validator(mode="after")
+    def _sliding_needs_window(self) -> RetrainSettings:
+        if self.history == "sliding" and self.window is None:
+            raise ValueError('history = "sliding" needs a window (for example "P7D")')
+        return self
 
 
 class DeploySettings(_Section):

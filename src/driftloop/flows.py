@@ -66,9 +66,11 @@ def train_and_register(
     register: bool = True,
     promote: bool = True,
     progress: Progress | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TrainingOutcome:
     """Baseline the training data, fit the candidates, register and gate the best one
-    (``promote=False``: a passing version becomes challenger while a champion exists)."""
+    (``promote=False``: a passing version becomes challenger while a champion exists);
+    ``tags`` are added to the new version's."""
     say = progress or (lambda _message: None)
     train, val = load_pair(settings, train_path, val_path)
     say("computing the training baseline")
@@ -80,6 +82,6 @@ def train_and_register(
         say(f"registering {best.name} and running the gate")
         registry = MlflowRegistry(settings.workspace)
         uri = baseline.constraints_path.parent.resolve().as_uri()
-        tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest}
+        tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest, **(tags or {})}
         registration = register_and_gate(registry, best, val, settings, uri, tags, promote=promote)
     return TrainingOutcome(train, val, baseline, results, best, registration)

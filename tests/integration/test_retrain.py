@@ -44,10 +44,12 @@ def _with(settings: Settings, *, require_approval: bool = False, **policy: Any) 
     return settings.model_copy(update={"retrain": RetrainSettings(**policy), "gate": gate})
 
 
-def _capture_labelled(settings: Settings, frame: pd.DataFrame, folder: Path) -> None:
+def _capture_labelled(
+    settings: Settings, frame: pd.DataFrame, folder: Path, prefix: str = "shifted"
+) -> None:
     """Send ``frame`` through the endpoint, then ingest its true labels by inference id."""
     records = frame.drop(columns=["customerID", "Churn"]).to_dict(orient="records")
-    ids = invoke_each(data_plane(settings, ENDPOINT), records, "shifted")
+    ids = invoke_each(data_plane(settings, ENDPOINT), records, prefix)
     labels = folder / "labels.csv"
     pd.DataFrame({"inference_id": ids, "label": frame["Churn"]}).to_csv(labels, index=False)
     ingest_labels(settings.workspace, ENDPOINT, labels, resolve_target(settings, ENDPOINT).spec)
@@ -161,3 +163,48 @@ def test_the_endpoint_of_an_event(trained: Settings) -> None:
     store.save(EndpointConfig(name="second", model_name="churn-model", variants=variants))
     with pytest.raises(ConfigError, match="2 endpoints"):
         endpoint_of(trained, {"id": "e", "detail": {"alarmName": "a"}})
+
+
+def _predictions(settings: Settings, version: int, rows: pd.DataFrame) -> Any:
+    model = MlflowRegistry(settings.workspace).load_model(settings.registry.model_name, version)
+    return model.predict_proba(rows)[:, 1]
+
+
+def test_two_retrains_on_the_same_captures_give_the_same_model(trained: Settings) -> None:
+    settings = _with(trained, cooldown=timedelta(0), max_per_day=50)
+    first = retrain(settings, ENDPOINT, force=True)
+    second = retrain(settings, ENDPOINT, force=True)
+    assert first.status == second.status == "retrained"
+    assert (first.training_rows, first.recent_rows) == (second.training_rows, second.recent_rows)
+    rows = generate(200, seed=40, scenario="concept_shift", strength=2.0)
+    rows = rows.drop(columns=["customerID", "Churn"])
+    assert (
+        _predictions(trained, first.version, rows) == _predictions(trained, second.version, rows)
+    ).all()
+
+
+def test_a_retrained_champion_is_compared_only_on_traffic_it_never_saw(
+    trained: Settings, tmp_path: Path
+) -> None:
+    from driftloop.loop.retrain_data import Cut
+    from driftloop.registry.base import BASE_SNAPSHOT_TAG, UNTIL_TAG
+    from driftloop.registry.lifecycle import promote
+
+    registry, name = MlflowRegistry(trained.workspace), trained.registry.model_name
+    v1 = registry.get_version(name, 1)
+    champion = promote(registry, name, 3)
+    assert champion.tags[BASE_SNAPSHOT_TAG] == v1.train_snapshot
+    base_rows = len(pd.read_parquet(trained.workspace.snapshots / f"{v1.train_snapshot}.parquet"))
+    _capture_labelled(
+        trained, generate(1000, seed=33, scenario="concept_shift", strength=2.0), tmp_path, "later"
+    )
+    outcome = retrain(_with(trained, cooldown=timedelta(0), max_per_day=50), ENDPOINT, force=True)
+    assert outcome.status == "retrained"
+    # New to v3: its own hold-out (900 of the first rows) and the 1,000 later ones.
+    assert outcome.labelled_rows == 900 + 1000
+    assert outcome.recent_rows == 570  # the newest 30 % of those
+    # Training: the original data once, plus every labelled row older than the hold-out, once.
+    assert outcome.captured_in_training == SHIFTED_ROWS + 1000 - outcome.recent_rows
+    assert outcome.training_rows == base_rows + outcome.captured_in_training
+    newest = registry.get_version(name, outcome.version)
+    assert Cut.from_text(newest.tags[UNTIL_TAG]) > Cut.from_text(champion.tags[UNTIL_TAG])

@@ -14,7 +14,7 @@ import pytest
 from sklearn import metrics
 
 from driftloop.errors import ConfigError, DataError, NotFoundError
-from driftloop.monitoring.capture_reader import Window, read_window
+from driftloop.monitoring.capture_reader import Window, read_window, row_keys
 from driftloop.monitoring.labels import (
     ingest_label_records,
     ingest_labels,
@@ -167,11 +167,15 @@ def test_merge_matches_inference_id_else_event_id(workspace: Workspace, tmp_path
         tmp_path / "capture", ENDPOINT, SPEC, since=since, until=since + timedelta(hours=2)
     )
     event_of_last = window.event_ids[-1]
-    labels = {"i0": 0, "i1": 1, event_of_last: 1, window.event_ids[0]: 1}  # row 0 matches by i0
+    assert row_keys(window) == ["i0", "i1#1", "i1#2", event_of_last]
+    # Row 0 matches by i0, not by its event id; each row of the batch i1 has its own label.
+    labels = {"i0": 0, "i1#1": 1, "i1#2": 0, event_of_last: 1, window.event_ids[0]: 1}
     y_true, proba = merge_labels(window, labels)
-    assert y_true.tolist() == [0, 1, 1, 1]
+    assert y_true.tolist() == [0, 1, 0, 1]
     np.testing.assert_allclose(proba, [0.3, 0.7, 0.7, 0.1])
     assert merge_labels(window, {})[0].size == 0
+    # A label naming the batch as a whole labels none of its rows.
+    assert merge_labels(window, {"i1": 1})[0].size == 0
 
 
 def _window(times: list[datetime], since: datetime, until: datetime) -> Window:
@@ -180,6 +184,8 @@ def _window(times: list[datetime], since: datetime, until: datetime) -> Window:
         frame=pd.DataFrame({"x": np.zeros(n)}),
         inference_ids=[f"i{k}" for k in range(n)],
         event_ids=[f"e{k}" for k in range(n)],
+        positions=np.ones(n, dtype=np.int64),
+        record_rows=np.ones(n, dtype=np.int64),
         times=np.array([t.replace(tzinfo=None) for t in times], dtype="datetime64[s]"),
         variants=["A"] * n,
         probabilities=np.linspace(0.1, 0.9, n),

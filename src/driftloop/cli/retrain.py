@@ -21,7 +21,8 @@ def retrain_cmd(
         help="Roll a passing challenger out with the deploy guardrails (default: retrain.deploy).",
     ),
 ) -> None:
-    """Retrain on the training snapshot plus labelled captured traffic; the gate decides."""
+    """Retrain on the original training data plus labelled captured traffic; the gate decides
+    on the most recent labelled traffic."""
     from driftloop.cli.deploy import show_step
     from driftloop.loop.deploy import DeploymentRolledBack
 
@@ -44,10 +45,14 @@ def show_retrain(outcome: RetrainOutcome) -> None:
     colour = "green" if outcome.status == "retrained" else "yellow"
     console.print(
         f"[{colour}]{outcome.status}[/]: {outcome.reason} "
-        f"({outcome.labelled_rows} labelled captured rows)"
+        f"({outcome.labelled_rows} labelled captured rows new to the champion)"
     )
     if outcome.status != "retrained":
         return
+    console.print(
+        f"trained on {outcome.training_rows} rows ({outcome.captured_in_training} captured); "
+        f"compared on the {outcome.recent_rows} most recent labelled rows"
+    )
     table = Table("model", *_SHOWN, title="Recent labelled data")
     for name, metrics in (
         ("champion", outcome.champion_metrics),

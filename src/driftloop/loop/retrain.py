@@ -1,8 +1,8 @@
 """The retraining policy: when drift or quality events may retrain, and on which data.
 
-Training data is the champion's training snapshot plus labelled captured traffic from the last
-``window``; a stratified, seeded share of the labelled traffic is held out as recent data, on
-which the gate compares the challenger with the champion. A passing version becomes
+Training data is the original training data plus labelled captured traffic, and the gate
+compares the challenger with the champion on the most recent labelled traffic, which neither
+trained on (:mod:`driftloop.loop.retrain_data`). A passing version becomes
 ``challenger`` (Approved, or PendingManualApproval when approval is required); a guarded
 deployment makes it champion (:func:`roll_out`, automatic with ``[retrain] deploy = true``).
 Cooldown, the daily cap and de-duplication live in the :class:`Ledger`.
@@ -16,26 +16,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from driftloop.config import RetrainSettings, Settings
+from driftloop.config import Settings
 from driftloop.data.preprocess import MANIFEST
 from driftloop.data.spec import target_vector
-from driftloop.data.split import stratified_split
 from driftloop.errors import ConfigError
 from driftloop.loop.deploy import DeployPlan, DeployResult, deploy
 from driftloop.loop.events import emit
+from driftloop.loop.retrain_data import Cut, labelled_rows, new_rows, split_rows
 from driftloop.loop.retrain_ledger import Ledger
-from driftloop.monitoring.capture_reader import Window, read_window, utc
+from driftloop.monitoring.capture_reader import read_window, utc
 from driftloop.monitoring.labels import read_labels
-from driftloop.monitoring.target import MonitorTarget, resolve_target
-from driftloop.registry.base import APPROVED
+from driftloop.monitoring.target import MonitorTarget, resolve_target, served_spec
+from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL_TAG
+from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.training.metrics import evaluate
 from driftloop.workspace import Workspace, atomic_path, atomic_write_text
 
 SOURCE = "driftloop.retrain"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -47,7 +48,10 @@ class RetrainOutcome:
     version: int | None = None
     gate_passed: bool | None = None
     approval: str | None = None
-    labelled_rows: int = 0
+    labelled_rows: int = 0  # labelled captured rows new to the champion
+    training_rows: int = 0
+    captured_in_training: int = 0
+    recent_rows: int = 0
     champion_metrics: dict[str, float] = field(default_factory=dict)
     challenger_metrics: dict[str, float] = field(default_factory=dict)
 
@@ -71,13 +75,16 @@ def retrain(
     if ledger.handled(event_id):
         return _skipped(ws, detail, RetrainOutcome("skipped", "duplicate event"))
     target = resolve_target(settings, endpoint)
-    labelled = labelled_traffic(settings, target, now - policy.window, now)
-    reason = ledger.claim(endpoint, event_id, now, policy, force, len(labelled))
+    since = now - policy.window if policy.window is not None else None
+    labelled = labelled_traffic(settings, target, since, now)
+    lineage = _lineage(settings, target)
+    fresh = new_rows(labelled, lineage[1])
+    reason = ledger.claim(endpoint, event_id, now, policy, force, fresh)
     if reason is not None:
-        return _skipped(ws, detail, RetrainOutcome("skipped", reason, labelled_rows=len(labelled)))
-    emit(ws, SOURCE, "Retraining Started", {**detail, "labelled_rows": len(labelled)})
+        return _skipped(ws, detail, RetrainOutcome("skipped", reason, labelled_rows=fresh))
+    emit(ws, SOURCE, "Retraining Started", {**detail, "labelled_rows": fresh})
     try:
-        outcome = _train(settings, target, labelled, policy, now)
+        outcome = _train(settings, target, labelled, lineage, now)
     except Exception as exc:
         emit(ws, SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
         raise
@@ -91,54 +98,64 @@ def _skipped(ws: Workspace, detail: dict[str, Any], outcome: RetrainOutcome) -> 
 
 
 def labelled_traffic(
-    settings: Settings, target: MonitorTarget, since: datetime, until: datetime
+    settings: Settings, target: MonitorTarget, since: datetime | None, until: datetime
 ) -> pd.DataFrame:
-    """Captured rows of ``[since, until)`` that have a label, with the target as label text."""
-    spec = target.spec
+    """Labelled captured rows of ``[since, until)`` (``since`` None: all captured history),
+    each once, in capture-time order (see :mod:`driftloop.loop.retrain_data`)."""
     window = read_window(
-        settings.workspace.capture, target.endpoint, spec, since=since, until=until
+        settings.workspace.capture, target.endpoint, target.spec, since=since or EPOCH, until=until
     )
-    truth = _truth(window, read_labels(settings.workspace, target.endpoint))
-    rows = window.frame.loc[truth >= 0, spec.features].reset_index(drop=True)
-    rows[spec.target] = [spec.label(bool(y)) for y in truth[truth >= 0]]
-    return rows
+    return labelled_rows(window, read_labels(settings.workspace, target.endpoint), target.spec)
 
 
-def _truth(window: Window, labels: dict[str, int]) -> np.ndarray:
-    """Each row's label (-1 when unlabelled), keyed by inference id, else event id."""
-    ids = zip(window.inference_ids, window.event_ids, strict=True)
-    keys = (i if i is not None else e for i, e in ids)
-    return np.fromiter((labels.get(k, -1) for k in keys), dtype=np.int64, count=window.rows)
+def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None]:
+    """The original training snapshot the champion's lineage started from, and the time up to
+    the champion (and the served version) trained on captured traffic (their later cut)."""
+    registry = MlflowRegistry(settings.workspace)
+    name = settings.registry.model_name
+    champion = registry.get_by_alias(name, CHAMPION)
+    versions = [registry.get_version(name, target.version)]
+    if champion is not None and champion.version != target.version:
+        versions.append(champion)
+    cutoffs = [Cut.from_text(v.tags[UNTIL_TAG]) for v in versions if UNTIL_TAG in v.tags]
+    served = versions[0]
+    base = served.tags.get(BASE_SNAPSHOT_TAG) or served.train_snapshot or ""
+    return base, max(cutoffs, default=None)
 
 
 def _train(
     settings: Settings,
     target: MonitorTarget,
     labelled: pd.DataFrame,
-    policy: RetrainSettings,
+    lineage: tuple[str, Cut | None],
     now: datetime,
 ) -> RetrainOutcome:
-    """Train on snapshot + older labelled rows, gate on the recent hold-out."""
+    """Train on the original data plus older labelled rows, gate on the recent hold-out."""
     from driftloop.flows import train_and_register
 
-    older, recent = stratified_split(
-        labelled, target.spec, fraction=policy.recent_fraction, seed=settings.data.seed
-    )
-    train = pd.concat([target.reference(), older], ignore_index=True)
+    policy, (base_digest, until) = settings.retrain, lineage
+    base = None
+    if policy.history == "all":
+        base = pd.read_parquet(settings.workspace.snapshots / f"{base_digest}.parquet")
+    rows = split_rows(labelled, base, until, policy.recent_fraction, target.spec)
     folder = settings.workspace.root / "retrain" / now.strftime("%Y%m%dT%H%M%S%fZ")
-    train_csv, val_csv = _write(folder, target, train, recent)
-    trained = train_and_register(settings, train_csv, val_csv, promote=False)
+    train_csv, val_csv = _write(folder, target, rows.train, rows.recent)
+    tags = {BASE_SNAPSHOT_TAG: base_digest, UNTIL_TAG: rows.cut.to_text()}
+    trained = train_and_register(settings, train_csv, val_csv, promote=False, tags=tags)
     registration = trained.registration
     assert registration is not None  # registering is the default
     version, gate = registration.version, registration.gate
-    champion = _champion_metrics(settings, gate.champion_version or target.version, recent, target)
+    champion = _champion_metrics(settings, gate.champion_version or target.version, rows.recent)
     return RetrainOutcome(
         "retrained",
         f"v{version.version}: gate {'passed' if gate.passed else 'failed'}",
         version=version.version,
         gate_passed=gate.passed,
         approval=version.approval,
-        labelled_rows=len(labelled),
+        labelled_rows=rows.new_rows,
+        training_rows=len(rows.train),
+        captured_in_training=rows.captured_in_training,
+        recent_rows=len(rows.recent),
         champion_metrics=champion,
         challenger_metrics=dict(trained.best.metrics),
     )
@@ -158,16 +175,14 @@ def _write(
     return paths
 
 
-def _champion_metrics(
-    settings: Settings, version: int, recent: pd.DataFrame, target: MonitorTarget
-) -> dict[str, float]:
+def _champion_metrics(settings: Settings, version: int, recent: pd.DataFrame) -> dict[str, float]:
     """The champion's metrics on the recent hold-out (the gate's comparison, in full)."""
-    from driftloop.registry.mlflow_registry import MlflowRegistry
-
-    model = MlflowRegistry(settings.workspace).load_model(settings.registry.model_name, version)
-    proba = model.predict_proba(recent[target.spec.features])[:, 1]
-    y = target_vector(recent, target.spec, source="recent labelled traffic")
-    return evaluate(y, proba, threshold=settings.training.threshold)
+    registry = MlflowRegistry(settings.workspace)
+    model = registry.load_model(settings.registry.model_name, version)
+    spec, threshold = served_spec(settings.registry.model_name, version)
+    proba = model.predict_proba(recent[spec.features])[:, 1]
+    y = target_vector(recent, spec, source="recent labelled traffic")
+    return evaluate(y, proba, threshold=threshold)
 
 
 def endpoint_of(settings: Settings, event: dict[str, Any]) -> str:

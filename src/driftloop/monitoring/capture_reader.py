@@ -51,6 +51,8 @@ class Window:
     frame: pd.DataFrame  # spec.features; numeric float64 (NaN), categorical object (None)
     inference_ids: list[str | None]
     event_ids: list[str]
+    positions: np.ndarray  # 1-based row number within its record (int64)
+    record_rows: np.ndarray  # rows in the row's record (int64)
     times: np.ndarray  # datetime64[s], UTC
     variants: list[str]
     probabilities: np.ndarray  # NaN where no usable output was captured
@@ -59,6 +61,23 @@ class Window:
     rows: int
     since: datetime
     until: datetime
+
+
+def row_keys(window: Window) -> list[str]:
+    """The key a ground-truth label names each row by.
+
+    A one-row record is keyed by its ``inferenceId``, else its ``eventId`` (Model Monitor's
+    rule). Row ``n`` (1-based) of a many-row record is keyed ``<id>#<n>``: one label per row,
+    never one label shared by a whole batch.
+    """
+    pairs = zip(window.inference_ids, window.event_ids, strict=True)
+    ids = (i if i is not None else e for i, e in pairs)
+    return [
+        key if size == 1 else f"{key}#{position}"
+        for key, size, position in zip(
+            ids, window.record_rows.tolist(), window.positions.tolist(), strict=True
+        )
+    ]
 
 
 def read_window(
@@ -199,10 +218,15 @@ class _Reader:
         def per_row(values: list[Any], dtype: Any = object) -> np.ndarray:
             return np.repeat(np.array(values, dtype=dtype), counts)[kept]
 
+        sizes = np.array(counts, dtype=np.int64)
+        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        positions = np.arange(int(sizes.sum()), dtype=np.int64) - starts + 1
         return Window(
             frame=frame,
             inference_ids=per_row(inference_ids).tolist(),
             event_ids=per_row(event_ids).tolist(),
+            positions=positions[kept],
+            record_rows=per_row(counts, np.int64),
             times=per_row(times, "datetime64[s]"),
             variants=per_row(variants).tolist(),
             probabilities=np.array(self.proba, dtype=np.float64)[kept],

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from driftloop.errors import ConfigError
-from driftloop.monitoring.capture_reader import Window, utc, whole_second
+from driftloop.monitoring.capture_reader import Window, row_keys, utc, whole_second
 
 
 def eligible_range(
@@ -59,9 +59,9 @@ def merge_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(y_true, proba)`` of the window's rows that have a label and a captured probability.
 
-    A row's key is its record's ``inferenceId``, else its ``eventId`` (Model Monitor's rule); all
-    rows of a many-row record share that record's label. With offsets, only rows captured from
-    ``run_time + offset_start`` up to ``run_time + offset_end`` count (see
+    A row's key is its record's ``inferenceId``, else its ``eventId`` (Model Monitor's rule);
+    row ``n`` of a many-row record is ``<id>#<n>`` (:func:`row_keys`). With offsets, only rows
+    captured from ``run_time + offset_start`` up to ``run_time + offset_end`` count (see
     :func:`eligible_range`; ``run_time`` defaults to the window's end, a missing offset leaves
     that side at the window's bound), and the window must cover that range. Rows without a
     probability (``Input``-only capture) cannot be scored and are left out.
@@ -79,13 +79,15 @@ def merge_labels(
         eligible = (window.times >= whole_second(start)) & (window.times < whole_second(end))
     else:
         eligible = np.ones(window.rows, dtype=bool)
-    keys = (
-        i if i is not None else e
-        for i, e in zip(window.inference_ids, window.event_ids, strict=True)
-    )
-    truth = np.fromiter((labels.get(k, -1) for k in keys), dtype=np.int64, count=window.rows)
+    truth = row_labels(window, labels)
     chosen = eligible & (truth >= 0) & np.isfinite(window.probabilities)
     return truth[chosen], window.probabilities[chosen]
+
+
+def row_labels(window: Window, labels: dict[str, int]) -> np.ndarray:
+    """Each row's label (0/1), -1 where none was given, matched by :func:`row_keys`."""
+    keys = row_keys(window)
+    return np.fromiter((labels.get(k, -1) for k in keys), dtype=np.int64, count=window.rows)
 
 
 def model_quality(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:

@@ -45,10 +45,18 @@ class MonitorTarget:
         return profile
 
 
-def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
-    """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
+def served_spec(model_name: str, version: int) -> tuple[TabularSpec, float]:
+    """The input spec and decision threshold a registered version was logged with."""
     import mlflow
 
+    metadata = mlflow.models.get_model_info(f"models:/{model_name}/{version}").metadata or {}
+    return TabularSpec.from_dict(metadata["driftloop_spec"]), float(
+        metadata.get("driftloop_threshold", 0.5)
+    )
+
+
+def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
+    """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
     config = EndpointStore(settings.workspace).get(endpoint)
     chosen = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
@@ -66,7 +74,7 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
             f"{config.model_name} v{number} has no baseline or training snapshot recorded "
             "(register it with `driftloop train`)"
         )
-    metadata = mlflow.models.get_model_info(f"models:/{config.model_name}/{number}").metadata or {}
+    spec, threshold = served_spec(config.model_name, number)
     baseline = Baseline.load(Path(version.baseline_uri.removeprefix("file://")))
     snapshot = settings.workspace.snapshots / f"{version.train_snapshot}.parquet"
     if not snapshot.is_file():
@@ -76,8 +84,8 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
         variant=chosen.name,
         model_name=config.model_name,
         version=number,
-        spec=TabularSpec.from_dict(metadata["driftloop_spec"]),
-        threshold=float(metadata.get("driftloop_threshold", 0.5)),
+        spec=spec,
+        threshold=threshold,
         baseline=baseline,
         snapshot=snapshot,
     )
