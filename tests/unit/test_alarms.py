@@ -14,7 +14,7 @@ import pytest
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
 from driftloop.alarms.metric_store import Datapoint, MetricStore, dimensions_key
-from driftloop.alarms.statistics import percentile, period_values, series
+from driftloop.alarms.statistics import low_sample_minimum, percentile, period_values, series
 from driftloop.alarms.store import AlarmStore
 from driftloop.errors import ConfigError, NotFoundError
 
@@ -98,7 +98,8 @@ def test_high_latency_alarm_insufficient_then_alarm_then_ok(metrics: MetricStore
     latency(metrics, 2, 9999.0)  # the current, incomplete minute is not evaluated
     second = evaluate(high, metrics, at(2, 30), first.state)
     assert second.state == "ALARM"
-    assert second.values == [(T0, 1500.0), (T0 + 60, 1523.0)]
+    # the retrieval range holds two more periods than the two evaluated
+    assert second.values == [(T0 - 120, None), (T0 - 60, None), (T0, 1500.0), (T0 + 60, 1523.0)]
     assert second.reason == (
         "Threshold Crossed: 2 out of the last 2 datapoints [1523.0 (27/11/26 14:01:00), "
         "1500.0 (27/11/26 14:00:00)] were greater than the threshold (1000.0) "
@@ -132,7 +133,7 @@ def test_treat_missing_data_when_all_missing(
     ("mode", "required", "expected"),
     [
         ("missing", 2, "ALARM"),
-        ("missing", 3, "OK"),
+        ("missing", 3, "ALARM"),  # the oldest evaluated datapoint breaches, none is within
         ("ignore", 2, "ALARM"),
         ("ignore", 3, "OK"),
         ("notBreaching", 2, "ALARM"),
@@ -143,18 +144,22 @@ def test_treat_missing_data_when_all_missing(
 def test_treat_missing_data_with_gaps(
     metrics: MetricStore, mode: str, required: int, expected: str
 ) -> None:
-    # Three periods, the middle one without data, the other two breaching.
+    # Five retrieved periods `- - X - X`: two real datapoints, both breaching.
     latency(metrics, 0, 5000.0)
     latency(metrics, 2, 5000.0)
     definition = alarm(EvaluationPeriods=3, DatapointsToAlarm=required, TreatMissingData=mode)
     result = evaluate(definition, metrics, at(3), "OK")
     assert result.state == expected
-    assert [value for _, value in result.values] == [5000.0, None, 5000.0]
+    assert [value for _, value in result.values] == [None, None, 5000.0, None, 5000.0]
 
 
-def test_missing_mode_below_m_present_is_ok(metrics: MetricStore) -> None:
+def test_missing_mode_with_one_recent_breaching_point_is_insufficient(metrics: MetricStore) -> None:
     latency(metrics, 2, 5000.0)
-    assert evaluate(alarm(EvaluationPeriods=3), metrics, at(3), "ALARM").state == "OK"
+    result = evaluate(alarm(EvaluationPeriods=3), metrics, at(3), "ALARM")
+    assert (result.state, result.reason) == (
+        "INSUFFICIENT_DATA",
+        "Insufficient Data: 2 datapoints were unknown.",
+    )
     breaching = evaluate(
         alarm(EvaluationPeriods=3, TreatMissingData="breaching"), metrics, at(3), "OK"
     )
@@ -173,7 +178,7 @@ def test_m_of_n(metrics: MetricStore) -> None:
     assert "minimum 3 datapoints for ALARM -> OK" in result.reason
     # Two-minute periods aligned to even minutes: [0,2) avg 2505, [2,4) avg 2505.
     wide = alarm(Period=120, EvaluationPeriods=2)
-    assert evaluate(wide, metrics, at(5), None).values == [(T0, 2505.0), (T0 + 120, 2505.0)]
+    assert evaluate(wide, metrics, at(5), None).values[-2:] == [(T0, 2505.0), (T0 + 120, 2505.0)]
 
 
 def test_percentiles_from_distributions(metrics: MetricStore) -> None:
@@ -190,7 +195,7 @@ def test_percentiles_from_distributions(metrics: MetricStore) -> None:
         alarm(Statistic=None, ExtendedStatistic="p99", Threshold=90), metrics, at(2), None
     )
     assert result.state == "OK"  # one period each: p99 of 1..50 is 50, of 51..100 is ~99
-    assert [value is not None and value > 90 for _, value in result.values] == [False, True]
+    assert [value is not None and value > 90 for _, value in result.values[-2:]] == [False, True]
 
 
 def test_simple_statistics_and_series(metrics: MetricStore) -> None:
@@ -308,13 +313,14 @@ def test_high_resolution_alarm_evaluates_ten_second_buckets(metrics: MetricStore
         metrics.put([point])
     assert evaluate(fast, metrics, at(0, 15), None).state == "OK"  # [T0, T0+10): 500
     breached = evaluate(fast, metrics, at(0, 25), "OK")  # [T0+10, T0+20): 4000, not 90000
-    assert (breached.state, breached.values) == ("ALARM", [(T0 + 10, 4000.0)])
+    assert (breached.state, breached.values[-1]) == ("ALARM", (T0 + 10, 4000.0))
     half = alarm(Period=30, EvaluationPeriods=1, Statistic="Maximum")
-    assert evaluate(half, metrics, at(0, 31), None).values == [(T0, 90000.0)]
+    assert evaluate(half, metrics, at(0, 31), None).values[-1] == (T0, 90000.0)
     # a one-minute alarm over the same buckets sees their average
-    assert evaluate(alarm(EvaluationPeriods=1), metrics, at(1), None).values == [
-        (T0, (500.0 + 4000.0 + 90000.0) / 3)
-    ]
+    assert evaluate(alarm(EvaluationPeriods=1), metrics, at(1), None).values[-1] == (
+        T0,
+        (500.0 + 4000.0 + 90000.0) / 3,
+    )
 
 
 def test_a_store_written_with_minute_columns_is_migrated(tmp_path: Path) -> None:
@@ -333,3 +339,51 @@ def test_a_store_written_with_minute_columns_is_migrated(tmp_path: Path) -> None
         db.commit()
     found = MetricStore(path).query("AWS/SageMaker", "ModelLatency", DIMS)
     assert [(p.timestamp, p.sum) for p in found] == [(T0, 3.0)]
+
+
+def test_low_sample_minimum_follows_the_documented_formula() -> None:
+    # "Percentile-based alarms and low data samples": fewer than 10/(1-percentile) data points
+    # for percentiles of 0.5 and above (1000 for p99), fewer than 10/percentile below 0.5.
+    assert [low_sample_minimum(s) for s in ("p99", "p99.9", "p50", "p25", "p10")] == [
+        1000,
+        10000,
+        20,
+        40,
+        100,
+    ]
+    assert low_sample_minimum("Average") is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "previous", "expected"),
+    [
+        (None, "OK", "ALARM"),  # omitted: always evaluated
+        ("evaluate", "OK", "ALARM"),
+        ("ignore", "OK", "OK"),  # too few samples: the state does not change
+        ("ignore", None, "INSUFFICIENT_DATA"),
+    ],
+)
+def test_evaluate_low_sample_count_percentile(
+    metrics: MetricStore, setting: str | None, previous: Any, expected: str
+) -> None:
+    latency(metrics, 0, *[5000.0] * 30)  # 30 samples, fewer than the 1000 a p99 needs
+    changes = {"Statistic": None, "ExtendedStatistic": "p99", "EvaluationPeriods": 1}
+    if setting is not None:
+        changes["EvaluateLowSampleCountPercentile"] = setting
+    result = evaluate(alarm(**changes), metrics, at(1), previous)
+    assert result.state == expected
+    if setting == "ignore":
+        assert "fewer than 1000 samples" in result.reason
+
+
+def test_enough_samples_are_evaluated_even_when_ignoring_low_counts(metrics: MetricStore) -> None:
+    latency(metrics, 0, *[5000.0] * 20)  # p50 needs 10/(1-0.5) = 20 samples
+    median = alarm(
+        Statistic=None,
+        ExtendedStatistic="p50",
+        EvaluationPeriods=1,
+        EvaluateLowSampleCountPercentile="ignore",
+    )
+    assert evaluate(median, metrics, at(1), "OK").state == "ALARM"
+    with pytest.raises(ConfigError, match="evaluate_low_sample_count_percentile"):
+        alarm(EvaluateLowSampleCountPercentile="always")

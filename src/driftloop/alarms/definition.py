@@ -23,6 +23,7 @@ Operator = Literal[
     "LessThanOrEqualToThreshold",
 ]
 TreatMissing = Literal["missing", "notBreaching", "breaching", "ignore"]
+LowSampleCount = Literal["evaluate", "ignore"]
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -86,6 +87,8 @@ class AlarmDefinition(BaseModel):
     threshold: float
     comparison_operator: Operator
     treat_missing_data: TreatMissing = "missing"
+    evaluate_low_sample_count_percentile: LowSampleCount | None = None
+    """Percentile alarms only: ``ignore`` keeps the state while a period has too few samples."""
     alarm_actions: list[str] = Field(default_factory=list)
     ok_actions: list[str] = Field(default_factory=list, alias="OKActions")
     insufficient_data_actions: list[str] = Field(default_factory=list)

@@ -76,6 +76,16 @@ def statistic_value(point: Datapoint, statistic: str) -> float | None:
     raise ValueError(f"unknown statistic {statistic!r}")
 
 
+def low_sample_minimum(statistic: str) -> float | None:
+    """Samples a period needs before a percentile alarm set to ignore low sample counts
+    evaluates it: 10/(1-p) for p of 0.5 and above, 10/p below (p99: 1000); None for a simple
+    statistic."""
+    if not statistic.startswith("p"):
+        return None
+    rank = float(statistic[1:]) / 100
+    return round(10 / (1 - rank) if rank >= 0.5 else 10 / rank, 6)
+
+
 def period_values(
     points: Iterable[Datapoint], statistic: str, period_s: int, start: int, end: int
 ) -> list[PeriodValue]:

@@ -7,14 +7,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from driftloop.cli._context import console, settings
+from driftloop.cli._context import console, err_console, settings
 from driftloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftloop.alarms.definition import AlarmDefinition
 
 app = typer.Typer(
     help="CloudWatch-style alarms on the workspace metric store.", no_args_is_help=True
@@ -57,6 +63,9 @@ def put_cmd(
     threshold: float | None = typer.Option(None, "--threshold"),
     comparison_operator: str | None = typer.Option(None, "--comparison-operator"),
     treat_missing_data: str | None = typer.Option(None, "--treat-missing-data"),
+    low_sample_count: str | None = typer.Option(
+        None, "--evaluate-low-sample-count-percentile", help="evaluate or ignore (percentiles)."
+    ),
     dimensions: list[str] | None = typer.Option(None, "--dimensions", help="Name=N,Value=V"),
     alarm_actions: list[str] | None = typer.Option(None, "--alarm-actions"),
     ok_actions: list[str] | None = typer.Option(None, "--ok-actions"),
@@ -84,6 +93,7 @@ def put_cmd(
         "Threshold": threshold,
         "ComparisonOperator": comparison_operator,
         "TreatMissingData": treat_missing_data,
+        "EvaluateLowSampleCountPercentile": low_sample_count,
         "AlarmActions": alarm_actions,
         "OKActions": ok_actions,
         "AlarmDescription": alarm_description,
@@ -95,6 +105,48 @@ def put_cmd(
     console.print(
         f"alarm {alarm.alarm_name} stored (INSUFFICIENT_DATA until the agent evaluates it)"
     )
+    warning = _no_data_warning(settings(ctx).workspace.metrics_db, alarm)
+    if warning:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def _no_data_warning(path: Path, alarm: AlarmDefinition) -> str:
+    """A warning when no stored datapoint (the whole metric store) has the alarm's namespace,
+    metric and exact dimensions, naming the dimension sets that metric has; '' otherwise."""
+    from driftloop.alarms.metric_store import dimensions_key
+
+    found = _dimension_sets(path, alarm.namespace, alarm.metric_name)
+    if dimensions_key(alarm.dimensions) in found:
+        return ""
+    head = (
+        f"no datapoint in the metric store has namespace {alarm.namespace!r}, metric "
+        f"{alarm.metric_name!r} and dimensions {_shown(alarm.dimensions)}"
+    )
+    if not found:
+        return f"{head}; the metric has no datapoints at all yet."
+    sets = "; ".join(_shown(json.loads(key)) for key in sorted(found))
+    return f"{head}; the metric has datapoints with these dimensions: {sets}."
+
+
+def _shown(dimensions: dict[str, str]) -> str:
+    inner = ", ".join(f"{name}={value}" for name, value in sorted(dimensions.items()))
+    return "{" + inner + "}"
+
+
+def _dimension_sets(path: Path, namespace: str, metric: str) -> set[str]:
+    """Distinct dimension keys stored for one metric (read-only; empty without a store)."""
+    if not path.is_file():
+        return set()
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+        try:
+            rows = db.execute(
+                "SELECT DISTINCT dimensions FROM datapoints WHERE namespace=? AND metric=?",
+                (namespace, metric),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no datapoints table yet
+            return set()
+    return {row[0] for row in rows}
 
 
 @app.command("list")
