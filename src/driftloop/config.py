@@ -39,6 +39,19 @@ MetricName = Literal[
     "roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier"
 ]
 
+RETRAIN_ON_VIOLATIONS: dict[str, Any] = {
+    "name": "retrain-on-violations",
+    "event_pattern": {
+        "source": ["driftloop.monitoring"],
+        "detail-type": ["Monitoring Run Completed"],
+        "detail": {"status": ["CompletedWithViolations"]},
+    },
+    "targets": [{"type": "retrain"}],
+}
+"""The default rule: every monitoring run that finds violations (drift included) asks for a
+retrain, so sustained drift keeps retraining (within the cooldown, the daily cap and
+``min_labels``), where an alarm would fire once and stay in ALARM."""
+
 _toml_path: ContextVar[Path | None] = ContextVar("driftloop_toml_path", default=None)
 
 
@@ -53,6 +66,8 @@ class DataSettings(_Section):
     """Value of the target column that counts as the positive class."""
     id_columns: list[str] = ["customerID"]
     """Identifier columns: kept out of features and dropped by preprocessing."""
+    drop_columns: list[str] = []
+    """Other columns to leave out of the features (a label-leaking or a calendar column)."""
     column_types: dict[str, Literal["numeric", "categorical"]] = {
         "SeniorCitizen": "categorical",
         "TotalCharges": "numeric",
@@ -71,8 +86,12 @@ class TrainingSettings(_Section):
     """Candidate models, each fitted as a scikit-learn pipeline taking raw columns."""
     primary_metric: MetricName = "roc_auc"
     """Validation metric that picks the best candidate and compares it with the champion."""
-    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    """Probability at or above which a row is predicted positive."""
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["f1", "cost"] = 0.5
+    """Probability at or above which a row is predicted positive; or chosen on validation data:
+    "f1" (the F1-optimal one) or "cost" (least `cost_ratio` x missed positives + false
+    alarms). The chosen value is logged and served with the model."""
+    cost_ratio: float = Field(default=1.0, gt=0.0)
+    """With threshold = "cost": what one missed positive costs, counted in false positives."""
     seed: int = 42
     """Seed of every model, so runs are reproducible."""
     experiment: str = "driftloop"
@@ -277,6 +296,9 @@ class Settings(BaseSettings):
     """Monitoring jobs over captured traffic."""
     alarms: list[dict[str, Any]] = []
     """Alarms as `aws cloudwatch put-metric-alarm` fields; the agent loads them at start."""
+    rules: list[dict[str, Any]] = [RETRAIN_ON_VIOLATIONS]
+    """Event rules (EventBridge's shape: name, event_pattern, targets); the agent puts them at
+    start. The default retrains after every monitoring run that finds violations."""
     agent: AgentSettings = AgentSettings()
     """The `driftloop agent` process."""
     retrain: RetrainSettings = RetrainSettings()

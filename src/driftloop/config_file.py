@@ -75,9 +75,10 @@ def _key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
-def write(path: Path, *, force: bool = False) -> Path:
-    """Write the default config to ``path``; refuse to overwrite unless ``force``."""
+def write(path: Path, *, force: bool = False, settings: Settings | None = None) -> Path:
+    """Write ``settings`` (default: the defaults) to ``path``; refuse to overwrite unless
+    ``force``."""
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (use --force to overwrite it)")
-    atomic_write_text(path, render())
+    atomic_write_text(path, render(settings))
     return path

@@ -86,6 +86,14 @@ class TrainingError(DriftloopError):
     code = "training_failed"
 
 
+class GateFailed(DriftloopError):
+    """A trained version failed its gate: it was registered Rejected, nothing was promoted."""
+
+    status_code = 422
+    exit_code = 11
+    code = "gate_failed"
+
+
 class Unauthorized(DriftloopError):
     """A request lacks the configured API key."""
 

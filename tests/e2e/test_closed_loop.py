@@ -20,7 +20,7 @@ from driftloop.data.dataset import read_typed
 from driftloop.data.generator import generate
 from driftloop.data.spec import target_vector
 from driftloop.demo import DemoReport, run_demo
-from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, SCHEDULE, prepare, retrain_rule
+from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, prepare
 from driftloop.demo.training import train_first_model
 from driftloop.loop.agent import Agent
 from driftloop.loop.events import read_events
@@ -154,7 +154,8 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         update={"retrain": settings.retrain.model_copy(update={"deploy": False})}
     )
     train_first_model(settings, DemoReport(), lambda _message: None, ENDPOINT)
-    RuleStore(settings.workspace).put(retrain_rule())
+    for rule in settings.rules:  # what the agent puts at start
+        RuleStore(settings.workspace).put(rule)
     return settings
 
 
@@ -167,7 +168,7 @@ def test_undrifted_traffic_never_retrains(quiet: Settings, seed: int) -> None:
     labels = [{"inference_id": i, "label": y} for i, y in zip(ids, frame["Churn"], strict=True)]
     ingest_label_records(quiet.workspace, ENDPOINT, labels, resolve_target(quiet, ENDPOINT).spec)
     until = datetime.now(UTC) + timedelta(seconds=1)
-    run = run_monitoring(quiet, ENDPOINT, since, until, schedule=SCHEDULE, report=False)
+    run = run_monitoring(quiet, ENDPOINT, since, until, report=False)
     assert (run.status, run.violations) == ("Completed", []), run.violations
     seen = len(_events(quiet))
     agent = Agent(quiet)

@@ -144,7 +144,7 @@ def test_undrifted_then_drifted_traffic(trained: Settings, tmp_path: Path) -> No
     points = store.query(
         DATA_NAMESPACE,
         "feature_baseline_drift_MonthlyCharges",
-        {"Endpoint": "churn", "MonitoringSchedule": "manual"},
+        {"Endpoint": "churn", "MonitoringSchedule": "churn-monitoring"},
     )
     assert points and max(p.max for p in points) > 0.1
     events = [

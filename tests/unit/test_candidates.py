@@ -45,3 +45,25 @@ def test_unseen_and_missing_categories_are_answered(name: str, data) -> None:  #
     odd.loc[odd.index[1], "PaymentMethod"] = None
     proba = model.predict_proba(odd)[:, 1]
     assert np.all((proba > 0) & (proba < 1))
+
+
+def test_chosen_thresholds_agree_with_scikit_learn_brute_force() -> None:
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from driftloop.training.metrics import choose_threshold
+
+    rng = np.random.default_rng(3)
+    truth = rng.random(1500) < 0.06
+    proba = np.round(np.clip(rng.random(1500) * 0.4 + truth * 0.2, 0, 1), 3)  # with ties
+    cuts = np.unique(proba)
+
+    def cost(cut: float) -> float:
+        _, fp, fn, _ = confusion_matrix(truth, proba >= cut).ravel()
+        return 8.0 * fn + fp
+
+    best_f1 = max(cuts, key=lambda c: (f1_score(truth, proba >= c), c))
+    best_cost = min(cuts, key=lambda c: (cost(c), -c))
+    assert choose_threshold(truth, proba, "f1") == best_f1
+    assert choose_threshold(truth, proba, "cost", 8.0) == best_cost
+    assert choose_threshold(truth, proba, 0.42) == 0.42
+    assert f1_score(truth, proba >= best_f1) > f1_score(truth, proba >= 0.5)

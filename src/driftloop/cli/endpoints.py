@@ -53,6 +53,17 @@ def _validated(**fields: object) -> EndpointConfig:
     return validate_config(fields)
 
 
+def _save(ctx: typer.Context, config: EndpointConfig) -> EndpointConfig:
+    """Save ``config`` once every variant's model reference resolves (else exit 4, saying
+    which variant)."""
+    from driftloop.registry.mlflow_registry import MlflowRegistry
+    from driftloop.serving.models import check_references
+
+    workspace = settings(ctx).workspace
+    check_references(MlflowRegistry(workspace), config)
+    return EndpointStore(workspace).save(config)
+
+
 @app.command("create")
 def create_cmd(
     ctx: typer.Context,
@@ -70,7 +81,7 @@ def create_cmd(
         shadow=_shadow(shadow) if shadow else None,
         capture=Capture(sampling_percent=100.0 if capture_percent is None else capture_percent),
     )
-    _show(EndpointStore(cfg.workspace).save(config))
+    _show(_save(ctx, config))
 
 
 @app.command("update")
@@ -94,7 +105,7 @@ def update_cmd(
         fields["shadow"] = None
     if capture_percent is not None:
         fields["capture"] = {**fields["capture"], "sampling_percent": capture_percent}
-    _show(store.save(_validated(**fields)))
+    _show(_save(ctx, _validated(**fields)))
 
 
 @app.command("show")

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, progress, settings
+from driftloop.errors import GateFailed
 from driftloop.flows import TrainingOutcome, train_and_register
 
 _SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
@@ -19,11 +20,21 @@ def train_cmd(
     val: Path | None = typer.Option(None, "--val", help="Validation CSV (default: prepared)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the best."),
 ) -> None:
-    """Fit the configured candidates as MLflow runs; register and gate the best one."""
+    """Fit the configured candidates as MLflow runs; register and gate the best one.
+
+    Exits 11 when the best candidate fails its gate (it is registered Rejected)."""
     cfg = settings(ctx)
     with progress("training") as say:
         outcome = train_and_register(cfg, train, val, register=register, progress=say)
     show_outcome(outcome)
+    registration = outcome.registration
+    if registration is not None and not registration.gate.passed:
+        version = registration.version
+        raise GateFailed(
+            f"{version.name} v{version.version} failed its gate "
+            f"({'; '.join(registration.gate.failures)}) and was registered Rejected; "
+            "the floors are the config key gate.min_metrics"
+        )
 
 
 def show_outcome(outcome: TrainingOutcome) -> None:

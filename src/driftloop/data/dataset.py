@@ -34,12 +34,19 @@ class Dataset:
 
 
 def spec_from_settings(frame: pd.DataFrame, settings: DataSettings) -> TabularSpec:
-    """Infer a spec from a text frame, with the configured target, ids and column kinds."""
+    """Infer a spec from a text frame, with the configured target, ids and column kinds;
+    ``drop_columns`` are kept out of the features like ids."""
+    if settings.target in settings.drop_columns:
+        raise DataError(
+            f"data.drop_columns names the target column '{settings.target}'",
+            details={"column": settings.target},
+        )
+    left_out = [*settings.id_columns, *settings.drop_columns]
     return infer_spec(
         frame,
         target=settings.target,
         positive_label=settings.positive_label,
-        id_columns=[c for c in settings.id_columns if c in frame.columns],
+        id_columns=[c for c in left_out if c in frame.columns],
         kinds={k: v for k, v in settings.column_types.items() if k in frame.columns},
     )
 

@@ -10,18 +10,18 @@ import shutil
 from pathlib import Path
 
 from driftloop.alarms.definition import DATA_NAMESPACE, SAGEMAKER_NAMESPACE, AlarmDefinition
-from driftloop.config import DemoSettings, Settings, load_settings
+from driftloop.config import RETRAIN_ON_VIOLATIONS, DemoSettings, Settings, load_settings
 from driftloop.config_file import toml_value
 from driftloop.errors import ConfigError
+from driftloop.monitoring.job import schedule_name
 
 MARKER = ".driftloop-demo"
 ENDPOINT = "churn"
 TOPIC = "ops"
-SCHEDULE = "demo"
+SCHEDULE = schedule_name(ENDPOINT)
 DRIFT_ALARM = "churn-data-drift"
 LATENCY_ALARM = "churn-candidate-latency"
 ERROR_ALARM = "churn-candidate-errors"
-RETRAIN_RULE = "retrain-on-drift"
 
 
 def _dimensions(**pairs: str) -> list[dict[str, str]]:
@@ -80,6 +80,10 @@ _ALARMS: list[tuple[str, dict[str, object]]] = [  # (comment, put-metric-alarm f
     ),
 ]
 
+_RULE_NOTE = (
+    "Every monitoring run that finds violations asks for a retrain (driftloop's default rule,"
+    " shown here):\n# sustained drift keeps retraining, where the alarm fires once and stays."
+)
 _TOML = """\
 # Written by `driftloop demo`: the closed loop's configuration. Copy what you need.
 [training]
@@ -129,6 +133,7 @@ def demo_toml(demo: DemoSettings) -> str:
         topic=TOPIC,
     )
     tables = [[*_comment(note), *_alarm_lines(alarm)] for note, alarm in _ALARMS]
+    tables.append([*_comment(_RULE_NOTE), "[[rules]]", *_lines(RETRAIN_ON_VIOLATIONS)])
     return "\n".join([settings, *("\n".join(lines) + "\n" for lines in tables)])
 
 
@@ -138,21 +143,14 @@ def _comment(note: str) -> list[str]:
 
 def _alarm_lines(alarm: dict[str, object]) -> list[str]:
     """One ``[[alarms]]`` table, its keys in put-metric-alarm's order."""
-    keys = sorted(alarm, key=_ALARM_KEYS.index)
-    return ["[[alarms]]", *(f"{key} = {toml_value(alarm[key])}" for key in keys)]
+    return [
+        "[[alarms]]",
+        *_lines({key: alarm[key] for key in sorted(alarm, key=_ALARM_KEYS.index)}),
+    ]
 
 
-def retrain_rule() -> dict[str, object]:
-    """The rule that retrains when the drift alarm goes to ALARM (EventBridge's shape)."""
-    return {
-        "name": RETRAIN_RULE,
-        "event_pattern": {
-            "source": ["aws.cloudwatch"],
-            "detail-type": ["CloudWatch Alarm State Change"],
-            "detail": {"alarmName": [DRIFT_ALARM], "state": {"value": ["ALARM"]}},
-        },
-        "targets": [{"type": "retrain"}],
-    }
+def _lines(table: dict[str, object]) -> list[str]:
+    return [f"{key} = {toml_value(value)}" for key, value in table.items()]
 
 
 def prepare(settings: Settings) -> tuple[Settings, Path]:

@@ -23,7 +23,7 @@ from driftloop.alarms.store import AlarmStore
 from driftloop.config import Settings
 from driftloop.data.generator import generate
 from driftloop.data.spec import TabularSpec
-from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, SCHEDULE, TOPIC, prepare, retrain_rule
+from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, TOPIC, prepare
 from driftloop.demo.endpoint import EndpointProcess, start_endpoint
 from driftloop.demo.report import DemoReport
 from driftloop.demo.timeline import draw_timeline
@@ -33,7 +33,6 @@ from driftloop.errors import DriftloopError
 from driftloop.loop.agent import Agent
 from driftloop.loop.deploy import DeployPlan, deploy
 from driftloop.loop.events import read_events
-from driftloop.loop.rules import RuleStore
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHAMPION
@@ -57,7 +56,6 @@ def run_demo(
     report = DemoReport(folder=config.parent)
     report.training = train_first_model(settings, report, say, ENDPOINT)
     champion = _champion(settings)
-    RuleStore(ws).put(retrain_rule())
     say(f"starting endpoint {ENDPOINT} (v{champion}) and the agent")
     log = config.parent / "endpoint.log"
     server = start_endpoint(ENDPOINT, config, ws.root, settings.demo.workers, log)
@@ -132,7 +130,7 @@ def _phase(
     labels = client.flush_labels()
     until = datetime.now(UTC) + timedelta(seconds=1)
     say(f"monitoring the {name} window")
-    run = run_monitoring(settings, ENDPOINT, since, until, schedule=SCHEDULE, progress=say)
+    run = run_monitoring(settings, ENDPOINT, since, until, progress=say)
     quality = (run.quality or {}).get("model_quality") or {}
     auc = f", ROC AUC {quality['roc_auc']:.3f} on {labels} late labels" if quality else ""
     drifted = ", ".join(run.summary()["drifted_columns"]) or "none"

@@ -55,9 +55,12 @@ class Agent:
         self.alarms = AlarmStore(ws.root / "alarms.db")
         self.notifier = Notifier(settings.notifications, ws)
         handlers = default_handlers(ws, self.notifier, self._retrain)
-        self.deliverer = Deliverer(ws, RuleStore(ws), handlers)
+        self.deliverer = Deliverer(ws, RuleStore(ws), handlers)  # rules are read on every tick
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
+        rules = RuleStore(ws)
+        for rule in settings.rules:
+            rules.put(rule)
         self._pruned: datetime | None = None
         self._stopping = threading.Event()
         self.rollouts: dict[str, threading.Thread] = {}
@@ -150,7 +153,7 @@ class Agent:
 
     def _monitor(self, endpoint: str, since: datetime, until: datetime) -> None:
         try:
-            run = run_locked(self.settings, endpoint, since, until, schedule="agent")
+            run = run_locked(self.settings, endpoint, since, until)
             if run is not None:
                 log.info("monitoring %s: %s", endpoint, run.status)
         except Exception:

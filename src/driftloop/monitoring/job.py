@@ -98,11 +98,16 @@ def run_monitoring(
     until: datetime,
     *,
     variant: str | None = None,
-    schedule: str = "manual",
+    schedule: str | None = None,
     report: bool = True,
     progress: Progress | None = None,
 ) -> MonitoringRun:
-    """Run every check on the captured window ``[since, until)`` of ``endpoint``."""
+    """Run every check on the captured window ``[since, until)`` of ``endpoint``.
+
+    Datapoints carry the dimensions ``Endpoint`` and ``MonitoringSchedule`` (``schedule``,
+    by default :func:`schedule_name`), whoever runs the job, and are stamped with the time the
+    run completes, so an alarm on them sees every run however long it took.
+    """
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     target = resolve_target(settings, endpoint, variant)
@@ -124,7 +129,7 @@ def run_monitoring(
         _checks(settings, target, window, run, report, say)
     run.seconds = time.perf_counter() - started
     _write(run)
-    _emit_metrics(settings, run, schedule)
+    _emit_metrics(settings, run, schedule or schedule_name(endpoint))
     emit(settings.workspace, "driftloop.monitoring", "Monitoring Run Completed", run.summary())
     return run
 
@@ -218,8 +223,13 @@ def _write_json(path: Path, payload: Any) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2, default=str))
 
 
+def schedule_name(endpoint: str) -> str:
+    """The ``MonitoringSchedule`` dimension of an endpoint's monitoring datapoints."""
+    return f"{endpoint}-monitoring"
+
+
 def _emit_metrics(settings: Settings, run: MonitoringRun, schedule: str) -> None:
-    bucket = int(run.until.timestamp()) // RESOLUTION_S * RESOLUTION_S
+    bucket = int(time.time()) // RESOLUTION_S * RESOLUTION_S
     dims = {"Endpoint": run.endpoint, "MonitoringSchedule": schedule}
 
     def point(namespace: str, metric: str, value: float) -> Datapoint:

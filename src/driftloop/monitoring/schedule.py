@@ -75,7 +75,7 @@ def run_schedule(
     stop: threading.Event,
     on_run: Callable[[MonitoringRun], None] | None = None,
     variant: str | None = None,
-    schedule: str = "schedule",
+    schedule: str | None = None,
 ) -> int:
     """Tick every ``every`` until ``stop`` is set; returns how many runs completed."""
     completed = 0

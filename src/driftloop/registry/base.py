@@ -19,6 +19,7 @@ GATE_TAG = "gate_status"
 GATE_REPORT_TAG = "gate_report"
 BASELINE_TAG = "baseline_uri"
 TRAIN_SNAPSHOT_TAG = "train_snapshot"
+THRESHOLD_TAG = "decision_threshold"
 BASE_SNAPSHOT_TAG = "base_snapshot"  # a retrain's original training data (no captured rows)
 UNTIL_TAG = "captured_until"  # "<time> <row key>": a retrain trained on no captured row from here
 

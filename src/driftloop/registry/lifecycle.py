@@ -23,6 +23,7 @@ from driftloop.registry.base import (
     GATE_TAG,
     PENDING,
     REJECTED,
+    THRESHOLD_TAG,
     ModelRegistry,
     ModelVersion,
 )
@@ -88,6 +89,7 @@ def register_gated(
         GATE_TAG: "passed" if gate.passed else "failed",
         GATE_REPORT_TAG: gate.to_json(),
         APPROVAL_TAG: _initial_approval(gate, settings),
+        THRESHOLD_TAG: repr(candidate.threshold),
         **{f"metric.{k}": f"{v:.6f}" for k, v in candidate.metrics.items()},
         **(extra_tags or {}),
     }
@@ -161,7 +163,8 @@ def gate_candidate(
     try:
         model = registry.load_model(champion.name, champion.version)
         proba = model.predict_proba(holdout.features)[:, 1]
-        reference = evaluate(holdout.target, proba, threshold=settings.training.threshold)
+        threshold = float(champion.tags.get(THRESHOLD_TAG, 0.5))
+        reference = evaluate(holdout.target, proba, threshold=threshold)
     except Exception as exc:  # a champion that cannot score this holdout cannot be compared
         detail = f"champion v{champion.version} could not score the holdout: {exc}"
         checks.append(Check(f"champion:{metric}", False, detail))

@@ -38,6 +38,7 @@ class ServerState:
 
     def __init__(self, plane: DataPlane | None = None) -> None:
         self.plane = plane
+        self.error: str | None = None  # why loading failed
         self.settled = asyncio.Event()  # set once loading succeeded or failed
         if plane is not None:
             self.settled.set()
@@ -46,8 +47,15 @@ class ServerState:
         self.plane = plane
         self.settled.set()
 
-    def failed(self) -> None:
+    def failed(self, reason: str) -> None:
+        self.error = reason
         self.settled.set()
+
+    def not_ready(self) -> str:
+        """Why no model is loaded."""
+        if self.error is not None:
+            return f"the endpoint's models failed to load: {self.error}"
+        return "the endpoint is still loading its models"
 
 
 class _Loading(DriftloopError):
@@ -81,11 +89,13 @@ def create_app(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.settled.wait(), load_wait_s)
         if state.plane is None:
-            raise _Loading("the endpoint has no model loaded (still loading, or loading failed)")
+            raise _Loading(state.not_ready())
         return state.plane
 
-    async def ping(_: Request) -> Response:
-        return Response(status_code=200 if state.plane is not None else 503)
+    async def ping(request: Request) -> Response:
+        if state.plane is not None:
+            return Response(status_code=200)
+        return await _error_response(request, _Loading(state.not_ready()))
 
     async def invocations(request: Request) -> Response:
         authorize(request)

@@ -22,6 +22,7 @@ from driftloop.serving.compiled import (
     UnsupportedPipeline,
     compile_pipeline,
 )
+from driftloop.serving.endpoint_config import EndpointConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,23 @@ def resolve_version(registry: ModelRegistry, model_name: str, ref: str) -> int:
     if found is None:
         raise ModelNotFound(f"model '{model_name}' has no alias '{ref}'")
     return found.version
+
+
+def check_references(registry: ModelRegistry, config: EndpointConfig) -> dict[str, int]:
+    """The version each variant (and the shadow) of ``config`` serves now;
+    :class:`ModelNotFound` naming the first variant whose model reference does not resolve."""
+    variants = [*config.variants, *([config.shadow] if config.shadow else [])]
+    versions = {}
+    for variant in variants:
+        try:
+            versions[variant.name] = resolve_version(registry, config.model_name, variant.model)
+        except ModelNotFound as exc:
+            raise ModelNotFound(
+                f"endpoint '{config.name}', variant '{variant.name}': {exc.message} "
+                "(`driftloop models list` shows the versions, their gates and aliases)",
+                details={"variant": variant.name, "model": variant.model},
+            ) from None
+    return versions
 
 
 def load_registered(registry: ModelRegistry, model_name: str, version: int) -> ServedModel:

@@ -30,7 +30,7 @@ from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture, EndpointStore
 from driftloop.serving.live import ConfigWatcher, ModelCache
 from driftloop.serving.metrics import EndpointMetrics
-from driftloop.serving.models import load_model_dir
+from driftloop.serving.models import check_references, load_model_dir
 from driftloop.serving.routing import Route, RoutingTable, build_table
 
 log = logging.getLogger("driftloop.serving")
@@ -142,9 +142,9 @@ async def _start(state: ServerState, settings: Settings) -> None:
             plane = await asyncio.to_thread(_container_plane, settings, cfg.model_dir)
         else:
             plane, cache = await asyncio.to_thread(_endpoint_plane, settings, cfg.endpoint or "")
-    except Exception:
+    except Exception as exc:
         log.exception("endpoint failed to load; /ping stays 503")
-        state.failed()
+        state.failed(getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
         return
     state.ready(plane)
     log.info("endpoint %s ready: %s", plane.endpoint, plane.table.versions())
@@ -177,8 +177,9 @@ def run(settings: Settings) -> None:
     cfg = settings.serving
     key = cfg.api_key.get_secret_value() if cfg.api_key else None
     check_bind(cfg.host, key, container=cfg.model_dir is not None)
-    if cfg.model_dir is None:
-        EndpointStore(settings.workspace).get(cfg.endpoint or "")  # fail now, not in a worker
+    if cfg.model_dir is None:  # fail now, not in a worker
+        config = EndpointStore(settings.workspace).get(cfg.endpoint or "")
+        check_references(MlflowRegistry(settings.workspace), config)
     env = {"DRIFTLOOP_HOME": str(settings.home.resolve()), "OMP_NUM_THREADS": "1"}
     if cfg.endpoint:
         env["DRIFTLOOP_SERVING__ENDPOINT"] = cfg.endpoint

@@ -24,6 +24,30 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, *, threshold: float) -> dict
     }
 
 
+def choose_threshold(
+    y_true: np.ndarray, proba: np.ndarray, policy: float | str, cost_ratio: float = 1.0
+) -> float:
+    """The decision threshold: ``policy`` itself when it is a number; ``"f1"``: the one with
+    the best F1 on these rows; ``"cost"``: the one with the least
+    ``cost_ratio * false negatives + false positives``. Ties take the highest threshold."""
+    if not isinstance(policy, str):
+        return float(policy)
+    truth = np.asarray(y_true, dtype=bool)
+    order = np.argsort(-proba, kind="stable")
+    scores, hits = proba[order], truth[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]  # each distinct score
+    tp = np.cumsum(hits)[last]
+    fp = (last + 1) - tp
+    fn = truth.sum() - tp
+    if policy == "f1":
+        gain = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    elif policy == "cost":
+        gain = -(cost_ratio * fn + fp)
+    else:
+        raise ValueError(f"unknown threshold policy {policy!r}")
+    return float(scores[last][int(np.argmax(gain))])
+
+
 def better(metric: str, candidate: float, reference: float, margin: float = 0.0) -> bool:
     """Whether ``candidate`` beats ``reference`` on ``metric`` by at least ``margin``."""
     if metric in LOWER_IS_BETTER:

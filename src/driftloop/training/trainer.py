@@ -18,7 +18,7 @@ from driftloop.data.dataset import Dataset
 from driftloop.errors import TrainingError
 from driftloop.training import candidates, tracking
 from driftloop.training.importance import raw_column_importance
-from driftloop.training.metrics import LOWER_IS_BETTER, evaluate
+from driftloop.training.metrics import LOWER_IS_BETTER, choose_threshold, evaluate
 from driftloop.training.plots import write_plots
 
 Progress = Callable[[str], None]
@@ -33,6 +33,7 @@ class CandidateResult:
     run_id: str
     model_uri: str
     metrics: dict[str, float]
+    threshold: float = 0.5  # the decision threshold served with the model
 
 
 def train_candidates(
@@ -72,12 +73,14 @@ def _run_candidate(
         except ValueError as exc:
             raise TrainingError(f"{name} could not be fitted: {exc}") from exc
         proba = pipeline.predict_proba(val.features)[:, 1]
-        metrics = evaluate(val.target, proba, threshold=cfg.threshold)
+        threshold = choose_threshold(val.target, proba, cfg.threshold, cfg.cost_ratio)
+        metrics = evaluate(val.target, proba, threshold=threshold)
         mlflow.log_metrics(metrics)
+        mlflow.log_param("decision_threshold", threshold)
         say(f"{name}: ROC AUC {metrics['roc_auc']:.4f}, drawing plots")
-        _log_plots(pipeline, val, proba, settings, name)
-        info = _log_model(name, pipeline, val, cfg.threshold)
-    return CandidateResult(name=name, run_id=run.info.run_id, model_uri=info, metrics=metrics)
+        _log_plots(pipeline, val, proba, settings, name, threshold)
+        info = _log_model(name, pipeline, val, threshold)
+    return CandidateResult(name, run.info.run_id, info, metrics, threshold)
 
 
 def _log_inputs(train: Dataset, val: Dataset) -> None:
@@ -107,7 +110,7 @@ def _log_params(
         {
             "candidate": name,
             "seed": settings.training.seed,
-            "threshold": settings.training.threshold,
+            "threshold_policy": settings.training.threshold,
             "train_rows": len(train.frame),
             "val_rows": len(val.frame),
             "numeric_features": len(train.spec.numeric_features),
@@ -118,7 +121,12 @@ def _log_params(
 
 
 def _log_plots(
-    pipeline: Pipeline, val: Dataset, proba: np.ndarray, settings: Settings, name: str
+    pipeline: Pipeline,
+    val: Dataset,
+    proba: np.ndarray,
+    settings: Settings,
+    name: str,
+    threshold: float,
 ) -> None:
     importance = raw_column_importance(
         pipeline, val.features, val.target, seed=settings.training.seed
@@ -128,7 +136,7 @@ def _log_plots(
             Path(tmp),
             val.target,
             proba,
-            threshold=settings.training.threshold,
+            threshold=threshold,
             importance=importance,
             title=name,
         )
