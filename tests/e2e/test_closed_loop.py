@@ -198,3 +198,51 @@ def test_report_rows_name_every_step(story: tuple[DemoReport, Settings]) -> None
     for step in ("retrain", "canary roll-out", "bad challenger", "traffic"):
         assert step in steps
     assert orjson.dumps(report.rows)  # plain strings only
+
+
+def test_sustained_drift_keeps_retraining_and_the_served_model_keeps_up(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Three drifted windows in a row: each violating run asks for a retrain, each passing
+    challenger is promoted, and what the endpoint serves beats the static v1 on the drift."""
+    from driftloop.registry.base import CHALLENGER, CHAMPION
+    from driftloop.registry.lifecycle import promote
+
+    root = tmp_path_factory.mktemp("sustained")
+    settings, _ = prepare(_small(root))
+    policy = {"deploy": False, "cooldown": timedelta(0), "max_per_day": 20, "min_labels": 100}
+    settings = settings.model_copy(update={"retrain": settings.retrain.model_copy(update=policy)})
+    train_first_model(settings, DemoReport(), lambda _message: None, ENDPOINT)
+    registry, name = MlflowRegistry(settings.workspace), settings.registry.model_name
+    static, agent = registry.load_model(name, 1), Agent(settings)
+    spec = resolve_target(settings, ENDPOINT).spec
+    violating, served, unchanged = 0, [], []
+    for window in range(3):
+        frame = generate(1200, 600 + window, "price_shock", 1.0)
+        rows = frame.drop(columns=["customerID", "Churn"])
+        since = datetime.now(UTC).replace(microsecond=0)
+        ids = invoke_each(data_plane(settings, ENDPOINT), rows.to_dict("records"), f"w{window}")
+        labels = [{"inference_id": i, "label": y} for i, y in zip(ids, frame["Churn"], strict=True)]
+        ingest_label_records(settings.workspace, ENDPOINT, labels, spec)
+        until = datetime.now(UTC) + timedelta(seconds=1)
+        run = run_monitoring(settings, ENDPOINT, since, until, report=False)
+        violating += run.status == "CompletedWithViolations"
+        served.append(run.quality["model_quality"]["roc_auc"])  # what the endpoint answered
+        frame.to_csv(root / f"w{window}.csv", index=False)
+        typed, _ = read_typed(root / f"w{window}.csv", settings.data, spec=spec)
+        proba = static.predict_proba(typed[spec.features])[:, 1]
+        unchanged.append(roc_auc_score(target_vector(typed, spec), proba))
+        agent.tick(datetime.now(UTC))  # the rule delivers the run's event: a retrain
+        challenger = registry.get_by_alias(name, CHALLENGER)
+        if challenger is not None:  # roll it out all at once (what `driftloop deploy` ends in)
+            promote(registry, name, challenger.version)
+            store = EndpointStore(settings.workspace)
+            config = store.get(ENDPOINT)
+            variant = config.variants[0].model_copy(update={"model": str(challenger.version)})
+            store.save(config.model_copy(update={"variants": (variant,)}))
+    retrains = [e for e in _events(settings) if e["detail-type"] == "Retraining Completed"]
+    assert violating >= 2 and len(retrains) == violating  # every violating run retrained
+    assert registry.get_by_alias(name, CHAMPION).version > 1  # type: ignore[union-attr]
+    # The first window was served by v1; later ones by what the loop promoted.
+    assert served[0] == pytest.approx(unchanged[0], abs=1e-9)
+    assert min(b - a for a, b in zip(unchanged[1:], served[1:], strict=True)) > 0.01, served
