@@ -156,6 +156,15 @@ class MetricStore:
             for r in rows
         ]
 
+    def list_dimensions(self, namespace: str, metric: str) -> list[dict[str, str]]:
+        """The distinct dimension sets stored for one metric (CloudWatch's ``list-metrics``)."""
+        if not self.path.exists():
+            return []
+        sql = "SELECT DISTINCT dimensions FROM datapoints WHERE namespace=? AND metric=?"
+        with closing(self._connect()) as db:
+            rows = db.execute(sql, (namespace, metric)).fetchall()
+        return [json.loads(key) for (key,) in sorted(rows)]
+
     def prune(self, before: int) -> int:
         """Delete datapoints whose timestamp is before ``before``; returns how many."""
         if not self.path.exists():

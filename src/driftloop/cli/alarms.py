@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,10 +111,10 @@ def put_cmd(
 def _no_data_warning(path: Path, alarm: AlarmDefinition) -> str:
     """A warning when no stored datapoint (the whole metric store) has the alarm's namespace,
     metric and exact dimensions, naming the dimension sets that metric has; '' otherwise."""
-    from driftloop.alarms.metric_store import dimensions_key
+    from driftloop.alarms.metric_store import MetricStore
 
-    found = _dimension_sets(path, alarm.namespace, alarm.metric_name)
-    if dimensions_key(alarm.dimensions) in found:
+    found = MetricStore(path).list_dimensions(alarm.namespace, alarm.metric_name)
+    if alarm.dimensions in found:
         return ""
     head = (
         f"no datapoint in the metric store has namespace {alarm.namespace!r}, metric "
@@ -124,29 +122,13 @@ def _no_data_warning(path: Path, alarm: AlarmDefinition) -> str:
     )
     if not found:
         return f"{head}; the metric has no datapoints at all yet."
-    sets = "; ".join(_shown(json.loads(key)) for key in sorted(found))
+    sets = "; ".join(_shown(dimensions) for dimensions in found)
     return f"{head}; the metric has datapoints with these dimensions: {sets}."
 
 
 def _shown(dimensions: dict[str, str]) -> str:
     inner = ", ".join(f"{name}={value}" for name, value in sorted(dimensions.items()))
     return "{" + inner + "}"
-
-
-def _dimension_sets(path: Path, namespace: str, metric: str) -> set[str]:
-    """Distinct dimension keys stored for one metric (read-only; empty without a store)."""
-    if not path.is_file():
-        return set()
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
-        try:
-            rows = db.execute(
-                "SELECT DISTINCT dimensions FROM datapoints WHERE namespace=? AND metric=?",
-                (namespace, metric),
-            ).fetchall()
-        except sqlite3.OperationalError:  # no datapoints table yet
-            return set()
-    return {row[0] for row in rows}
 
 
 @app.command("list")
@@ -204,12 +186,13 @@ def metrics_get_cmd(
     """Print a metric's series (CloudWatch statistics over periods)."""
     from driftloop.alarms.metric_store import MetricStore
     from driftloop.alarms.statistics import series
+    from driftloop.monitoring.job import schedule_name
     from driftloop.monitoring.schedule import parse_interval
 
     ws = settings(ctx).workspace
     dims = {"EndpointName": endpoint}
     if namespace != "AWS/SageMaker":
-        dims = {"Endpoint": endpoint, "MonitoringSchedule": variant or "manual"}
+        dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule_name(endpoint)}
     elif variant:
         dims["VariantName"] = variant
     until = datetime.now(UTC)
