@@ -109,8 +109,8 @@ def labelled_traffic(
 
 
 def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None]:
-    """The original training snapshot the champion's lineage started from, and the time up to
-    the champion (and the served version) trained on captured traffic (their later cut)."""
+    """The original training snapshot the served version's lineage started from, and the cut up
+    to which it and the champion trained on captured traffic (the later of the two)."""
     registry = MlflowRegistry(settings.workspace)
     name = settings.registry.model_name
     champion = registry.get_by_alias(name, CHAMPION)
