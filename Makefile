@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint format requirements clean bench bench-serving bench-drift bench-monitoring
+.PHONY: demo test lint format requirements clean bench bench-serving bench-drift bench-monitoring \
+	bench-loop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +30,7 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest
 
 # Benchmarks print their results and never fail on a missed target.
-bench: $(DEV_STAMP) bench-serving bench-drift bench-monitoring
+bench: $(DEV_STAMP) bench-serving bench-drift bench-monitoring bench-loop
 
 bench-serving: $(DEV_STAMP)
 	$(BIN)/python benchmarks/serving.py
@@ -39,6 +40,9 @@ bench-drift: $(DEV_STAMP)
 
 bench-monitoring: $(DEV_STAMP)
 	$(BIN)/python benchmarks/monitoring.py
+
+bench-loop: $(DEV_STAMP)
+	$(BIN)/python benchmarks/loop.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts preprocess_telco.py
