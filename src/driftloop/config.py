@@ -172,6 +172,10 @@ class MonitoringSettings(_Section):
     """Model Monitor's EndTimeOffset (e.g. "-P1D"); unset: the run's end."""
     min_labels: int = Field(default=20, ge=1)
     """Labelled rows needed before model quality is measured rather than estimated."""
+    quality_tolerance: float | None = Field(default=0.05, ge=0.0)
+    """A run whose measured ROC AUC is more than this below the model version's validation ROC
+    AUC is a violation (`model_quality_check`, Model Monitor's LessThanThreshold), so a change in
+    what the labels say is caught even when the inputs look the same. Unset: no such check."""
     report_max_rows: int = Field(default=20_000, ge=100)
     """Rows per side of the Evidently HTML report (larger windows are sampled for it)."""
     every: str = "15m"
@@ -199,6 +203,8 @@ class RetrainSettings(_Section):
     recent_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     """Share of the labelled rows new to the champion held out, the most recent ones, as the
     data the challenger and the champion are compared on; neither trains on them."""
+    recent_max_rows: int = Field(default=500, ge=50)
+    """Most rows held out that way: the rest of the newest traffic is trained on."""
     deploy: bool = False
     """Roll a passing, Approved challenger out at once with the ``[deploy]`` guardrails (the
     agent runs the deployment in the background); otherwise `driftloop deploy` does it."""

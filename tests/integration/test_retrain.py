@@ -95,6 +95,26 @@ def test_too_few_labels_skips(trained: Settings) -> None:
     assert _retrain_events(trained)[-1]["detail-type"] == "Retraining Skipped"
 
 
+def test_labels_that_no_longer_fit_the_model_are_a_violation(trained: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from driftloop.monitoring.job import run_monitoring
+
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    run = run_monitoring(trained, ENDPOINT, until - timedelta(hours=1), until, report=False)
+    checks = [v for v in run.violations if v.get("metric_name") == "roc_auc"]
+    measured = run.quality["model_quality"]["roc_auc"]  # type: ignore[index]
+    assert checks and checks[0]["constraint_check_type"] == "LessThanThreshold"
+    assert (
+        measured
+        < float(
+            MlflowRegistry(trained.workspace).get_version("churn-model", 1).tags["metric.roc_auc"]
+        )
+        - 0.05
+    )
+    assert run.status == "CompletedWithViolations"
+
+
 def test_approval_required_leaves_a_pending_challenger(trained: Settings) -> None:
     outcome = retrain(_with(trained, require_approval=True), ENDPOINT)
     assert outcome.status == "retrained" and outcome.version == 2
@@ -200,9 +220,9 @@ def test_a_retrained_champion_is_compared_only_on_traffic_it_never_saw(
     )
     outcome = retrain(_with(trained, cooldown=timedelta(0), max_per_day=50), ENDPOINT, force=True)
     assert outcome.status == "retrained"
-    # New to v3: its own hold-out (900 of the first rows) and the 1,000 later ones.
-    assert outcome.labelled_rows == 900 + 1000
-    assert outcome.recent_rows == 570  # the newest 30 % of those
+    # New to v3: its own hold-out (the newest 500 of the first rows) and the 1,000 later ones.
+    assert outcome.labelled_rows == 500 + 1000
+    assert outcome.recent_rows == 450  # the newest 30 % of those
     # Training: the original data once, plus every labelled row older than the hold-out, once.
     assert outcome.captured_in_training == SHIFTED_ROWS + 1000 - outcome.recent_rows
     assert outcome.training_rows == base_rows + outcome.captured_in_training

@@ -276,3 +276,17 @@ def test_ground_truth_dropped_into_the_folder_is_read_and_checked(workspace: Wor
     (hour / "59-00-000-broken.jsonl").write_text('{"groundTruthData": {"data": "1"}}\n')
     with pytest.raises(DataError, match=r"59-00-000-broken.jsonl:1: no eventMetadata"):
         read_labels(workspace, ENDPOINT)
+
+
+def test_quality_below_validation_by_more_than_the_tolerance_is_a_violation() -> None:
+    from driftloop.monitoring.quality import quality_violations
+
+    expected = {"roc_auc": 0.84}
+    assert quality_violations({"roc_auc": 0.80}, expected, 0.05) == []
+    (found,) = quality_violations({"roc_auc": 0.62}, expected, 0.05)
+    assert (
+        found["metric_name"] == "roc_auc" and found["constraint_check_type"] == "LessThanThreshold"
+    )
+    assert "0.6200" in found["description"] and "0.7900" in found["description"]
+    assert quality_violations({"roc_auc": None}, expected, 0.05) == []  # one class: no AUC
+    assert quality_violations({"roc_auc": 0.5}, {}, 0.05) == []  # nothing to compare with

@@ -83,6 +83,8 @@ def test_the_hold_out_is_recent_new_to_the_champion_and_never_trained_on() -> No
     assert split.train["x"].is_unique  # no row added twice
     sliding = split_rows(rows, None, champion, 0.3, SPEC)
     assert len(sliding.train) == 170 and -1.0 not in set(sliding.train["x"])
+    capped = split_rows(rows, None, champion, 0.3, SPEC, max_recent=12)
+    assert list(capped.recent["x"]) == list(range(188, 200))  # the newest 12 only
 
 
 def test_a_cut_inside_a_second_follows_the_key_order() -> None:

@@ -137,7 +137,9 @@ def _train(
     base = None
     if policy.history == "all":
         base = pd.read_parquet(settings.workspace.snapshots / f"{base_digest}.parquet")
-    rows = split_rows(labelled, base, until, policy.recent_fraction, target.spec)
+    rows = split_rows(
+        labelled, base, until, policy.recent_fraction, target.spec, policy.recent_max_rows
+    )
     folder = settings.workspace.root / "retrain" / now.strftime("%Y%m%dT%H%M%S%fZ")
     train_csv, val_csv = _write(folder, target, rows.train, rows.recent)
     tags = {BASE_SNAPSHOT_TAG: base_digest, UNTIL_TAG: rows.cut.to_text()}

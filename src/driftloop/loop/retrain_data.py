@@ -3,9 +3,9 @@
 - **Labelled traffic**: every captured row with a label, keyed like its label
   (:func:`~driftloop.monitoring.capture_reader.row_keys`), each key once, sorted by capture
   time then key, so the same captures give the same rows whatever order the files are read in.
-- **Hold-out, in time**: the most recent ``recent_fraction`` of the rows that are new to the
-  champion (at or after the row, in that order, up to which its own training saw traffic: its
-  :class:`Cut`). Neither model has trained on it.
+- **Hold-out, in time**: the most recent ``recent_fraction`` (at most ``recent_max_rows``) of
+  the rows that are new to the champion: those at or after the row, in that order, up to which
+  its own training saw traffic (its :class:`Cut`). Neither model has trained on it.
 - **Training rows**: the original training data (the ``base_snapshot`` a lineage of retrains
   started from, never holding captured rows) plus the labelled rows older than the hold-out;
   with ``history = "sliding"`` the older rows alone. No row is added twice.
@@ -87,12 +87,15 @@ def split_rows(
     champion_cut: Cut | None,
     fraction: float,
     spec: TabularSpec,
+    max_recent: int | None = None,
 ) -> RetrainRows:
-    """Training rows and hold-out from ``rows`` (as :func:`labelled_rows` orders them)."""
+    """Training rows and hold-out (``fraction`` of the new rows, at most ``max_recent``) from
+    ``rows`` (as :func:`labelled_rows` orders them)."""
     fresh = new_rows(rows, champion_cut)
     if fresh == 0:
         raise DataError("no labelled captured rows are new to the champion")
-    start = len(rows) - max(math.ceil(fraction * fresh), 1)
+    held = min(max(math.ceil(fraction * fresh), 1), max_recent or fresh)
+    start = len(rows) - held
     older, recent = rows.iloc[:start], rows.iloc[start:]
     classes = recent[spec.target].nunique()
     if classes < 2:

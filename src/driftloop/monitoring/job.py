@@ -33,6 +33,7 @@ from driftloop.monitoring.quality import (
     estimate_quality,
     merge_labels,
     model_quality,
+    quality_violations,
 )
 from driftloop.monitoring.report import write_report
 from driftloop.monitoring.target import MonitorTarget, resolve_target
@@ -156,6 +157,9 @@ def _checks(
     say("testing drift")
     run.drift = detect_drift(target.profile(cfg.drift), window.frame, cfg.drift)
     run.quality = {**run.quality, **_quality(settings, target, window, run)}
+    measured = run.quality.get("model_quality")
+    if measured is not None and cfg.quality_tolerance is not None:
+        run.violations += quality_violations(measured, target.expected, cfg.quality_tolerance)
     if report:
         say("writing the Evidently report")
         rows = write_report(

@@ -90,6 +90,27 @@ def row_labels(window: Window, labels: dict[str, int]) -> np.ndarray:
     return np.fromiter((labels.get(k, -1) for k in keys), dtype=np.int64, count=window.rows)
 
 
+def quality_violations(
+    measured: dict[str, Any], expected: dict[str, float], tolerance: float
+) -> list[dict[str, str]]:
+    """Model Monitor's model-quality violation when the measured ROC AUC is more than
+    ``tolerance`` below the one the version reached on its validation data."""
+    auc, reference = measured.get("roc_auc"), expected.get("roc_auc")
+    if auc is None or reference is None or auc >= reference - tolerance:
+        return []
+    floor = reference - tolerance
+    return [
+        {
+            "metric_name": "roc_auc",
+            "constraint_check_type": "LessThanThreshold",
+            "description": (
+                f"Metric roc_auc with {auc:.4f} was LessThanThreshold '{floor:.4f}' (validation "
+                f"{reference:.4f} minus the tolerance {tolerance:g})"
+            ),
+        }
+    ]
+
+
 def model_quality(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
     """Realised metrics at ``threshold``; a metric whose denominator is zero is None."""
     truth = np.asarray(y_true, dtype=bool)

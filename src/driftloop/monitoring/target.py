@@ -31,6 +31,7 @@ class MonitorTarget:
     threshold: float
     baseline: Baseline
     snapshot: Path
+    expected: dict[str, float]  # the version's validation metrics, from its registry tags
 
     def reference(self) -> pd.DataFrame:
         return pd.read_parquet(self.snapshot)
@@ -88,4 +89,9 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
         threshold=threshold,
         baseline=baseline,
         snapshot=snapshot,
+        expected={
+            key.removeprefix("metric."): float(value)
+            for key, value in version.tags.items()
+            if key.startswith("metric.")
+        },
     )
