@@ -163,9 +163,15 @@ def run_target_spec(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def test_empty_window_and_bad_lines_are_reported_not_fatal(trained: Settings) -> None:
-    far = datetime(2001, 1, 1, tzinfo=UTC)
+    far, started = datetime(2001, 1, 1, tzinfo=UTC), int(time.time())
     empty = run_monitoring(trained, "churn", far, far + timedelta(hours=1))
     assert empty.status == "EmptyWindow" and empty.drift is None
+    # Stamped when the run completed, not at its window's end: an alarm watching now sees it.
+    dims = {"Endpoint": "churn", "MonitoringSchedule": "churn-monitoring"}
+    store = MetricStore(trained.workspace.metrics_db)
+    stamped = store.query(DATA_NAMESPACE, "captured_rows", dims, since=started // 10 * 10)
+    assert any(point.min == 0.0 for point in stamped)  # the only run with no rows
+    assert not store.query(DATA_NAMESPACE, "captured_rows", dims, until=int(far.timestamp()) + 7200)
     assert json.loads((empty.folder / "run.json").read_text())["status"] == "EmptyWindow"
 
     since = _next_second()

@@ -72,7 +72,8 @@ def show_run(run) -> None:  # type: ignore[no-untyped-def]
             "feature", "check", "description", title=f"{len(run.violations)} violation(s)"
         )
         for item in run.violations:
-            table.add_row(item["feature_name"], item["constraint_check_type"], item["description"])
+            name = item.get("feature_name") or item.get("metric_name", "")
+            table.add_row(name, item["constraint_check_type"], item["description"])
         console.print(table)
     quality = (run.quality or {}).get("model_quality")
     if quality:
