@@ -98,7 +98,8 @@ config_poll_s = 0.2
 tick_s = 1.0
 
 [retrain]
-# Labelled captured traffic of the last day joins the training snapshot.
+# A retrain trains on the original data plus the labelled captured traffic of the last day,
+# and is judged on the newest labelled traffic, which neither model has trained on.
 window = "P1D"
 min_labels = {min_labels}
 cooldown = "PT1H"
