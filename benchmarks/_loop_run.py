@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from driftloop.agent import Agent
 from driftloop.config import DemoSettings, Settings, load_settings
 from driftloop.config_file import toml_value
 from driftloop.data.generator import generate
@@ -23,8 +24,7 @@ from driftloop.demo.endpoint import EndpointProcess, start_endpoint
 from driftloop.demo.report import DemoReport
 from driftloop.demo.traffic import Traffic
 from driftloop.demo.training import train_first_model
-from driftloop.loop.agent import Agent
-from driftloop.loop.events import read_events
+from driftloop.events.log import read_events
 from driftloop.monitoring.job import run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import APPROVED

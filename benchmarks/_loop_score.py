@@ -12,13 +12,13 @@ import pandas as pd
 from _loop_run import WindowRun
 from sklearn.metrics import roc_auc_score
 
+from driftloop.capture.labels import read_labels
+from driftloop.capture.reader import read_window
 from driftloop.config import Settings
 from driftloop.data.dataset import read_typed
 from driftloop.data.spec import TabularSpec, target_vector
 from driftloop.data.split import stratified_split
 from driftloop.demo.config import ENDPOINT
-from driftloop.monitoring.capture_reader import read_window
-from driftloop.monitoring.labels import read_labels
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.training import candidates
 

@@ -123,8 +123,8 @@ class TrafficWriter:
     """Scores request rows with the served model and appends their capture lines."""
 
     def __init__(self, settings: Settings, version: int, total: int, since: datetime) -> None:
+        from driftloop.capture.writer import CaptureWriter
         from driftloop.registry.mlflow_registry import MlflowRegistry
-        from driftloop.serving.capture import CaptureWriter
         from driftloop.serving.codecs import RowReader
         from driftloop.serving.models import load_registered
 
@@ -139,7 +139,7 @@ class TrafficWriter:
         return self.since + timedelta(seconds=index * WINDOW.total_seconds() // self.total)
 
     def write(self, rows: list[dict[str, Any]], first: int) -> None:
-        from driftloop.serving.capture import capture_record, new_event_id
+        from driftloop.capture.writer import capture_record, new_event_id
 
         model = self.model
         probabilities = model.predictor.predict_proba(self.reader.read(None, rows)).tolist()

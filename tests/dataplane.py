@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
+from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.serving.live import ModelCache

@@ -28,8 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from driftloop.alarms.notify import NotificationSettings
 from driftloop.errors import ConfigError, first_problem
+from driftloop.notifications.notify import NotificationSettings
 from driftloop.workspace import Workspace
 
 CONFIG_FILE = "driftloop.toml"

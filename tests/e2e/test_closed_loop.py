@@ -14,7 +14,9 @@ import orjson
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from driftloop.agent import Agent
 from driftloop.alarms.store import AlarmStore
+from driftloop.capture.labels import ingest_label_records
 from driftloop.config import Settings, load_settings
 from driftloop.data.dataset import read_typed
 from driftloop.data.generator import generate
@@ -22,11 +24,9 @@ from driftloop.data.spec import target_vector
 from driftloop.demo import DemoReport, run_demo
 from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, prepare
 from driftloop.demo.training import train_first_model
-from driftloop.loop.agent import Agent
-from driftloop.loop.events import read_events
-from driftloop.loop.rules import RuleStore
+from driftloop.events.log import read_events
+from driftloop.events.rules import RuleStore
 from driftloop.monitoring.job import run_monitoring
-from driftloop.monitoring.labels import ingest_label_records
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointStore

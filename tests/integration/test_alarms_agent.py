@@ -14,10 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from driftloop.agent import Agent
 from driftloop.alarms.store import AlarmStore
 from driftloop.data.generator import generate
-from driftloop.loop.agent import Agent
-from driftloop.loop.events import emit, read_events
+from driftloop.events.log import emit, read_events
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
 from tests.servers import DRIFTLOOP, post, start_server
 from tests.workspaces import service_env, settings_for, trained

@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-from driftloop.alarms.notify import (
+from driftloop.errors import ConfigError, NotFoundError
+from driftloop.events.delivery import Deliverer, default_handlers
+from driftloop.events.log import emit
+from driftloop.events.rules import RuleStore
+from driftloop.notifications.notify import (
     NotificationFailed,
     NotificationSettings,
     Notifier,
@@ -24,10 +28,6 @@ from driftloop.alarms.notify import (
     Topic,
     alarm_message,
 )
-from driftloop.errors import ConfigError, NotFoundError
-from driftloop.loop.delivery import Deliverer, default_handlers
-from driftloop.loop.events import emit
-from driftloop.loop.rules import RuleStore
 from driftloop.workspace import Workspace
 from tests.servers import free_port
 

@@ -19,9 +19,9 @@ from driftloop.alarms.store import AlarmStore
 from driftloop.cli.deploy import register
 from driftloop.config import Settings
 from driftloop.data.generator import generate
+from driftloop.deploy.guarded import DeployPlan, deploy
 from driftloop.errors import ConfigError, RegistryError
-from driftloop.loop.deploy import DeployPlan, deploy
-from driftloop.loop.events import read_events
+from driftloop.events.log import read_events
 from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from driftloop.agent import Agent
 from driftloop.config import Settings
-from driftloop.loop.agent import Agent
-from driftloop.loop.deploy import DeployPlan, deploy
-from driftloop.loop.deploy_journal import DeployJournal, DeploymentInProgress, recover
-from driftloop.loop.events import read_events
+from driftloop.deploy.guarded import DeployPlan, deploy
+from driftloop.deploy.journal import DeployJournal, DeploymentInProgress, recover
+from driftloop.events.log import read_events
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from tests.servers import DRIFTLOOP
 from tests.workspaces import service_env, settings_for, trained

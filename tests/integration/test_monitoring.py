@@ -15,17 +15,17 @@ import orjson
 import pandas as pd
 import pytest
 
-from driftloop.alarms.metric_store import MetricStore
+from driftloop.capture.labels import ingest_labels
+from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
+from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
-from driftloop.loop.events import read_events
+from driftloop.metrics.store import MetricStore
 from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
-from driftloop.monitoring.labels import ingest_labels
 from driftloop.monitoring.schedule import job_lock, run_locked, run_schedule
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from driftloop.serving.live import ModelCache

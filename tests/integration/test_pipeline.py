@@ -30,12 +30,12 @@ from driftloop.data.generator import generate
 from driftloop.data.readers import read_table
 from driftloop.data.split import stratified_split
 from driftloop.errors import ConfigError, NotFoundError, TrainingError, ViolationsFound
-from driftloop.loop import training_pipeline
-from driftloop.loop.events import read_events
-from driftloop.loop.lineage import lineage
-from driftloop.loop.pipeline import PipelineFailed, PipelineStateError
-from driftloop.loop.pipeline_steps import runs_folder
-from driftloop.loop.pipeline_store import (
+from driftloop.events.log import read_events
+from driftloop.pipelines import training as training_pipeline
+from driftloop.pipelines.lineage import lineage
+from driftloop.pipelines.runner import PipelineFailed, PipelineStateError
+from driftloop.pipelines.steps import runs_folder
+from driftloop.pipelines.store import (
     EXECUTING,
     FAILED,
     SKIPPED,
@@ -44,7 +44,7 @@ from driftloop.loop.pipeline_store import (
     StepRecord,
     orphaned,
 )
-from driftloop.loop.training_pipeline import resume_training, run_training
+from driftloop.pipelines.training import resume_training, run_training
 from driftloop.registry.base import CHAMPION
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointStore

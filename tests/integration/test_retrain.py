@@ -15,19 +15,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from driftloop.agent import Agent
+from driftloop.capture.labels import ingest_labels
 from driftloop.cli import retrain as retrain_cli
 from driftloop.config import RetrainSettings, Settings, load_settings
 from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
 from driftloop.errors import ConfigError
+from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
-from driftloop.loop.agent import Agent
-from driftloop.loop.events import read_events
-from driftloop.loop.retrain import SOURCE, endpoint_of, retrain, roll_out
-from driftloop.monitoring.labels import ingest_labels
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
 from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.retraining.retrain import SOURCE, endpoint_of, retrain, roll_out
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from tests.dataplane import data_plane, invoke_each
 
@@ -206,9 +206,9 @@ def test_two_retrains_on_the_same_captures_give_the_same_model(trained: Settings
 def test_a_retrained_champion_is_compared_only_on_traffic_it_never_saw(
     trained: Settings, tmp_path: Path
 ) -> None:
-    from driftloop.loop.retrain_data import Cut
     from driftloop.registry.base import BASE_SNAPSHOT_TAG, UNTIL_TAG
     from driftloop.registry.lifecycle import promote
+    from driftloop.retraining.data import Cut
 
     registry, name = MlflowRegistry(trained.workspace), trained.registry.model_name
     v1 = registry.get_version(name, 1)

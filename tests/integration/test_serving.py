@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from driftloop.alarms.metric_store import MetricStore
+from driftloop.capture.labels import read_labels
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
 from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec, apply_spec
 from driftloop.flows import train_and_register
-from driftloop.monitoring.labels import read_labels
+from driftloop.metrics.store import MetricStore
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant

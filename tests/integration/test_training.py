@@ -13,8 +13,8 @@ from mlflow.tracking import MlflowClient
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
 from driftloop.errors import RegistryError
+from driftloop.events.log import read_events
 from driftloop.flows import TrainingOutcome, train_and_register
-from driftloop.loop.events import read_events
 from driftloop.registry import APPROVED, CHALLENGER, CHAMPION, PENDING, REJECTED
 from driftloop.registry.lifecycle import approve, promote, register_and_gate, reject
 from driftloop.registry.mlflow_registry import MlflowRegistry

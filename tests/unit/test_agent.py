@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop import agent as agent_module
+from driftloop.agent import Agent
 from driftloop.config import ScheduleSettings, load_settings
-from driftloop.loop import agent as agent_module
-from driftloop.loop.agent import Agent
+from driftloop.metrics.store import Datapoint, MetricStore
 
 
 def test_tick_survives_failures_runs_due_schedules_and_prunes(

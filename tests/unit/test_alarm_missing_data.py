@@ -16,7 +16,7 @@ import pytest
 
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm
 from driftloop.alarms.evaluate import decide, evaluate, evaluation_range, retrieval_range
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.metrics.store import Datapoint, MetricStore
 
 PERIOD = 300  # the documented tables use 5-minute periods
 MODES = ("missing", "ignore", "breaching", "notBreaching")

@@ -13,10 +13,10 @@ import pytest
 
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.metric_store import Datapoint, MetricStore, dimensions_key
-from driftloop.alarms.statistics import low_sample_minimum, percentile, period_values, series
 from driftloop.alarms.store import AlarmStore
 from driftloop.errors import ConfigError, NotFoundError
+from driftloop.metrics.statistics import low_sample_minimum, percentile, period_values, series
+from driftloop.metrics.store import Datapoint, MetricStore, dimensions_key
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())
 DIMS = {"EndpointName": "churn", "VariantName": "AllTraffic"}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from driftloop.alarms.metric_store import Datapoint, MetricStore
 from driftloop.alarms.store import AlarmStore
 from driftloop.cli import alarms as alarms_cli
 from driftloop.config import load_settings
+from driftloop.metrics.store import Datapoint, MetricStore
 
 T0 = 1_800_000_000
 

@@ -12,8 +12,8 @@ import orjson
 from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
+from driftloop.capture.writer import CaptureWriter
 from driftloop.serving.app import ServerState, create_app
-from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture, Fault
 from driftloop.serving.metrics import EndpointMetrics

@@ -13,10 +13,10 @@ import orjson
 import pandas as pd
 import pytest
 
+from driftloop.capture.reader import Problem, Window, hour_folders, read_window
+from driftloop.capture.writer import CaptureWriter, capture_record
 from driftloop.errors import ConfigError
-from driftloop.monitoring.capture_reader import Problem, Window, hour_folders, read_window
 from driftloop.serving import codecs
-from driftloop.serving.capture import CaptureWriter, capture_record
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import Capture
 from driftloop.serving.metrics import EndpointMetrics

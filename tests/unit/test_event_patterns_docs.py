@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from driftloop.errors import ConfigError
-from driftloop.loop.patterns import matches, validate_pattern
+from driftloop.events.patterns import matches, validate_pattern
 
 EVENT_PATTERNS = "Amazon EventBridge event patterns"
 NULLS = "Matching null values and empty strings in Amazon EventBridge event patterns"

@@ -13,21 +13,21 @@ import pandas as pd
 import pytest
 from sklearn import metrics
 
-from driftloop.errors import ConfigError, DataError, NotFoundError
-from driftloop.monitoring.capture_reader import Window, read_window, row_keys
-from driftloop.monitoring.labels import (
+from driftloop.capture.labels import (
     ingest_label_records,
     ingest_labels,
     labels_root,
     read_labels,
 )
+from driftloop.capture.reader import Window, read_window, row_keys
+from driftloop.capture.writer import CaptureWriter
+from driftloop.errors import ConfigError, DataError, NotFoundError
 from driftloop.monitoring.quality import (
     eligible_range,
     estimate_quality,
     merge_labels,
     model_quality,
 )
-from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.workspace import Workspace
@@ -40,7 +40,7 @@ NOW = datetime(2026, 3, 4, 10, 15, tzinfo=UTC)
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setattr("driftloop.monitoring.labels.utcnow", lambda: NOW)
+    monkeypatch.setattr("driftloop.capture.labels.utcnow", lambda: NOW)
     return Workspace(tmp_path / "ws")
 
 
@@ -126,7 +126,7 @@ def test_posted_records_and_later_labels_win(
     first = [{"inference_id": "a", "label": "yes"}, {"inferenceId": "z", "label": 1}]
     ingest_label_records(workspace, ENDPOINT, first, SPEC)
     later = NOW + timedelta(hours=1, minutes=5)
-    monkeypatch.setattr("driftloop.monitoring.labels.utcnow", lambda: later)
+    monkeypatch.setattr("driftloop.capture.labels.utcnow", lambda: later)
     posted = [
         {"inference_id": "a", "label": 0},
         {"groundTruthData": {"data": "1"}, "eventMetadata": {"inferenceId": "b"}},

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from driftloop.errors import ConfigError
-from driftloop.loop.patterns import matches, validate_pattern
+from driftloop.events.patterns import matches, validate_pattern
 
 EVENT: dict[str, Any] = {
     "id": "e1",

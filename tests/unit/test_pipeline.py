@@ -20,11 +20,13 @@ from typer.testing import CliRunner
 from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import PipelineSettings, Settings, load_settings
 from driftloop.errors import DataError, NotFoundError
-from driftloop.loop import pipeline, pipeline_steps
-from driftloop.loop.events import read_events
-from driftloop.loop.pipeline import PipelineFailed, PipelineStateError
-from driftloop.loop.pipeline_steps import Context, Pipeline, SkipStep, Step
-from driftloop.loop.pipeline_store import (
+from driftloop.events.log import read_events
+from driftloop.owner import Owner
+from driftloop.pipelines import runner as pipeline
+from driftloop.pipelines import steps as pipeline_steps
+from driftloop.pipelines.runner import PipelineFailed, PipelineStateError
+from driftloop.pipelines.steps import Context, Pipeline, SkipStep, Step
+from driftloop.pipelines.store import (
     EXECUTING,
     FAILED,
     SKIPPED,
@@ -33,7 +35,6 @@ from driftloop.loop.pipeline_store import (
     RunRecord,
     orphaned,
 )
-from driftloop.owner import Owner
 from tests.conftest import REPO
 
 calls: list[str] = []
@@ -250,7 +251,7 @@ def test_code_version_follows_the_module_source() -> None:
 _KILLED_CHILD = """
 import sys
 from driftloop.config import load_settings
-from driftloop.loop import pipeline
+from driftloop.pipelines import runner as pipeline
 from tests.unit import test_pipeline as toy
 
 toy.killed.add("count")

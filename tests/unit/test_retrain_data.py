@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftloop.capture.reader import Window
 from driftloop.data.spec import ColumnSpec, TabularSpec
 from driftloop.errors import DataError
-from driftloop.loop.retrain_data import KEY, TIME, Cut, labelled_rows, new_rows, split_rows
-from driftloop.monitoring.capture_reader import Window
+from driftloop.retraining.data import KEY, TIME, Cut, labelled_rows, new_rows, split_rows
 
 SPEC = TabularSpec(
     (ColumnSpec("x", "numeric", "feature"), ColumnSpec("y", "categorical", "target")),

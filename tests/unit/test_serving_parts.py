@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.alarms.metric_store import MetricStore
+from driftloop.capture.writer import CaptureWriter, capture_record
 from driftloop.errors import ConfigError, NotFoundError
-from driftloop.loop.events import read_events
-from driftloop.serving.capture import CaptureWriter, capture_record
+from driftloop.events.log import read_events
+from driftloop.metrics.store import MetricStore
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from driftloop.workspace import Workspace
 
@@ -74,7 +74,7 @@ def test_capture_files_roll_per_variant_and_hour(tmp_path: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.metrics.store import Datapoint, MetricStore
 value = float(sys.argv[2])
 store = MetricStore(Path(sys.argv[1]))
 for _ in range(50):

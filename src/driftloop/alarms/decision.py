@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from driftloop.alarms.definition import AlarmDefinition
-from driftloop.alarms.statistics import PeriodValue, low_sample_minimum
+from driftloop.metrics.statistics import PeriodValue, low_sample_minimum
 
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 Point = tuple[int, float]

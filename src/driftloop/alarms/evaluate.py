@@ -14,8 +14,8 @@ from typing import Any
 
 from driftloop.alarms.decision import State, breaches, decide
 from driftloop.alarms.definition import AlarmDefinition
-from driftloop.alarms.metric_store import MetricStore
-from driftloop.alarms.statistics import PeriodValue, low_sample_minimum, period_values
+from driftloop.metrics.statistics import PeriodValue, low_sample_minimum, period_values
+from driftloop.metrics.store import MetricStore
 
 __all__ = ["Evaluation", "State", "breaches", "decide", "evaluate", "evaluation_range"]
 

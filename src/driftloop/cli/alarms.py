@@ -111,7 +111,7 @@ def put_cmd(
 def _no_data_warning(path: Path, alarm: AlarmDefinition) -> str:
     """A warning when no stored datapoint (the whole metric store) has the alarm's namespace,
     metric and exact dimensions, naming the dimension sets that metric has; '' otherwise."""
-    from driftloop.alarms.metric_store import MetricStore
+    from driftloop.metrics.store import MetricStore
 
     found = MetricStore(path).list_dimensions(alarm.namespace, alarm.metric_name)
     if alarm.dimensions in found:
@@ -184,8 +184,8 @@ def metrics_get_cmd(
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the series to this PNG."),
 ) -> None:
     """Print a metric's series (CloudWatch statistics over periods)."""
-    from driftloop.alarms.metric_store import MetricStore
-    from driftloop.alarms.statistics import series
+    from driftloop.metrics.statistics import series
+    from driftloop.metrics.store import MetricStore
     from driftloop.monitoring.job import schedule_name
     from driftloop.monitoring.schedule import parse_interval
 

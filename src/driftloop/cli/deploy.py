@@ -48,7 +48,7 @@ def deploy_cmd(
     """Deploy a model version with guardrails; a watched alarm in ALARM rolls it back (exit 9).
 
     Options left out come from the deploy section of the config."""
-    from driftloop.loop.deploy import DeploymentRolledBack, DeployPlan, check_strategy, deploy
+    from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, check_strategy, deploy
 
     cfg = settings(ctx)
     given = {

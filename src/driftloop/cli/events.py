@@ -26,7 +26,7 @@ def events_list_cmd(
     source: str | None = typer.Option(None, "--source"),
 ) -> None:
     """The newest events."""
-    from driftloop.loop.events import read_events
+    from driftloop.events.log import read_events
 
     found = [e for e in read_events(settings(ctx).workspace) if source in (None, e.get("source"))]
     table = Table("time", "source", "detail-type", "detail")
@@ -53,7 +53,7 @@ def rules_put_cmd(
     ),
 ) -> None:
     """Create or replace a rule."""
-    from driftloop.loop.rules import RuleStore, parse_rule
+    from driftloop.events.rules import RuleStore, parse_rule
 
     fields = {
         "name": name,
@@ -68,7 +68,7 @@ def rules_put_cmd(
 @rules_app.command("list")
 def rules_list_cmd(ctx: typer.Context) -> None:
     """Rules, their patterns and targets."""
-    from driftloop.loop.rules import RuleStore
+    from driftloop.events.rules import RuleStore
 
     table = Table("rule", "enabled", "pattern", "targets")
     for rule in RuleStore(settings(ctx).workspace).list():
@@ -80,7 +80,7 @@ def rules_list_cmd(ctx: typer.Context) -> None:
 @rules_app.command("delete")
 def rules_delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Delete a rule."""
-    from driftloop.loop.rules import RuleStore
+    from driftloop.events.rules import RuleStore
 
     RuleStore(settings(ctx).workspace).delete(name)
     console.print(f"deleted rule {name}")
@@ -88,7 +88,7 @@ def rules_delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> Non
 
 def agent_cmd(ctx: typer.Context) -> None:
     """Evaluate alarms, run scheduled monitoring and deliver events until SIGTERM or Ctrl-C."""
-    from driftloop.loop.agent import Agent
+    from driftloop.agent import Agent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()

@@ -130,7 +130,7 @@ def labels_put_cmd(
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint the labels belong to."),
 ) -> None:
     """Store ground-truth labels; monitoring merges them with captures on inferenceId/eventId."""
-    from driftloop.monitoring.labels import ingest_labels
+    from driftloop.capture.labels import ingest_labels
     from driftloop.monitoring.target import resolve_target
 
     cfg = settings(ctx)

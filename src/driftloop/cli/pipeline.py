@@ -13,8 +13,8 @@ from rich.table import Table
 
 from driftloop.cli._context import console, progress, settings
 from driftloop.errors import ConfigError
-from driftloop.loop.lineage import lineage
-from driftloop.loop.pipeline_store import (
+from driftloop.pipelines.lineage import lineage
+from driftloop.pipelines.store import (
     EXECUTING,
     PipelineStore,
     RunRecord,
@@ -60,7 +60,7 @@ def run_cmd(
     A failed step exits non-zero and leaves the run Failed: continue it with --resume RUN_ID,
     as you can a run left Executing by a killed process (shown as "Executing (orphaned)").
     """
-    from driftloop.loop.training_pipeline import resume_training, run_training
+    from driftloop.pipelines.training import resume_training, run_training
 
     cfg = settings(ctx)
     if resume is not None and (input_csv or endpoint or fail_on_violation):

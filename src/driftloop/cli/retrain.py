@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, settings
-from driftloop.loop.retrain import RetrainOutcome, retrain, roll_out
+from driftloop.retraining.retrain import RetrainOutcome, retrain, roll_out
 
 _SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
 
@@ -24,7 +24,7 @@ def retrain_cmd(
     """Retrain on the original training data plus labelled captured traffic; the gate decides
     on the most recent labelled traffic."""
     from driftloop.cli.deploy import show_step
-    from driftloop.loop.deploy import DeploymentRolledBack
+    from driftloop.deploy.guarded import DeploymentRolledBack
 
     cfg = settings(ctx)
     outcome = retrain(cfg, endpoint, force=force)

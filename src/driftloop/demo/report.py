@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftloop.loop.deploy import DeployResult
-from driftloop.loop.pipeline_store import StepRecord
+from driftloop.deploy.guarded import DeployResult
 from driftloop.monitoring.job import MonitoringRun
+from driftloop.pipelines.store import StepRecord
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.agent import Agent
 from driftloop.alarms.store import AlarmStore
 from driftloop.config import Settings
 from driftloop.data.generator import generate
@@ -29,10 +30,9 @@ from driftloop.demo.report import DemoReport
 from driftloop.demo.timeline import draw_timeline
 from driftloop.demo.traffic import Traffic
 from driftloop.demo.training import train_first_model
+from driftloop.deploy.guarded import DeployPlan, deploy
 from driftloop.errors import DriftloopError
-from driftloop.loop.agent import Agent
-from driftloop.loop.deploy import DeployPlan, deploy
-from driftloop.loop.events import read_events
+from driftloop.events.log import read_events
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHAMPION

@@ -11,8 +11,8 @@ from mlflow.tracking import MlflowClient
 from driftloop.config import Settings
 from driftloop.data.generator import generate
 from driftloop.demo.report import DemoReport
-from driftloop.loop.pipeline_store import SUCCEEDED, PipelineStore, StepRecord
-from driftloop.loop.training_pipeline import run_training
+from driftloop.pipelines.store import SUCCEEDED, PipelineStore, StepRecord
+from driftloop.pipelines.training import run_training
 from driftloop.training.trainer import Progress
 from driftloop.workspace import atomic_path
 

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from driftloop.alarms.metric_store import RESOLUTION_S, Datapoint, MetricStore
+from driftloop.capture.labels import read_labels
+from driftloop.capture.reader import Window, read_window
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
-from driftloop.loop.events import emit
+from driftloop.events.log import emit
+from driftloop.metrics.store import RESOLUTION_S, Datapoint, MetricStore
 from driftloop.monitoring import baseline_drift
-from driftloop.monitoring.capture_reader import Window, read_window
 from driftloop.monitoring.drift import DriftResult, detect_drift
-from driftloop.monitoring.labels import read_labels
 from driftloop.monitoring.quality import (
     eligible_range,
     estimate_quality,

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from driftloop.capture.reader import Window, row_keys, utc, whole_second
 from driftloop.errors import ConfigError
-from driftloop.monitoring.capture_reader import Window, row_keys, utc, whole_second
 
 
 def eligible_range(

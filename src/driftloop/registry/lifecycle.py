@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset
 from driftloop.errors import RegistryError
-from driftloop.loop.events import emit
+from driftloop.events.log import emit
 from driftloop.registry.base import (
     APPROVAL_TAG,
     APPROVED,

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftloop.errors import ConfigError, NotFoundError, first_problem
-from driftloop.loop.events import emit
+from driftloop.events.log import emit
 from driftloop.workspace import Workspace, atomic_write_text
 
 NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9])*$"  # SageMaker's endpoint and variant names

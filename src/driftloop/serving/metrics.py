@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from driftloop.alarms.metric_store import RESOLUTION_S, Datapoint, MetricStore
+from driftloop.metrics.store import RESOLUTION_S, Datapoint, MetricStore
 
 NAMESPACE = "AWS/SageMaker"
 _LABELS = ("endpoint", "variant")

@@ -19,12 +19,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from driftloop.alarms.metric_store import MetricStore
+from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.errors import ConfigError
+from driftloop.metrics.store import MetricStore
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import LabelSink, ServerState, create_app
-from driftloop.serving.capture import CaptureWriter
 from driftloop.serving.codecs import RowReader
 from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture, EndpointStore
@@ -123,7 +123,7 @@ def _label_sink(settings: Settings, state: ServerState) -> LabelSink:
     """POST /labels: store ground truth for this endpoint, checked against its model's spec."""
 
     def store(records: list[dict[str, Any]]) -> dict[str, Any]:
-        from driftloop.monitoring.labels import ingest_label_records
+        from driftloop.capture.labels import ingest_label_records
 
         if state.plane is None:
             raise ConfigError("the endpoint is still loading")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import DriftloopError
-from driftloop.loop.events import emit
+from driftloop.events.log import emit
 from driftloop.owner import Owner
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
 from driftloop.workspace import Workspace

@@ -20,9 +20,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from driftloop.alarms._smtp import send_email
-from driftloop.alarms._webhook import post_json, redact
 from driftloop.errors import DriftloopError, NotFoundError
+from driftloop.notifications._smtp import send_email
+from driftloop.notifications._webhook import post_json, redact
 from driftloop.workspace import Workspace
 
 Protocol = Literal["file", "webhook", "slack", "email"]

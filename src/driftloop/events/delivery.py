@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from driftloop.errors import ConfigError, DriftloopError
-from driftloop.loop.events import event_log
-from driftloop.loop.patterns import matches
-from driftloop.loop.rules import CommandTarget, NotifyTarget, Rule, RuleStore, Target
+from driftloop.events.log import event_log
+from driftloop.events.patterns import matches
+from driftloop.events.rules import CommandTarget, NotifyTarget, Rule, RuleStore, Target
 from driftloop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from driftloop.alarms.notify import Notifier
+    from driftloop.notifications.notify import Notifier
 
 DELIVERY_DB = "delivery.db"
 Handler = Callable[[Any, dict[str, Any]], None]

@@ -1,7 +1,7 @@
 """Captured traffic of one endpoint over a time window, as typed rows: the monitoring input.
 
 Reads the data-capture layout ``{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl`` (SageMaker's format,
-see :mod:`driftloop.serving.capture`), opening only hour folders that overlap ``[since, until)``
+see :mod:`driftloop.capture.writer`), opening only hour folders that overlap ``[since, until)``
 and keeping records whose ``eventMetadata.inferenceTime`` falls inside it. Request bodies are
 split into rows by the endpoint's own codec helpers, then typed in bulk: rows of many records go
 through one :class:`RowReader` call per chunk, and only a chunk that fails is re-read record by
@@ -26,9 +26,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from driftloop.capture._rows import RowSink, Where
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, DataError
-from driftloop.monitoring._rows import RowSink, Where
 from driftloop.serving import codecs
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")

@@ -18,16 +18,16 @@ from datetime import UTC, datetime, timedelta
 
 from driftloop.alarms.definition import parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.metric_store import MetricStore
-from driftloop.alarms.notify import Notifier, alarm_message
 from driftloop.alarms.store import AlarmStore
 from driftloop.config import Settings
-from driftloop.loop.delivery import Deliverer, default_handlers
-from driftloop.loop.deploy_journal import recover
-from driftloop.loop.events import emit
-from driftloop.loop.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
-from driftloop.loop.rules import RuleStore
+from driftloop.deploy.journal import recover
+from driftloop.events.delivery import Deliverer, default_handlers
+from driftloop.events.log import emit
+from driftloop.events.rules import RuleStore
+from driftloop.metrics.store import MetricStore
 from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
+from driftloop.notifications.notify import Notifier, alarm_message
+from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 
 log = logging.getLogger("driftloop.agent")
 PRUNE_EVERY = timedelta(hours=1)

@@ -23,7 +23,7 @@ Events are parsed JSON, so ``300.0`` and ``3.0e2`` in an event read the same.
 
 from __future__ import annotations
 
-from driftloop.loop.pattern_checks import validate_pattern
-from driftloop.loop.pattern_match import matches
+from driftloop.events.pattern_checks import validate_pattern
+from driftloop.events.pattern_match import matches
 
 __all__ = ["matches", "validate_pattern"]

@@ -5,7 +5,7 @@ Like SageMaker's deployment guardrails, traffic moves to a registered model vers
 the listed alarms are evaluated. A watched alarm in ALARM restores the previous config exactly,
 in one save. A shadow deployment only copies traffic to the new model and reports how its
 answers compare; no caller ever gets one of them. One deployment per endpoint runs at a time;
-one whose process died is rolled back by the next (:mod:`driftloop.loop.deploy_journal`).
+one whose process died is rolled back by the next (:mod:`driftloop.deploy.journal`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from driftloop.alarms.notify import Notifier
 from driftloop.config import DeploySettings, Settings
-from driftloop.errors import DriftloopError, RegistryError
-from driftloop.loop._deploy_steps import (
+from driftloop.deploy._steps import (
     AlarmWatch,
     Strategy,
     bake,
@@ -28,8 +26,10 @@ from driftloop.loop._deploy_steps import (
     shadow_report,
     traffic_steps,
 )
-from driftloop.loop.deploy_journal import DeployJournal, recover, step_detail
-from driftloop.loop.events import emit
+from driftloop.deploy.journal import DeployJournal, recover, step_detail
+from driftloop.errors import DriftloopError, RegistryError
+from driftloop.events.log import emit
+from driftloop.notifications.notify import Notifier
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import announce, promote
 from driftloop.registry.mlflow_registry import MlflowRegistry

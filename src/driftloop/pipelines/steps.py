@@ -3,7 +3,7 @@
 A step is a function of a :class:`Context` returning JSON-able outputs. A cacheable step's
 cache key covers its name, parameters, the content of its input files, the upstream outputs it
 uses, driftloop's version and its module's source. Steps that change shared state (register,
-deploy) are not cacheable and must be idempotent. :mod:`driftloop.loop.pipeline` runs them.
+deploy) are not cacheable and must be idempotent. :mod:`driftloop.pipelines.runner` runs them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The rows a retrain trains and is judged on, chosen so that the comparison is sound.
 
 - **Labelled traffic**: every captured row with a label, keyed like its label
-  (:func:`~driftloop.monitoring.capture_reader.row_keys`), each key once, sorted by capture
+  (:func:`~driftloop.capture.reader.row_keys`), each key once, sorted by capture
   time then key, so the same captures give the same rows whatever order the files are read in.
 - **Hold-out, in time**: the most recent ``recent_fraction`` (at most ``recent_max_rows``) of
   the rows that are new to the champion: those at or after the row, in that order, up to which
@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from driftloop.capture.reader import Window, row_keys
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError
-from driftloop.monitoring.capture_reader import Window, row_keys
 from driftloop.monitoring.quality import row_labels
 
 KEY, TIME = "_row_key", "_captured"

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from driftloop.alarms.metric_store import Datapoint, MetricStore
+from driftloop.metrics.store import Datapoint, MetricStore
 
 PeriodValue = tuple[int, float | None]
 

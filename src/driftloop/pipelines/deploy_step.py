@@ -1,6 +1,6 @@
 """The training pipeline's deploy step: put the registered version on the endpoint.
 
-It creates the endpoint, or runs a guarded deployment (:mod:`driftloop.loop.deploy`) to an
+It creates the endpoint, or runs a guarded deployment (:mod:`driftloop.deploy.guarded`) to an
 existing one, and is a no-op when the endpoint already serves the version. Not cached, and
 idempotent.
 """
@@ -8,9 +8,9 @@ idempotent.
 from __future__ import annotations
 
 from driftloop.config import Settings
+from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, deploy
 from driftloop.errors import NotFoundError
-from driftloop.loop.deploy import DeploymentRolledBack, DeployPlan, deploy
-from driftloop.loop.pipeline_steps import Context, Outputs, SkipStep
+from driftloop.pipelines.steps import Context, Outputs, SkipStep
 from driftloop.registry.base import APPROVED, CHAMPION
 from driftloop.registry.lifecycle import announce, promote
 from driftloop.registry.mlflow_registry import MlflowRegistry

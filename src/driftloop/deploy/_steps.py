@@ -14,12 +14,12 @@ import orjson
 
 from driftloop.alarms.definition import AlarmDefinition, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.metric_store import MetricStore
-from driftloop.alarms.notify import Notifier, alarm_message
 from driftloop.alarms.store import AlarmStore
+from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
-from driftloop.loop.events import emit
-from driftloop.monitoring.capture_reader import hour_folders
+from driftloop.events.log import emit
+from driftloop.metrics.store import MetricStore
+from driftloop.notifications.notify import Notifier, alarm_message
 from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
 

@@ -1,7 +1,7 @@
 """Running a pipeline: the step cache, resume of failed runs, and events.
 
 What a pipeline is (steps, their context and cache keys) lives in
-:mod:`driftloop.loop.pipeline_steps`. A cacheable step's earlier result is reused when its
+:mod:`driftloop.pipelines.steps`. A cacheable step's earlier result is reused when its
 cache key matches, the cache is on, the result is younger than ``cache_expire_after`` and its
 outputs still exist (files present, runs not deleted), like SageMaker Pipelines' CacheConfig.
 
@@ -22,9 +22,10 @@ from typing import Any
 
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError
-from driftloop.loop.events import emit
-from driftloop.loop.pipeline_steps import Context, Outputs, Pipeline, Say, SkipStep, Step, cache_key
-from driftloop.loop.pipeline_store import (
+from driftloop.events.log import emit
+from driftloop.owner import Owner
+from driftloop.pipelines.steps import Context, Outputs, Pipeline, Say, SkipStep, Step, cache_key
+from driftloop.pipelines.store import (
     EXECUTING,
     FAILED,
     SKIPPED,
@@ -35,7 +36,6 @@ from driftloop.loop.pipeline_store import (
     StepRecord,
     orphaned,
 )
-from driftloop.owner import Owner
 
 SOURCE = "driftloop.pipeline"
 
@@ -90,7 +90,7 @@ def resume(
     """Re-run a Failed run from its failed step, reusing the outputs its earlier steps recorded
     (whatever the cache settings; a step whose outputs are gone runs again).
 
-    An orphaned run (see :func:`~driftloop.loop.pipeline_store.orphaned`) is first failed at the
+    An orphaned run (see :func:`~driftloop.pipelines.store.orphaned`) is first failed at the
     step it left Executing. Raises :class:`PipelineStateError` for a run in any other state,
     naming the process of an Executing run.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from driftloop.loop.pipeline_store import SUCCEEDED, RunRecord, StepRecord
+from driftloop.pipelines.store import SUCCEEDED, RunRecord, StepRecord
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Training data is the original training data plus labelled captured traffic, and the gate
 compares the challenger with the champion on the most recent labelled traffic, which neither
-trained on (:mod:`driftloop.loop.retrain_data`). A passing version becomes
+trained on (:mod:`driftloop.retraining.data`). A passing version becomes
 ``challenger`` (Approved, or PendingManualApproval when approval is required); a guarded
 deployment makes it champion (:func:`roll_out`, automatic with ``[retrain] deploy = true``).
 Cooldown, the daily cap and de-duplication live in the :class:`Ledger`.
@@ -18,19 +18,19 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.capture.labels import read_labels
+from driftloop.capture.reader import read_window, utc
 from driftloop.config import Settings
 from driftloop.data.preprocess import MANIFEST
 from driftloop.data.spec import target_vector
+from driftloop.deploy.guarded import DeployPlan, DeployResult, deploy
 from driftloop.errors import ConfigError
-from driftloop.loop.deploy import DeployPlan, DeployResult, deploy
-from driftloop.loop.events import emit
-from driftloop.loop.retrain_data import Cut, labelled_rows, new_rows, split_rows
-from driftloop.loop.retrain_ledger import Ledger
-from driftloop.monitoring.capture_reader import read_window, utc
-from driftloop.monitoring.labels import read_labels
+from driftloop.events.log import emit
 from driftloop.monitoring.target import MonitorTarget, resolve_target, served_spec
 from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL_TAG
 from driftloop.registry.mlflow_registry import MlflowRegistry
+from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
+from driftloop.retraining.ledger import Ledger
 from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.training.metrics import evaluate
 from driftloop.workspace import Workspace, atomic_path, atomic_write_text
@@ -101,7 +101,7 @@ def labelled_traffic(
     settings: Settings, target: MonitorTarget, since: datetime | None, until: datetime
 ) -> pd.DataFrame:
     """Labelled captured rows of ``[since, until)`` (``since`` None: all captured history),
-    each once, in capture-time order (see :mod:`driftloop.loop.retrain_data`)."""
+    each once, in capture-time order (see :mod:`driftloop.retraining.data`)."""
     window = read_window(
         settings.workspace.capture, target.endpoint, target.spec, since=since or EPOCH, until=until
     )

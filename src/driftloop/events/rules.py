@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from driftloop.errors import ConfigError, NotFoundError, first_problem
-from driftloop.loop.patterns import validate_pattern
+from driftloop.events.patterns import validate_pattern
 from driftloop.workspace import Workspace, atomic_write_bytes
 
 RULES_FILE = "rules.json"

@@ -3,8 +3,8 @@
 The first four steps are cached by their inputs; register and deploy are not, and are
 idempotent: a model already registered from the same MLflow run keeps its version, and an
 endpoint already serving the version is left alone (the deploy step lives in
-:mod:`driftloop.loop.training_deploy`). Each step's outputs name what it made,
-so every run's lineage (:mod:`driftloop.loop.lineage`) can be read back from the store.
+:mod:`driftloop.pipelines.deploy_step`). Each step's outputs name what it made,
+so every run's lineage (:mod:`driftloop.pipelines.lineage`) can be read back from the store.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from driftloop.data.snapshot import open_snapshot
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, NotFoundError, ViolationsFound
 from driftloop.flows import baseline_for
-from driftloop.loop import pipeline
-from driftloop.loop.pipeline_steps import Context, Outputs, Pipeline, Step, file_digest
-from driftloop.loop.pipeline_store import RunRecord, StepRecord
-from driftloop.loop.training_deploy import deploy_step
+from driftloop.pipelines import runner as pipeline
+from driftloop.pipelines.deploy_step import deploy_step
+from driftloop.pipelines.steps import Context, Outputs, Pipeline, Step, file_digest
+from driftloop.pipelines.store import RunRecord, StepRecord
 from driftloop.registry.base import CHAMPION, TRAIN_SNAPSHOT_TAG, ModelVersion
 from driftloop.registry.gate import Check, GateResult
 from driftloop.registry.lifecycle import find_version, gate_candidate, register_gated

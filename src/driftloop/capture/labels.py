@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
+from driftloop.capture.reader import hour_folders, utc
+from driftloop.capture.writer import utcnow
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotFoundError
-from driftloop.monitoring.capture_reader import hour_folders, utc
-from driftloop.serving.capture import utcnow
 from driftloop.workspace import Workspace, atomic_write_bytes
 
 SHOWN_ERRORS = 10  # bad lines named in an error message (all are in its details, up to 1000)

@@ -1,0 +1,1 @@
+"""Guarded deployments: all-at-once, canary, linear and shadow, with alarm-driven rollback."""

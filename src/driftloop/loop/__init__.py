@@ -1,1 +1,0 @@
-"""The closed loop: events, rules, pipelines, retraining and deployment strategies."""

@@ -1,0 +1,1 @@
+"""The metric store (CloudWatch-style datapoints) and statistics over periods."""

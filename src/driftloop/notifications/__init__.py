@@ -1,0 +1,1 @@
+"""SNS-style topics and their subscriptions (file, webhook, Slack, email)."""

@@ -1,0 +1,1 @@
+"""Pipelines of cached steps, their run store and lineage; the training pipeline."""

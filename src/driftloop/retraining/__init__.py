@@ -1,0 +1,1 @@
+"""The retraining policy: when a retrain may run, and on which rows."""
