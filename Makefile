@@ -27,6 +27,7 @@ demo: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py
 	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Benchmarks print their results and never fail on a missed target.

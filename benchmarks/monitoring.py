@@ -124,8 +124,8 @@ class TrafficWriter:
 
     def __init__(self, settings: Settings, version: int, total: int, since: datetime) -> None:
         from driftloop.capture.writer import CaptureWriter
+        from driftloop.data.codecs import RowReader
         from driftloop.registry.mlflow_registry import MlflowRegistry
-        from driftloop.serving.codecs import RowReader
         from driftloop.serving.models import load_registered
 
         ws = settings.workspace

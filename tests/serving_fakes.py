@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from driftloop.data.codecs import RowReader
 from driftloop.data.spec import ColumnSpec, TabularSpec
-from driftloop.serving.codecs import RowReader
 from driftloop.serving.compiled import Batch
 from driftloop.serving.endpoint_config import Capture, Fault
 from driftloop.serving.models import ServedModel

@@ -29,7 +29,6 @@ from pydantic_settings import (
 )
 
 from driftloop.errors import ConfigError, first_problem
-from driftloop.notifications.notify import NotificationSettings
 from driftloop.workspace import Workspace
 
 CONFIG_FILE = "driftloop.toml"
@@ -57,6 +56,65 @@ _toml_path: ContextVar[Path | None] = ContextVar("driftloop_toml_path", default=
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+SubscriptionProtocol = Literal["file", "webhook", "slack", "email"]
+
+
+class Subscription(_Section):
+    protocol: SubscriptionProtocol
+    """How to deliver: ``file``, ``webhook``, ``slack`` or ``email``."""
+    endpoint: str = Field(min_length=1)
+    """File path, http(s) URL or email address, depending on the protocol."""
+
+    @model_validator(mode="after")
+    def _endpoint_fits(self) -> Subscription:
+        if self.protocol in ("webhook", "slack") and not self.endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(f"a {self.protocol} endpoint must be an http(s) URL")
+        if self.protocol == "email" and "@" not in self.endpoint:
+            raise ValueError("an email endpoint must be an address")
+        return self
+
+
+class Topic(_Section):
+    name: str = Field(min_length=1)
+    """Topic name that rules and alarms publish to."""
+    subscriptions: list[Subscription] = []
+    """Where each message published to the topic goes."""
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    """SMTP relay host."""
+    port: int = Field(default=25, gt=0, lt=65536)
+    """SMTP relay port."""
+    sender: str = "driftloop@localhost"
+    """From address of notification emails."""
+    username: str | None = None
+    """Login name, if the relay needs one."""
+    password: SecretStr | None = None
+    """Login password, if the relay needs one."""
+    starttls: bool = False
+    """Upgrade the connection with STARTTLS before sending."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds to wait for the relay."""
+
+
+class NotificationSettings(_Section):
+    topics: list[Topic] = []
+    """Notification topics and their subscriptions."""
+    smtp: SmtpSettings = SmtpSettings()
+    """SMTP relay used by email subscriptions."""
+
+    @model_validator(mode="after")
+    def _unique_topics(self) -> NotificationSettings:
+        names = [topic.name for topic in self.topics]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"topic names must be unique: {', '.join(duplicates)}")
+        return self
 
 
 class DataSettings(_Section):

@@ -15,19 +15,12 @@ from typing import Any
 
 import pytest
 
+from driftloop.config import NotificationSettings, SmtpSettings, Subscription, Topic
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.delivery import Deliverer, default_handlers
 from driftloop.events.log import emit
 from driftloop.events.rules import RuleStore
-from driftloop.notifications.notify import (
-    NotificationFailed,
-    NotificationSettings,
-    Notifier,
-    SmtpSettings,
-    Subscription,
-    Topic,
-    alarm_message,
-)
+from driftloop.notifications.notify import NotificationFailed, Notifier, alarm_message
 from driftloop.workspace import Workspace
 from tests.servers import free_port
 

@@ -15,8 +15,8 @@ import pytest
 
 from driftloop.capture.reader import Problem, Window, hour_folders, read_window
 from driftloop.capture.writer import CaptureWriter, capture_record
+from driftloop.data import codecs
 from driftloop.errors import ConfigError
-from driftloop.serving import codecs
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import Capture
 from driftloop.serving.metrics import EndpointMetrics

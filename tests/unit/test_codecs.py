@@ -4,8 +4,8 @@ import numpy as np
 import orjson
 import pytest
 
+from driftloop.data.codecs import encode, media_type, parse
 from driftloop.errors import DataError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from driftloop.serving.codecs import encode, media_type, parse
 from tests.serving_fakes import SPEC
 
 ROW = {"x": 1.5, "y": 2, "c": "a"}

@@ -9,8 +9,9 @@ import pytest
 
 from driftloop.alarms.definition import parse_alarm
 from driftloop.alarms.store import AlarmStore
+from driftloop.config import NotificationSettings
 from driftloop.deploy._steps import AlarmWatch, bake
-from driftloop.notifications.notify import NotificationSettings, Notifier
+from driftloop.notifications.notify import Notifier
 from driftloop.workspace import Workspace
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())  # a multiple of 60

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftloop.data import codecs
+from driftloop.data.codecs import RowReader
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError
-from driftloop.serving import codecs
-from driftloop.serving.codecs import RowReader
 
 CHUNK_ROWS = 512  # rows typed per RowReader call; a failing chunk is re-read record by record
 Where = tuple[str, int]  # file (relative to the capture root) and 1-based line

@@ -27,9 +27,9 @@ import orjson
 import pandas as pd
 
 from driftloop.capture._rows import RowSink, Where
+from driftloop.data import codecs
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, DataError
-from driftloop.serving import codecs
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted

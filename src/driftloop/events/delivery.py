@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,11 +27,17 @@ from driftloop.events.patterns import matches
 from driftloop.events.rules import CommandTarget, NotifyTarget, Rule, RuleStore, Target
 from driftloop.workspace import Workspace
 
-if TYPE_CHECKING:
-    from driftloop.notifications.notify import Notifier
-
 DELIVERY_DB = "delivery.db"
 Handler = Callable[[Any, dict[str, Any]], None]
+
+
+class Publisher(Protocol):
+    """What a ``notify`` target publishes through (an SNS-style notifier)."""
+
+    def publish(
+        self, topic: str, subject: str, message: str, *, detail: dict[str, Any] | None = None
+    ) -> Any: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER);
@@ -197,7 +203,7 @@ class Deliverer:
 
 def default_handlers(
     workspace: Workspace,
-    notifier: Notifier | None,
+    notifier: Publisher | None,
     retrain: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Handler]:
     """Handlers for ``notify`` (the notifier), ``command`` (a subprocess) and ``retrain``."""

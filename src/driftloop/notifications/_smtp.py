@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from driftloop.notifications.notify import SmtpSettings
+    from driftloop.config import SmtpSettings
 
 
 def send_email(settings: SmtpSettings, recipient: str, subject: str, body: str) -> None:

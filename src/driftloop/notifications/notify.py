@@ -15,82 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from driftloop.config import NotificationSettings, Subscription, Topic
 from driftloop.errors import DriftloopError, NotFoundError
 from driftloop.notifications._smtp import send_email
 from driftloop.notifications._webhook import post_json, redact
 from driftloop.workspace import Workspace
-
-Protocol = Literal["file", "webhook", "slack", "email"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class Subscription(_Section):
-    protocol: Protocol
-    """How to deliver: ``file``, ``webhook``, ``slack`` or ``email``."""
-    endpoint: str = Field(min_length=1)
-    """File path, http(s) URL or email address, depending on the protocol."""
-
-    @model_validator(mode="after")
-    def _endpoint_fits(self) -> Subscription:
-        if self.protocol in ("webhook", "slack") and not self.endpoint.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError(f"a {self.protocol} endpoint must be an http(s) URL")
-        if self.protocol == "email" and "@" not in self.endpoint:
-            raise ValueError("an email endpoint must be an address")
-        return self
-
-    def describe(self) -> str:
-        """The subscription for messages and logs, without secrets in webhook paths."""
-        shown = redact(self.endpoint) if self.protocol in ("webhook", "slack") else self.endpoint
-        return f"{self.protocol}:{shown}"
-
-
-class Topic(_Section):
-    name: str = Field(min_length=1)
-    """Topic name that rules and alarms publish to."""
-    subscriptions: list[Subscription] = []
-    """Where each message published to the topic goes."""
-
-
-class SmtpSettings(_Section):
-    host: str = "127.0.0.1"
-    """SMTP relay host."""
-    port: int = Field(default=25, gt=0, lt=65536)
-    """SMTP relay port."""
-    sender: str = "driftloop@localhost"
-    """From address of notification emails."""
-    username: str | None = None
-    """Login name, if the relay needs one."""
-    password: SecretStr | None = None
-    """Login password, if the relay needs one."""
-    starttls: bool = False
-    """Upgrade the connection with STARTTLS before sending."""
-    timeout_s: float = Field(default=10.0, gt=0)
-    """Seconds to wait for the relay."""
-
-
-class NotificationSettings(_Section):
-    topics: list[Topic] = []
-    """Notification topics and their subscriptions."""
-    smtp: SmtpSettings = SmtpSettings()
-    """SMTP relay used by email subscriptions."""
-
-    @model_validator(mode="after")
-    def _unique_topics(self) -> NotificationSettings:
-        names = [topic.name for topic in self.topics]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"topic names must be unique: {', '.join(duplicates)}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -160,8 +93,8 @@ class Notifier:
             else:
                 send_email(self.settings.smtp, subscription.endpoint, note.subject, note.message)
         except Exception as exc:  # each subscription fails alone; the error is reported
-            return DeliveryResult(subscription.describe(), False, f"{type(exc).__name__}: {exc}")
-        return DeliveryResult(subscription.describe(), True)
+            return DeliveryResult(describe(subscription), False, f"{type(exc).__name__}: {exc}")
+        return DeliveryResult(describe(subscription), True)
 
     def _append(self, endpoint: str, note: _Note) -> None:
         path = Path(endpoint)
@@ -173,6 +106,13 @@ class Notifier:
             os.write(fd, orjson.dumps(note.record()) + b"\n")
         finally:
             os.close(fd)
+
+
+def describe(subscription: Subscription) -> str:
+    """A subscription for messages and logs, without secrets in webhook paths."""
+    endpoint = subscription.endpoint
+    shown = redact(endpoint) if subscription.protocol in ("webhook", "slack") else endpoint
+    return f"{subscription.protocol}:{shown}"
 
 
 def _timestamp() -> str:

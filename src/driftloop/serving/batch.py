@@ -18,8 +18,8 @@ from typing import IO, Any
 
 import orjson
 
+from driftloop.data.codecs import RowReader
 from driftloop.errors import DataError, NotFoundError
-from driftloop.serving.codecs import RowReader
 from driftloop.serving.models import ServedModel
 from driftloop.workspace import atomic_path
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from driftloop.capture.writer import CaptureWriter, capture_record, new_event_id, utcnow
+from driftloop.data import codecs
 from driftloop.errors import DriftloopError, ModelError, RequestTimeout
-from driftloop.serving import codecs
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import Route, RoutingTable
 

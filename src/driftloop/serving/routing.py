@@ -8,8 +8,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from driftloop.data.codecs import RowReader
 from driftloop.errors import DataError, ModelNotFound
-from driftloop.serving.codecs import RowReader
 from driftloop.serving.endpoint_config import Capture, EndpointConfig, Fault
 from driftloop.serving.models import ServedModel
 

@@ -21,11 +21,11 @@ from starlette.applications import Starlette
 
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
+from driftloop.data.codecs import RowReader
 from driftloop.errors import ConfigError
 from driftloop.metrics.store import MetricStore
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import LabelSink, ServerState, create_app
-from driftloop.serving.codecs import RowReader
 from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture, EndpointStore
 from driftloop.serving.live import ConfigWatcher, ModelCache

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from driftloop.data.batch import Batch
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from driftloop.serving.compiled import Batch
 
 JSON, CSV, JSONLINES = "application/json", "text/csv", "application/jsonlines"
 _READS = {JSON: "json", "application/x-json": "json", CSV: "csv", JSONLINES: "jsonl"}
