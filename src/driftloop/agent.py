@@ -18,13 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 from driftloop.alarms.definition import parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
 from driftloop.events.delivery import Deliverer, default_handlers
 from driftloop.events.log import emit
-from driftloop.events.rules import RuleStore
-from driftloop.metrics.store import MetricStore
 from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
 from driftloop.notifications.notify import Notifier, alarm_message
 from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
@@ -51,16 +49,15 @@ class Agent:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         ws = settings.workspace
-        self.metrics = MetricStore(ws.metrics_db)
-        self.alarms = AlarmStore(ws.root / "alarms.db")
+        backends = Backends.from_settings(settings)
+        self.metrics, self.alarms = backends.metrics, backends.alarms
         self.notifier = Notifier(settings.notifications, ws)
         handlers = default_handlers(ws, self.notifier, self._retrain)
-        self.deliverer = Deliverer(ws, RuleStore(ws), handlers)  # rules are read on every tick
+        self.deliverer = Deliverer(ws, backends.rules, handlers)  # rules are read on every tick
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
-        rules = RuleStore(ws)
         for rule in settings.rules:
-            rules.put(rule)
+            backends.rules.put(rule)
         self._pruned: datetime | None = None
         self._stopping = threading.Event()
         self.rollouts: dict[str, threading.Thread] = {}

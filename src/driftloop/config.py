@@ -117,6 +117,11 @@ class NotificationSettings(_Section):
         return self
 
 
+class BackendSettings(_Section):
+    kind: Literal["local"] = "local"
+    """Where the loop keeps its state: "local" is the workspace folder (files and SQLite)."""
+
+
 class DataSettings(_Section):
     target: str = "Churn"
     """Target column of the training data."""
@@ -346,6 +351,8 @@ class Settings(BaseSettings):
 
     home: Path = Path(".driftloop")
     """Workspace folder holding all local state (MLflow store, snapshots, baselines, reports)."""
+    backend: BackendSettings = BackendSettings()
+    """The backend every store is built for."""
     data: DataSettings = DataSettings()
     """Input data: target, identifiers, column kinds and the train/validation split."""
     training: TrainingSettings = TrainingSettings()

@@ -64,6 +64,50 @@ class Workspace:
     def metrics_db(self) -> Path:
         return self.root / "metrics.db"
 
+    @property
+    def alarms_db(self) -> Path:
+        return self.root / "alarms.db"
+
+    @property
+    def rules_file(self) -> Path:
+        return self.root / "rules.json"
+
+    @property
+    def event_log(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def delivery_db(self) -> Path:
+        return self.root / "delivery.db"
+
+    @property
+    def retrain_db(self) -> Path:
+        return self.root / "retrain.db"
+
+    @property
+    def retrain_runs(self) -> Path:
+        return self.root / "retrain"
+
+    @property
+    def pipelines_db(self) -> Path:
+        return self.root / "pipelines.db"
+
+    @property
+    def pipeline_runs(self) -> Path:
+        return self.root / "pipelines"
+
+    @property
+    def deployments(self) -> Path:
+        return self.root / "deployments"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels"
+
+    @property
+    def notifications(self) -> Path:
+        return self.root / "notifications"
+
     def ensure(self) -> Workspace:
         """Create the workspace folder (and nothing else) if it is missing."""
         self.root.mkdir(parents=True, exist_ok=True)

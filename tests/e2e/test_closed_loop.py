@@ -15,7 +15,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from driftloop.agent import Agent
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.rules import FileRuleStore
 from driftloop.capture.labels import ingest_label_records
 from driftloop.config import Settings, load_settings
 from driftloop.data.dataset import read_typed
@@ -25,7 +26,6 @@ from driftloop.demo import DemoReport, run_demo
 from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, prepare
 from driftloop.demo.training import train_first_model
 from driftloop.events.log import read_events
-from driftloop.events.rules import RuleStore
 from driftloop.monitoring.job import run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.mlflow_registry import MlflowRegistry
@@ -77,7 +77,7 @@ def test_normal_traffic_passes_and_drift_is_caught_by_the_first_drifted_window(
 def test_the_alarm_fires_and_notifies(story: tuple[DemoReport, Settings]) -> None:
     report, settings = story
     assert report.alarm_after_s is not None and report.alarm_after_s < 30
-    assert AlarmStore(settings.workspace.root / "alarms.db").get(DRIFT_ALARM).state == "ALARM"
+    assert SqliteAlarmStore(settings.workspace.root / "alarms.db").get(DRIFT_ALARM).state == "ALARM"
     notes = (settings.workspace.root / "notifications" / "ops.jsonl").read_text().splitlines()
     assert any(DRIFT_ALARM in line and "ALARM" in line for line in notes)
 
@@ -155,7 +155,7 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     train_first_model(settings, DemoReport(), lambda _message: None, ENDPOINT)
     for rule in settings.rules:  # what the agent puts at start
-        RuleStore(settings.workspace).put(rule)
+        FileRuleStore(settings.workspace.rules_file).put(rule)
     return settings
 
 
@@ -174,7 +174,7 @@ def test_undrifted_traffic_never_retrains(quiet: Settings, seed: int) -> None:
     agent = Agent(quiet)
     for offset in (0, 11, 21):  # the run's 10-second bucket, complete, then the next one
         agent.tick(datetime.now(UTC) + timedelta(seconds=offset))
-    assert AlarmStore(quiet.workspace.root / "alarms.db").get(DRIFT_ALARM).state == "OK"
+    assert SqliteAlarmStore(quiet.workspace.root / "alarms.db").get(DRIFT_ALARM).state == "OK"
     later = [e["detail-type"] for e in islice(read_events(quiet.workspace), seen, None)]
     assert not [kind for kind in later if kind.startswith("Retraining")], later
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from driftloop.agent import Agent
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.data.generator import generate
 from driftloop.events.log import emit, read_events
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
@@ -144,7 +144,7 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
         time.sleep(1.0)  # one metric flush
         agent = Agent(settings)
         agent.tick(_after(slow_minute))
-        store = AlarmStore(settings.workspace.root / "alarms.db")
+        store = SqliteAlarmStore(settings.workspace.root / "alarms.db")
         assert store.get("HighLatencyAlarm").state == "ALARM"
 
         store_config = EndpointStore(settings.workspace)

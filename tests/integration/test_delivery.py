@@ -8,38 +8,43 @@ import mailbox
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from driftloop.backends.local.rules import FileRuleStore
 from driftloop.config import NotificationSettings, SmtpSettings, Subscription, Topic
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.delivery import Deliverer, default_handlers
 from driftloop.events.log import emit
-from driftloop.events.rules import RuleStore
 from driftloop.notifications.notify import NotificationFailed, Notifier, alarm_message
 from driftloop.workspace import Workspace
 from tests.servers import free_port
+from tests.waiting import wait_until
 
 RECEIVER = Path(__file__).resolve().parents[1] / "webhook_receiver.py"
 
 
 def _start(argv: list[str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{argv} exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
+                return True
         except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise TimeoutError(f"{argv[0]} not listening on {port}")
+            return False
+
+    try:
+        wait_until(listening, 20, interval_s=0.1, what=f"{argv[0]} listening on port {port}")
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -169,11 +174,11 @@ class Recorder:
 
 
 def test_rule_store_round_trip(workspace: Workspace) -> None:
-    store = RuleStore(workspace)
+    store = FileRuleStore(workspace.rules_file)
     store.put({"name": "a", "event_pattern": {}, "targets": [{"type": "retrain"}]})
     store.put({"name": "b", "targets": [{"type": "notify", "topic": "ops"}]})
     store.put({"name": "a", "enabled": False})
-    assert [(rule.name, rule.enabled) for rule in RuleStore(workspace).list()] == [
+    assert [(rule.name, rule.enabled) for rule in FileRuleStore(workspace.rules_file).list()] == [
         ("a", False),
         ("b", True),
     ]
@@ -190,7 +195,7 @@ def test_rule_store_round_trip(workspace: Workspace) -> None:
 
 
 def test_rules_route_retry_dead_letter_and_restart(workspace: Workspace) -> None:
-    store = RuleStore(workspace)
+    store = FileRuleStore(workspace.rules_file)
     alarms = {"source": ["driftloop.alarms"], "detail": {"state": ["ALARM"]}}
     store.put(
         {
@@ -245,7 +250,7 @@ def test_rules_route_retry_dead_letter_and_restart(workspace: Workspace) -> None
 
 
 def test_crash_before_recording_redelivers(workspace: Workspace) -> None:
-    store = RuleStore(workspace)
+    store = FileRuleStore(workspace.rules_file)
     store.put(
         {
             "name": "r",
@@ -276,7 +281,7 @@ def test_crash_before_recording_redelivers(workspace: Workspace) -> None:
 def test_default_handlers_command_notify_and_retrain(workspace: Workspace) -> None:
     out = workspace.root / "stdin.json"
     script = f"import sys, pathlib; pathlib.Path({str(out)!r}).write_bytes(sys.stdin.buffer.read())"
-    store = RuleStore(workspace)
+    store = FileRuleStore(workspace.rules_file)
     store.put(
         {
             "name": "all",

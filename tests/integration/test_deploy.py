@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from driftloop.alarms.definition import parse_alarm
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.cli.deploy import register
 from driftloop.config import Settings
 from driftloop.data.generator import generate
@@ -48,7 +48,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     registry.set_alias(MODEL, CHAMPION, 1)
     variants = (Variant(name="AllTraffic", model="1"),)
     EndpointStore(ws).save(EndpointConfig(name="churn", model_name=MODEL, variants=variants))
-    AlarmStore(ws.root / "alarms.db").put(
+    SqliteAlarmStore(ws.root / "alarms.db").put(
         parse_alarm(
             {
                 "AlarmName": ALARM,
@@ -193,7 +193,7 @@ def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> No
     steps = [e for e in read_events(settings.workspace) if e["detail-type"] == "Deployment Step"]
     assert steps[-1]["detail"]["step"] == "rolled_back"
     assert steps[-1]["source"] == "driftloop.deploy"
-    assert AlarmStore(settings.workspace.root / "alarms.db").get(ALARM).state == "ALARM"
+    assert SqliteAlarmStore(settings.workspace.root / "alarms.db").get(ALARM).state == "ALARM"
 
 
 def test_shadow_never_answers_a_caller(home: Path, traffic: Traffic) -> None:

@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
@@ -22,7 +23,6 @@ from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
 from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
-from driftloop.metrics.store import MetricStore
 from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
 from driftloop.monitoring.schedule import job_lock, run_locked, run_schedule
 from driftloop.registry.mlflow_registry import MlflowRegistry
@@ -140,8 +140,8 @@ def test_undrifted_then_drifted_traffic(trained: Settings, tmp_path: Path) -> No
     early = run_monitoring(offset, "churn", later, _window()[1], report=False)
     assert early.quality["labelled_rows"] == 0 and "labelled_window" in early.quality
 
-    store = MetricStore(trained.workspace.metrics_db)
-    points = store.query(
+    store = SqliteMetricStore(trained.workspace.metrics_db)
+    points = store.get_metric_data(
         DATA_NAMESPACE,
         "feature_baseline_drift_MonthlyCharges",
         {"Endpoint": "churn", "MonitoringSchedule": "churn-monitoring"},
@@ -168,10 +168,12 @@ def test_empty_window_and_bad_lines_are_reported_not_fatal(trained: Settings) ->
     assert empty.status == "EmptyWindow" and empty.drift is None
     # Stamped when the run completed, not at its window's end: an alarm watching now sees it.
     dims = {"Endpoint": "churn", "MonitoringSchedule": "churn-monitoring"}
-    store = MetricStore(trained.workspace.metrics_db)
-    stamped = store.query(DATA_NAMESPACE, "captured_rows", dims, since=started // 10 * 10)
+    store = SqliteMetricStore(trained.workspace.metrics_db)
+    stamped = store.get_metric_data(DATA_NAMESPACE, "captured_rows", dims, since=started // 10 * 10)
     assert any(point.min == 0.0 for point in stamped)  # the only run with no rows
-    assert not store.query(DATA_NAMESPACE, "captured_rows", dims, until=int(far.timestamp()) + 7200)
+    assert not store.get_metric_data(
+        DATA_NAMESPACE, "captured_rows", dims, until=int(far.timestamp()) + 7200
+    )
     assert json.loads((empty.folder / "run.json").read_text())["status"] == "EmptyWindow"
 
     since = _next_second()

@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.capture.labels import read_labels
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
 from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec, apply_spec
 from driftloop.flows import train_and_register
-from driftloop.metrics.store import MetricStore
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
@@ -179,15 +179,15 @@ def test_metrics_reach_prometheus_and_the_metric_store(
     assert 'driftloop_invocations_total{endpoint="churn",variant="AllTraffic"}' in text
     assert "driftloop_invocation_4xx_errors_total" in text
     deadline = time.monotonic() + 10
-    store = MetricStore(workspace.workspace.metrics_db)
+    store = SqliteMetricStore(workspace.workspace.metrics_db)
     dims = {"EndpointName": "churn", "VariantName": "AllTraffic"}
     while time.monotonic() < deadline:
-        points = store.query("AWS/SageMaker", "Invocations", dims)
+        points = store.get_metric_data("AWS/SageMaker", "Invocations", dims)
         if sum(p.sum for p in points) >= 6:
             break
         time.sleep(0.3)
     assert sum(p.sum for p in points) >= 6
-    latency = store.query("AWS/SageMaker", "ModelLatency", dims)
+    latency = store.get_metric_data("AWS/SageMaker", "ModelLatency", dims)
     assert latency and latency[-1].unit == "Microseconds" and latency[-1].max > 0
 
 

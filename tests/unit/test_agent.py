@@ -10,8 +10,9 @@ import pytest
 
 from driftloop import agent as agent_module
 from driftloop.agent import Agent
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.config import ScheduleSettings, load_settings
-from driftloop.metrics.store import Datapoint, MetricStore
+from driftloop.metrics.base import Datapoint
 
 
 def test_tick_survives_failures_runs_due_schedules_and_prunes(
@@ -31,9 +32,9 @@ def test_tick_survives_failures_runs_due_schedules_and_prunes(
         raise RuntimeError("monitoring broke")
 
     monkeypatch.setattr(agent_module, "run_locked", failing_run)
-    store = MetricStore(settings.workspace.metrics_db)
+    store = SqliteMetricStore(settings.workspace.metrics_db)
     old = int((datetime.now(UTC) - timedelta(days=30)).timestamp()) // 60 * 60
-    store.put(
+    store.put_metric_data(
         [
             Datapoint(
                 "AWS/SageMaker", "Invocations", {"EndpointName": "churn"}, old, "None", 1, 1, 1, 1
@@ -45,7 +46,7 @@ def test_tick_survives_failures_runs_due_schedules_and_prunes(
     agent.schedules[0].running.join(5)  # type: ignore[union-attr]
     assert [c[0] for c in calls] == ["churn"]
     assert calls[0][2] - calls[0][1] >= timedelta(minutes=1)
-    assert store.query("AWS/SageMaker", "Invocations", {"EndpointName": "churn"}) == []
+    assert store.get_metric_data("AWS/SageMaker", "Invocations", {"EndpointName": "churn"}) == []
     stop = threading.Event()
     stop.set()
     agent.run(stop)  # returns at once when asked to stop

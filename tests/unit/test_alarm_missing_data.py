@@ -16,7 +16,8 @@ import pytest
 
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm
 from driftloop.alarms.evaluate import decide, evaluate, evaluation_range, retrieval_range
-from driftloop.metrics.store import Datapoint, MetricStore
+from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.metrics.base import Datapoint
 
 PERIOD = 300  # the documented tables use 5-minute periods
 MODES = ("missing", "ignore", "breaching", "notBreaching")
@@ -91,10 +92,10 @@ def test_documented_table_through_the_metric_store(
     tmp_path: Path, required: int, points: str, mode: str, expected: str
 ) -> None:
     """The same cells, written as datapoints and evaluated at the end of the fifth period."""
-    store = MetricStore(tmp_path / "metrics.db")
+    store = SqliteMetricStore(tmp_path / "metrics.db")
     for moment, value in values(points):
         if value is not None:
-            store.put(
+            store.put_metric_data(
                 [
                     Datapoint(
                         "AWS/SageMaker",

@@ -13,10 +13,11 @@ import pytest
 
 from driftloop.alarms.definition import AlarmDefinition, parse_alarm, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.errors import ConfigError, NotFoundError
+from driftloop.metrics.base import Datapoint, MetricStore, dimensions_key
 from driftloop.metrics.statistics import low_sample_minimum, percentile, period_values, series
-from driftloop.metrics.store import Datapoint, MetricStore, dimensions_key
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())
 DIMS = {"EndpointName": "churn", "VariantName": "AllTraffic"}
@@ -64,7 +65,7 @@ def latency(store: MetricStore, minute: int, *values: float) -> None:
         max(values),
         distribution,
     )
-    store.put([point])
+    store.put_metric_data([point])
 
 
 def alarm(**changes: Any) -> AlarmDefinition:
@@ -74,7 +75,7 @@ def alarm(**changes: Any) -> AlarmDefinition:
 
 @pytest.fixture
 def metrics(tmp_path: Path) -> MetricStore:
-    return MetricStore(tmp_path / "metrics.db")
+    return SqliteMetricStore(tmp_path / "metrics.db")
 
 
 def test_pascal_case_cli_input_parses() -> None:
@@ -184,7 +185,7 @@ def test_m_of_n(metrics: MetricStore) -> None:
 def test_percentiles_from_distributions(metrics: MetricStore) -> None:
     latency(metrics, 0, *[float(v) for v in range(1, 51)])
     latency(metrics, 1, *[float(v) for v in range(51, 101)])
-    points = metrics.query("AWS/SageMaker", "ModelLatency", DIMS)
+    points = metrics.get_metric_data("AWS/SageMaker", "ModelLatency", DIMS)
     values = dict(period_values(points, "p50", 120, T0, T0 + 120))
     assert values[T0] == 50.0
     p99 = period_values(points, "p99", 120, T0, T0 + 120)[0][1]
@@ -201,7 +202,7 @@ def test_percentiles_from_distributions(metrics: MetricStore) -> None:
 def test_simple_statistics_and_series(metrics: MetricStore) -> None:
     latency(metrics, 0, 100.0, 300.0)
     latency(metrics, 1, 50.0)
-    points = metrics.query("AWS/SageMaker", "ModelLatency", DIMS)
+    points = metrics.get_metric_data("AWS/SageMaker", "ModelLatency", DIMS)
     expected = {"SampleCount": 3, "Average": 150.0, "Sum": 450.0, "Minimum": 50.0, "Maximum": 300.0}
     for statistic, value in expected.items():
         assert period_values(points, statistic, 120, T0, T0 + 240) == [
@@ -242,7 +243,7 @@ def test_strict_mode_knows_product_metrics() -> None:
 
 
 def test_store_records_only_changes(tmp_path: Path, metrics: MetricStore) -> None:
-    alarms = AlarmStore(tmp_path / "alarms.db")
+    alarms = SqliteAlarmStore(tmp_path / "alarms.db")
     high = alarm()
     alarms.put(high)
     assert alarms.get("HighLatencyAlarm").state == "INSUFFICIENT_DATA"
@@ -290,7 +291,9 @@ def test_prune_keeps_recent_minutes(metrics: MetricStore) -> None:
     for minute in range(4):
         latency(metrics, minute, 1.0)
     assert metrics.prune(T0 + 120) == 2
-    assert [p.timestamp for p in metrics.query("AWS/SageMaker", "ModelLatency", DIMS)] == [
+    assert [
+        p.timestamp for p in metrics.get_metric_data("AWS/SageMaker", "ModelLatency", DIMS)
+    ] == [
         T0 + 120,
         T0 + 180,
     ]
@@ -310,7 +313,7 @@ def test_high_resolution_alarm_evaluates_ten_second_buckets(metrics: MetricStore
             value,
             value,
         )
-        metrics.put([point])
+        metrics.put_metric_data([point])
     assert evaluate(fast, metrics, at(0, 15), None).state == "OK"  # [T0, T0+10): 500
     breached = evaluate(fast, metrics, at(0, 25), "OK")  # [T0+10, T0+20): 4000, not 90000
     assert (breached.state, breached.values[-1]) == ("ALARM", (T0 + 10, 4000.0))
@@ -337,7 +340,7 @@ def test_a_store_written_with_minute_columns_is_migrated(tmp_path: Path) -> None
             ("AWS/SageMaker", "ModelLatency", dimensions_key(DIMS), T0, "Microseconds", 3, 1, 3, 3),
         )
         db.commit()
-    found = MetricStore(path).query("AWS/SageMaker", "ModelLatency", DIMS)
+    found = SqliteMetricStore(path).get_metric_data("AWS/SageMaker", "ModelLatency", DIMS)
     assert [(p.timestamp, p.sum) for p in found] == [(T0, 3.0)]
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.cli import alarms as alarms_cli
 from driftloop.config import load_settings
-from driftloop.metrics.store import Datapoint, MetricStore
+from driftloop.metrics.base import Datapoint
 
 T0 = 1_800_000_000
 
@@ -42,11 +43,11 @@ def latency(home: Path, dimensions: dict[str, str]) -> None:
     point = Datapoint(
         "AWS/SageMaker", "ModelLatency", dimensions, T0, "Microseconds", 5.0, 1, 5.0, 5.0
     )
-    MetricStore(home / "metrics.db").put([point])
+    SqliteMetricStore(home / "metrics.db").put_metric_data([point])
 
 
-def stored(home: Path) -> AlarmStore:
-    return AlarmStore(load_settings().workspace.root / "alarms.db")
+def stored(home: Path) -> SqliteAlarmStore:
+    return SqliteAlarmStore(load_settings().workspace.root / "alarms.db")
 
 
 def test_low_sample_count_flag_is_stored(home: Path) -> None:

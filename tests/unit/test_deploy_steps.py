@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from driftloop.alarms.definition import parse_alarm
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.config import NotificationSettings
 from driftloop.deploy._steps import AlarmWatch, bake
 from driftloop.notifications.notify import Notifier
@@ -35,7 +36,7 @@ def _alarm(name: str, period: int, periods: int) -> dict[str, object]:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     ws = Workspace(tmp_path / "ws").ensure()
-    store = AlarmStore(ws.root / "alarms.db")
+    store = SqliteAlarmStore(ws.root / "alarms.db")
     store.put(parse_alarm(_alarm("fast", 10, 1)))
     store.put(parse_alarm(_alarm("slow", 60, 2)))
     return ws
@@ -43,7 +44,8 @@ def workspace(tmp_path: Path) -> Workspace:
 
 def _watch(ws: Workspace, names: list[str], at: float) -> AlarmWatch:
     notifier = Notifier(NotificationSettings(), ws)
-    return AlarmWatch(ws, notifier, names, lambda: datetime.fromtimestamp(at, UTC))
+    stores = (SqliteAlarmStore(ws.alarms_db), SqliteMetricStore(ws.metrics_db))
+    return AlarmWatch(ws, stores, notifier, names, lambda: datetime.fromtimestamp(at, UTC))
 
 
 def test_settle_covers_the_first_complete_evaluation_range(workspace: Workspace) -> None:

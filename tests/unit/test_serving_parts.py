@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.capture.writer import CaptureWriter, capture_record
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.log import read_events
-from driftloop.metrics.store import MetricStore
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
 from driftloop.workspace import Workspace
 
@@ -74,12 +74,14 @@ def test_capture_files_roll_per_variant_and_hour(tmp_path: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from driftloop.metrics.store import Datapoint, MetricStore
+from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.metrics.base import Datapoint
 value = float(sys.argv[2])
-store = MetricStore(Path(sys.argv[1]))
+store = SqliteMetricStore(Path(sys.argv[1]))
 for _ in range(50):
-    store.put([Datapoint("AWS/SageMaker", "ModelLatency", {"EndpointName": "e", "VariantName": "A"},
-                         600, "Microseconds", value, 1, value, value, {f"{value:.2g}": 1})])
+    dims = {"EndpointName": "e", "VariantName": "A"}
+    store.put_metric_data([Datapoint("AWS/SageMaker", "ModelLatency", dims,
+                          600, "Microseconds", value, 1, value, value, {f"{value:.2g}": 1})])
 """
 
 
@@ -93,12 +95,18 @@ def test_metric_store_merges_writers_from_several_processes(tmp_path: Path) -> N
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err.decode()
     dims = {"VariantName": "A", "EndpointName": "e"}
-    (point,) = MetricStore(db).query("AWS/SageMaker", "ModelLatency", dims)
+    (point,) = SqliteMetricStore(db).get_metric_data("AWS/SageMaker", "ModelLatency", dims)
     assert point.count == 100 and point.sum == 50 * 100 + 50 * 300
     assert (point.min, point.max) == (100.0, 300.0)
     assert point.distribution == {"1e+02": 50, "3e+02": 50}
-    assert MetricStore(db).query("AWS/SageMaker", "ModelLatency", {"VariantName": "A"}) == []
-    assert MetricStore(db).query("AWS/SageMaker", "ModelLatency", dims, since=660) == []
+    assert (
+        SqliteMetricStore(db).get_metric_data("AWS/SageMaker", "ModelLatency", {"VariantName": "A"})
+        == []
+    )
+    assert (
+        SqliteMetricStore(db).get_metric_data("AWS/SageMaker", "ModelLatency", dims, since=660)
+        == []
+    )
 
 
 def test_endpoint_store_revisions_and_errors(tmp_path: Path) -> None:

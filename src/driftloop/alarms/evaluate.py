@@ -14,8 +14,8 @@ from typing import Any
 
 from driftloop.alarms.decision import State, breaches, decide
 from driftloop.alarms.definition import AlarmDefinition
+from driftloop.metrics.base import MetricStore
 from driftloop.metrics.statistics import PeriodValue, low_sample_minimum, period_values
-from driftloop.metrics.store import MetricStore
 
 __all__ = ["Evaluation", "State", "breaches", "decide", "evaluate", "evaluation_range"]
 
@@ -53,7 +53,7 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate ``alarm`` at ``now`` against the datapoints in ``store``."""
     start, end = retrieval_range(alarm, now)
-    points = store.query(
+    points = store.get_metric_data(
         alarm.namespace, alarm.metric_name, alarm.dimensions, since=start, until=end
     )
     values = period_values(points, alarm.stat, alarm.period, start, end)

@@ -19,6 +19,8 @@ from driftloop.errors import ConfigError
 
 if TYPE_CHECKING:
     from driftloop.alarms.definition import AlarmDefinition
+    from driftloop.backends.catalog import Backends
+    from driftloop.metrics.base import MetricStore
 
 app = typer.Typer(
     help="CloudWatch-style alarms on the workspace metric store.", no_args_is_help=True
@@ -27,9 +29,13 @@ metrics_app = typer.Typer(help="Metric datapoints.", no_args_is_help=True)
 
 
 def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from driftloop.alarms.store import AlarmStore
+    return _backends(ctx).alarms
 
-    return AlarmStore(settings(ctx).workspace.root / "alarms.db")
+
+def _backends(ctx: typer.Context) -> Backends:
+    from driftloop.backends.catalog import Backends
+
+    return Backends.from_settings(settings(ctx))
 
 
 def _dimensions(items: list[str]) -> list[dict[str, str]]:
@@ -103,17 +109,15 @@ def put_cmd(
     console.print(
         f"alarm {alarm.alarm_name} stored (INSUFFICIENT_DATA until the agent evaluates it)"
     )
-    warning = _no_data_warning(settings(ctx).workspace.metrics_db, alarm)
+    warning = _no_data_warning(_backends(ctx).metrics, alarm)
     if warning:
         err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
-def _no_data_warning(path: Path, alarm: AlarmDefinition) -> str:
+def _no_data_warning(metrics: MetricStore, alarm: AlarmDefinition) -> str:
     """A warning when no stored datapoint (the whole metric store) has the alarm's namespace,
     metric and exact dimensions, naming the dimension sets that metric has; '' otherwise."""
-    from driftloop.metrics.store import MetricStore
-
-    found = MetricStore(path).list_dimensions(alarm.namespace, alarm.metric_name)
+    found = metrics.list_dimensions(alarm.namespace, alarm.metric_name)
     if alarm.dimensions in found:
         return ""
     head = (
@@ -185,11 +189,9 @@ def metrics_get_cmd(
 ) -> None:
     """Print a metric's series (CloudWatch statistics over periods)."""
     from driftloop.metrics.statistics import series
-    from driftloop.metrics.store import MetricStore
     from driftloop.monitoring.job import schedule_name
     from driftloop.monitoring.schedule import parse_interval
 
-    ws = settings(ctx).workspace
     dims = {"EndpointName": endpoint}
     if namespace != "AWS/SageMaker":
         dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule_name(endpoint)}
@@ -197,7 +199,7 @@ def metrics_get_cmd(
         dims["VariantName"] = variant
     until = datetime.now(UTC)
     start = until - parse_interval(since, minimum=parse_interval("1m"))
-    points = series(MetricStore(ws.metrics_db), namespace, metric, dims, stat, period, start, until)
+    points = series(_backends(ctx).metrics, namespace, metric, dims, stat, period, start, until)
     table = Table("period start (UTC)", f"{stat} {metric}")
     for moment, value in points:
         shown = "-" if value is None else f"{value:.6g}"

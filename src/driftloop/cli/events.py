@@ -6,12 +6,16 @@ import json
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, settings
 from driftloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftloop.events.base import RuleStore
 
 events_app = typer.Typer(
     help="The workspace's event log (EventBridge shape).", no_args_is_help=True
@@ -53,7 +57,7 @@ def rules_put_cmd(
     ),
 ) -> None:
     """Create or replace a rule."""
-    from driftloop.events.rules import RuleStore, parse_rule
+    from driftloop.events.rules import parse_rule
 
     fields = {
         "name": name,
@@ -61,17 +65,15 @@ def rules_put_cmd(
         "targets": [_json(t, "--target") for t in targets],
     }
     rule = parse_rule(fields)
-    RuleStore(settings(ctx).workspace).put(rule)
+    _rules(ctx).put(rule)
     console.print(f"rule {name} stored with {len(rule.targets)} target(s)")
 
 
 @rules_app.command("list")
 def rules_list_cmd(ctx: typer.Context) -> None:
     """Rules, their patterns and targets."""
-    from driftloop.events.rules import RuleStore
-
     table = Table("rule", "enabled", "pattern", "targets")
-    for rule in RuleStore(settings(ctx).workspace).list():
+    for rule in _rules(ctx).list():
         targets = ", ".join(t.type for t in rule.targets)
         table.add_row(rule.name, str(rule.enabled), json.dumps(rule.event_pattern), targets)
     console.print(table)
@@ -80,9 +82,7 @@ def rules_list_cmd(ctx: typer.Context) -> None:
 @rules_app.command("delete")
 def rules_delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Delete a rule."""
-    from driftloop.events.rules import RuleStore
-
-    RuleStore(settings(ctx).workspace).delete(name)
+    _rules(ctx).delete(name)
     console.print(f"deleted rule {name}")
 
 
@@ -101,3 +101,9 @@ def register(root: typer.Typer) -> None:
     root.add_typer(events_app, name="events")
     root.add_typer(rules_app, name="rules")
     root.command("agent")(agent_cmd)
+
+
+def _rules(ctx: typer.Context) -> RuleStore:
+    from driftloop.backends.catalog import Backends
+
+    return Backends.from_settings(settings(ctx)).rules

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from driftloop.agent import Agent
-from driftloop.alarms.store import AlarmStore
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.data.generator import generate
 from driftloop.data.spec import TabularSpec
@@ -149,10 +149,10 @@ def _alarm_and_retrain(
     ws = settings.workspace
     after, skip = time.time(), sum(1 for _ in read_events(ws))
     say(f"waiting for alarm {DRIFT_ALARM}")
-    alarms = AlarmStore(ws.root / "alarms.db")
+    alarms = Backends.from_settings(settings).alarms
     _wait(lambda: alarms.get(DRIFT_ALARM).state == "ALARM" or None, ALARM_TIMEOUT_S, "the alarm")
     report.alarm_after_s = time.time() - after
-    notes = ws.root / "notifications" / f"{TOPIC}.jsonl"
+    notes = ws.notifications / f"{TOPIC}.jsonl"
     report.add(
         "alarm",
         f"{DRIFT_ALARM} went to ALARM {report.alarm_after_s:.0f} s after the run; "

@@ -12,13 +12,13 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 
+from driftloop.alarms.base import AlarmStore
 from driftloop.alarms.definition import AlarmDefinition, topics
 from driftloop.alarms.evaluate import evaluate, state_change_event
-from driftloop.alarms.store import AlarmStore
 from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.log import emit
-from driftloop.metrics.store import MetricStore
+from driftloop.metrics.base import MetricStore
 from driftloop.notifications.notify import Notifier, alarm_message
 from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
@@ -71,14 +71,13 @@ class AlarmWatch:
     def __init__(
         self,
         workspace: Workspace,
+        stores: tuple[AlarmStore, MetricStore],
         notifier: Notifier,
         names: list[str],
         now: Callable[[], datetime],
     ) -> None:
-        self.workspace = workspace
-        self.notifier = notifier
-        self.store = AlarmStore(workspace.root / "alarms.db")
-        self.metrics = MetricStore(workspace.metrics_db)
+        self.workspace, self.notifier = workspace, notifier
+        self.store, self.metrics = stores
         self.now = now
         self.alarms = [self._definition(name) for name in names]
 
@@ -180,7 +179,7 @@ def _probabilities(data: dict[str, Any]) -> list[float]:
 
 
 def _mean_latency(metrics: MetricStore, endpoint: str, variant: str, since: int) -> float | None:
-    points = metrics.query(
+    points = metrics.get_metric_data(
         NAMESPACE, "ModelLatency", {"EndpointName": endpoint, "VariantName": variant}, since=since
     )
     count = sum(p.count for p in points)
@@ -189,6 +188,7 @@ def _mean_latency(metrics: MetricStore, endpoint: str, variant: str, since: int)
 
 def shadow_report(
     workspace: Workspace,
+    metrics: MetricStore,
     endpoint: str,
     production: str,
     shadow: str,
@@ -206,7 +206,6 @@ def shadow_report(
         if key is not None and len(prod.get(key, [])) == len(values)
         for a, b in zip(values, prod[key], strict=True)
     ]
-    metrics = MetricStore(workspace.metrics_db)
     minute = int(since.timestamp()) // 60 * 60
     return {
         "shadow_answers": len(shadowed),

@@ -1,17 +1,13 @@
-"""Rules route events to targets, EventBridge-style; kept in ``<workspace>/rules.json``."""
+"""Rules route events to targets, EventBridge-style: the rule and target shapes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from driftloop.errors import ConfigError, NotFoundError, first_problem
+from driftloop.errors import ConfigError, first_problem
 from driftloop.events.patterns import validate_pattern
-from driftloop.workspace import Workspace, atomic_write_bytes
-
-RULES_FILE = "rules.json"
 
 
 class _Model(BaseModel):
@@ -56,7 +52,7 @@ class Rule(_Model):
         return pattern
 
 
-_RULES = TypeAdapter(list[Rule])
+RULES = TypeAdapter(list[Rule])
 
 
 def parse_rule(data: Rule | dict[str, Any]) -> Rule:
@@ -68,47 +64,3 @@ def parse_rule(data: Rule | dict[str, Any]) -> Rule:
     except ValidationError as exc:
         where, message = first_problem(exc)
         raise ConfigError(f"invalid rule: {where or 'rule'}: {message}") from exc
-
-
-class RuleStore:
-    """The workspace's rules, read on every call and rewritten atomically on every change."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        self.path = workspace.root / RULES_FILE
-
-    def list(self) -> list[Rule]:
-        """Every rule, in the order they were first put."""
-        if not self.path.is_file():
-            return []
-        try:
-            return _RULES.validate_python(orjson.loads(self.path.read_bytes())["rules"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
-            raise ConfigError(f"{self.path.name} is unreadable: {exc}") from exc
-
-    def get(self, name: str) -> Rule:
-        """The rule called ``name``; :class:`NotFoundError` if there is none."""
-        for rule in self.list():
-            if rule.name == name:
-                return rule
-        raise NotFoundError(f"no rule named {name!r}", details={"rule": name})
-
-    def put(self, rule: Rule | dict[str, Any]) -> Rule:
-        """Add ``rule`` or replace the rule of the same name (keeping its place)."""
-        parsed = parse_rule(rule)
-        rules = self.list()
-        names = [existing.name for existing in rules]
-        if parsed.name in names:
-            rules[names.index(parsed.name)] = parsed
-        else:
-            rules.append(parsed)
-        self._write(rules)
-        return parsed
-
-    def delete(self, name: str) -> None:
-        """Remove the rule called ``name``; :class:`NotFoundError` if there is none."""
-        self.get(name)
-        self._write([rule for rule in self.list() if rule.name != name])
-
-    def _write(self, rules: list[Rule]) -> None:
-        payload = {"rules": [rule.model_dump(mode="json") for rule in rules]}
-        atomic_write_bytes(self.path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from driftloop.metrics.store import Datapoint, MetricStore
+from driftloop.metrics.base import Datapoint, MetricStore
 
 PeriodValue = tuple[int, float | None]
 
@@ -121,5 +121,5 @@ def series(
     included)."""
     start = _epoch(since) // period_s * period_s
     end = -(-_epoch(until) // period_s) * period_s
-    points = store.query(namespace, metric, dimensions, since=start, until=end)
+    points = store.get_metric_data(namespace, metric, dimensions, since=start, until=end)
     return period_values(points, statistic, period_s, start, end)

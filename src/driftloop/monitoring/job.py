@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from driftloop.backends.catalog import Backends
 from driftloop.capture.labels import read_labels
 from driftloop.capture.reader import Window, read_window
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
 from driftloop.events.log import emit
-from driftloop.metrics.store import RESOLUTION_S, Datapoint, MetricStore
+from driftloop.metrics.base import RESOLUTION_S, Datapoint
 from driftloop.monitoring import baseline_drift
 from driftloop.monitoring.drift import DriftResult, detect_drift
 from driftloop.monitoring.quality import (
@@ -251,7 +252,7 @@ def _emit_metrics(settings: Settings, run: MonitoringRun, schedule: str) -> None
     for metric in ("roc_auc", "precision", "recall", "f1", "accuracy"):
         if measured.get(metric) is not None:
             points.append(point(MODEL_NAMESPACE, metric, float(measured[metric])))
-    MetricStore(settings.workspace.metrics_db).put(points)
+    Backends.from_settings(settings).metrics.put_metric_data(points)
 
 
 def _iso(moment: datetime) -> str:

@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from driftloop.metrics.store import RESOLUTION_S, Datapoint, MetricStore
+from driftloop.metrics.base import RESOLUTION_S, Datapoint, MetricStore
 
 NAMESPACE = "AWS/SageMaker"
 _LABELS = ("endpoint", "variant")
@@ -152,7 +152,7 @@ class EndpointMetrics:
         """Merge the counted datapoints into the metric store; returns how many were written."""
         points = self.take()
         if self.store is not None and points:
-            self.store.put(points)
+            self.store.put_metric_data(points)
         return len(points)
 
 

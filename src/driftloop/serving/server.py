@@ -19,11 +19,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from driftloop.backends.catalog import Backends
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.codecs import RowReader
 from driftloop.errors import ConfigError
-from driftloop.metrics.store import MetricStore
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import LabelSink, ServerState, create_app
 from driftloop.serving.dataplane import DataPlane
@@ -79,7 +79,7 @@ def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, Model
     ws = settings.workspace
     cache = ModelCache(MlflowRegistry(ws))
     table = build_table(EndpointStore(ws).get(endpoint), cache.load)
-    metrics = EndpointMetrics(endpoint, MetricStore(ws.metrics_db))
+    metrics = EndpointMetrics(endpoint, Backends.from_settings(settings).metrics)
     plane = DataPlane(table, metrics, CaptureWriter(ws.capture, endpoint), **_limits(settings))
     return plane, cache
 

@@ -1,13 +1,13 @@
-"""Alarm definitions, their current state and their state history, in SQLite (WAL)."""
+"""The local alarm store: definitions, state and history in SQLite (WAL)."""
 
 from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from driftloop.alarms.base import INITIAL_STATE, AlarmStore, HistoryItem, StoredAlarm
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
 from driftloop.errors import NotFoundError
@@ -20,40 +20,14 @@ _SCHEMA = (
     "name TEXT NOT NULL, time TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, "
     "reason TEXT NOT NULL)",
 )
-_INITIAL = "INSUFFICIENT_DATA"
-
-
-@dataclass(frozen=True)
-class StoredAlarm:
-    """An alarm's definition with its current state."""
-
-    definition: AlarmDefinition
-    state: str
-    reason: str
-    updated: str
-
-    @property
-    def alarm_name(self) -> str:
-        return self.definition.alarm_name
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    """One state change of an alarm."""
-
-    alarm_name: str
-    time: str
-    old: str
-    new: str
-    reason: str
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class AlarmStore:
-    """The workspace's alarms (the caller passes ``<workspace>/alarms.db``)."""
+class SqliteAlarmStore(AlarmStore):
+    """The workspace's alarms in ``alarms.db``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,8 +36,6 @@ class AlarmStore:
         return connect(self.path, _SCHEMA)
 
     def put(self, alarm: AlarmDefinition) -> None:
-        """Create or replace a definition; a new alarm starts INSUFFICIENT_DATA, an updated one
-        keeps its state."""
         with closing(self._connect()) as db:
             db.execute(
                 "INSERT INTO alarms VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
@@ -71,14 +43,13 @@ class AlarmStore:
                 (
                     alarm.alarm_name,
                     alarm.model_dump_json(),
-                    _INITIAL,
+                    INITIAL_STATE,
                     "Unchecked: Initial alarm creation",
                     _iso(datetime.now(UTC)),
                 ),
             )
 
     def get(self, name: str) -> StoredAlarm:
-        """One alarm; ``NotFoundError`` if there is none of that name."""
         with closing(self._connect()) as db:
             row = db.execute(
                 "SELECT definition, state, reason, updated FROM alarms WHERE name=?", (name,)
@@ -88,20 +59,17 @@ class AlarmStore:
         return _stored(row)
 
     def list(self) -> list[AlarmDefinition]:
-        """Every alarm definition, by name (``get`` gives one with its state)."""
         with closing(self._connect()) as db:
             rows = db.execute("SELECT definition FROM alarms ORDER BY name").fetchall()
         return [AlarmDefinition.model_validate_json(row[0]) for row in rows]
 
     def delete(self, name: str) -> None:
-        """Remove an alarm (its history stays); ``NotFoundError`` if there is none."""
         with closing(self._connect()) as db:
             deleted = db.execute("DELETE FROM alarms WHERE name=?", (name,)).rowcount
         if not deleted:
             raise NotFoundError(f"no alarm named '{name}'", details={"alarm": name})
 
     def set_state(self, name: str, evaluation: Evaluation) -> tuple[str, str] | None:
-        """Record an evaluation; returns ``(old, new)`` when the state changed, else None."""
         when = _iso(evaluation.timestamp)
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
@@ -134,7 +102,6 @@ class AlarmStore:
         return old, new
 
     def history(self, name: str | None = None, limit: int = 100) -> list[HistoryItem]:
-        """State changes, newest first, of one alarm or of all."""
         where, args = ("WHERE name=?", (name,)) if name is not None else ("", ())
         with closing(self._connect()) as db:
             rows = db.execute(

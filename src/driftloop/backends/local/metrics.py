@@ -1,11 +1,4 @@
-"""Metric datapoints in SQLite (WAL), safe with several writer processes.
-
-A datapoint is (namespace, metric, dimensions, timestamp, sum, count, min, max) plus, for latency
-metrics, a compact distribution (value bucket -> count) so percentiles can be computed later.
-The timestamp starts the datapoint's bucket: endpoints write high-resolution 10-second buckets
-(CloudWatch's high-resolution metrics), monitoring jobs one point per run. Writers merge into
-existing rows: two workers reporting the same bucket add up.
-"""
+"""The local metric store: datapoints in SQLite (WAL), safe with several writer processes."""
 
 from __future__ import annotations
 
@@ -13,12 +6,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from driftloop.metrics.base import Datapoint, MetricStore, dimensions_key
 from driftloop.sqlite_db import connect, retry_locked
 
-RESOLUTION_S = 10  # finest bucket: CloudWatch's high-resolution alarms take 10 or 30 s periods
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datapoints (
     namespace TEXT NOT NULL,
@@ -36,35 +28,8 @@ CREATE TABLE IF NOT EXISTS datapoints (
 """
 
 
-def dimensions_key(dimensions: Mapping[str, str]) -> str:
-    """Dimensions as a canonical JSON object (sorted keys)."""
-    return json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"))
-
-
-@dataclass
-class Datapoint:
-    namespace: str
-    metric: str
-    dimensions: dict[str, str]
-    timestamp: int  # unix time of the bucket's start, in seconds
-    unit: str
-    sum: float
-    count: float
-    min: float
-    max: float
-    distribution: dict[str, float] = field(default_factory=dict)
-
-    def merge(self, other: Datapoint) -> None:
-        self.sum += other.sum
-        self.count += other.count
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
-        for bucket, count in other.distribution.items():
-            self.distribution[bucket] = self.distribution.get(bucket, 0.0) + count
-
-
-class MetricStore:
-    """The workspace's metric database."""
+class SqliteMetricStore(MetricStore):
+    """The workspace's metric database (``metrics.db``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -80,8 +45,7 @@ class MetricStore:
             )
         return connection
 
-    def put(self, datapoints: Iterable[Datapoint]) -> None:
-        """Merge datapoints into the store in one transaction."""
+    def put_metric_data(self, datapoints: Iterable[Datapoint]) -> None:
         points = list(datapoints)
         if not points:
             return
@@ -120,7 +84,7 @@ class MetricStore:
             ),
         )
 
-    def query(
+    def get_metric_data(
         self,
         namespace: str,
         metric: str,
@@ -129,7 +93,6 @@ class MetricStore:
         since: int = 0,
         until: int | None = None,
     ) -> list[Datapoint]:
-        """Datapoints of one metric and dimensions, ``since <= timestamp < until``, oldest first."""
         if not self.path.exists():
             return []
         sql = (
@@ -157,7 +120,6 @@ class MetricStore:
         ]
 
     def list_dimensions(self, namespace: str, metric: str) -> list[dict[str, str]]:
-        """The distinct dimension sets stored for one metric (CloudWatch's ``list-metrics``)."""
         if not self.path.exists():
             return []
         sql = "SELECT DISTINCT dimensions FROM datapoints WHERE namespace=? AND metric=?"
@@ -166,7 +128,6 @@ class MetricStore:
         return [json.loads(key) for (key,) in sorted(rows)]
 
     def prune(self, before: int) -> int:
-        """Delete datapoints whose timestamp is before ``before``; returns how many."""
         if not self.path.exists():
             return 0
         with closing(self._connect()) as db:

@@ -1,0 +1,70 @@
+"""The alarm store contract: definitions, their current state and their state history.
+
+Locally the agent evaluates the alarms and records each evaluation here; on a cloud backend the
+service evaluates them itself. Every method that names an alarm raises
+:class:`~driftloop.errors.NotFoundError` when there is none of that name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from driftloop.alarms.definition import AlarmDefinition
+from driftloop.alarms.evaluate import Evaluation
+
+INITIAL_STATE = "INSUFFICIENT_DATA"
+
+
+@dataclass(frozen=True)
+class StoredAlarm:
+    """An alarm's definition with its current state."""
+
+    definition: AlarmDefinition
+    state: str
+    reason: str
+    updated: str
+
+    @property
+    def alarm_name(self) -> str:
+        return self.definition.alarm_name
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One state change of an alarm."""
+
+    alarm_name: str
+    time: str
+    old: str
+    new: str
+    reason: str
+
+
+class AlarmStore(ABC):
+    """Alarms as CloudWatch keeps them (PutMetricAlarm, DescribeAlarms, DescribeAlarmHistory)."""
+
+    @abstractmethod
+    def put(self, alarm: AlarmDefinition) -> None:
+        """Create or replace a definition; a new alarm starts INSUFFICIENT_DATA, an updated one
+        keeps its state."""
+
+    @abstractmethod
+    def get(self, name: str) -> StoredAlarm:
+        """One alarm with its state."""
+
+    @abstractmethod
+    def list(self) -> list[AlarmDefinition]:
+        """Every alarm definition, by name."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove an alarm (its history stays)."""
+
+    @abstractmethod
+    def set_state(self, name: str, evaluation: Evaluation) -> tuple[str, str] | None:
+        """Record an evaluation; ``(old, new)`` when the state changed, else None."""
+
+    @abstractmethod
+    def history(self, name: str | None = None, limit: int = 100) -> list[HistoryItem]:
+        """State changes, newest first, of one alarm or of all."""

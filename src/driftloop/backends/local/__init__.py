@@ -1,0 +1,25 @@
+"""The embedded default: every store in the workspace folder (files and SQLite)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.rules import FileRuleStore
+
+if TYPE_CHECKING:
+    from driftloop.backends.catalog import Backends
+    from driftloop.config import Settings
+
+
+def build(settings: Settings) -> Backends:
+    """The local stores of ``settings``' workspace."""
+    from driftloop.backends.catalog import Backends
+
+    ws = settings.workspace
+    return Backends(
+        metrics=SqliteMetricStore(ws.metrics_db),
+        alarms=SqliteAlarmStore(ws.alarms_db),
+        rules=FileRuleStore(ws.rules_file),
+    )
