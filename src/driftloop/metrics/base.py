@@ -67,7 +67,8 @@ class MetricStore(ABC):
 
     @abstractmethod
     def list_dimensions(self, namespace: str, metric: str) -> list[dict[str, str]]:
-        """The distinct dimension sets stored for one metric (CloudWatch's ListMetrics)."""
+        """The distinct dimension sets stored for one metric, in no stated order (CloudWatch's
+        ListMetrics)."""
 
     @abstractmethod
     def prune(self, before: int) -> int:
