@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
@@ -39,5 +40,5 @@ def trained(root: Path, *, seed: int, extra_toml: str = "") -> TrainingOutcome:
     settings = settings_for(root)
     ws = settings.workspace
     generate(3000, seed=seed).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     return train_and_register(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset, read_typed, store
 from driftloop.data.preprocess import read_manifest_spec
@@ -43,7 +44,7 @@ def load_pair(
     # Read and check both files before the first write, so bad input leaves nothing behind.
     train, spec = read_typed(train_path, settings.data, spec=read_manifest_spec(train_path.parent))
     val, _ = read_typed(val_path, settings.data, spec=spec)
-    snapshots = settings.workspace.snapshots
+    snapshots = Backends.from_settings(settings).snapshots
     return (
         store(train, spec, snapshots, source=str(train_path)),
         store(val, spec, snapshots, source=str(val_path)),

@@ -20,7 +20,7 @@ def test_rules_keep_their_place_when_replaced(backends: Backends) -> None:
 def test_invalid_rules_are_refused_and_change_nothing(backends: Backends) -> None:
     store = backends.rules
     store.put({"name": "a"})
-    with pytest.raises(ConfigError, match="pattern.source"):
+    with pytest.raises(ConfigError, match=r"pattern\.source"):
         store.put({"name": "b", "event_pattern": {"source": "not a list"}})
     assert [rule.name for rule in store.list()] == ["a"]
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
@@ -47,7 +48,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     ws = settings.workspace
     generate(4000, seed=11).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model="champion"),)
     EndpointStore(ws).save(
@@ -87,7 +88,7 @@ def _next_second() -> datetime:
     """Wait for the next whole second: capture times have one-second resolution."""
     now = datetime.now(UTC)
     start = now.replace(microsecond=0) + timedelta(seconds=1)
-    time.sleep((start - now).total_seconds())
+    time.sleep((start - now).total_seconds())  # time itself, not an event: no wait_until
     return start
 
 

@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from driftloop.agent import Agent
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.cli import retrain as retrain_cli
 from driftloop.config import RetrainSettings, Settings, load_settings
@@ -65,7 +66,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = settings.model_copy(update={"training": training, "gate": gate})
     ws = settings.workspace
     generate(3000, seed=31).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, ws.snapshots)
+    preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model=CHAMPION),)
     EndpointStore(ws).save(
@@ -214,7 +215,7 @@ def test_a_retrained_champion_is_compared_only_on_traffic_it_never_saw(
     v1 = registry.get_version(name, 1)
     champion = promote(registry, name, 3)
     assert champion.tags[BASE_SNAPSHOT_TAG] == v1.train_snapshot
-    base_rows = len(pd.read_parquet(trained.workspace.snapshots / f"{v1.train_snapshot}.parquet"))
+    base_rows = FolderSnapshotStore(trained.workspace.snapshots).get(v1.train_snapshot).rows
     _capture_labelled(
         trained, generate(1000, seed=33, scenario="concept_shift", strength=2.0), tmp_path, "later"
     )

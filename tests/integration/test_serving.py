@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import read_labels
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
@@ -32,6 +34,7 @@ from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
 from tests.servers import DRIFTLOOP, SERVE, Server, post, start_server
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 FEATURES_JSON = {"content-type": "application/json"}
@@ -43,7 +46,7 @@ def workspace(telco_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Sett
     home = tmp_path_factory.mktemp("serving") / ".driftloop"
     settings = load_settings(home=home)
     ws = settings.workspace
-    preprocess(telco_csv, ws.prepared, settings.data, ws.snapshots)
+    preprocess(telco_csv, ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     outcome = train_and_register(settings)
     other = next(c for c in outcome.candidates if c is not outcome.best)
     register_and_gate(MlflowRegistry(ws), other, outcome.val, settings, "file:///none")
@@ -143,24 +146,28 @@ def test_config_change_under_load_drops_no_request(
             statuses[status] += 1
             variants[headers.get("x-amzn-invoked-production-variant", "?")] += 1
 
+    def answered(variant: str, count: int) -> None:
+        what = f"{count} answers from variant {variant}"
+        wait_until(lambda: variants[variant] >= count, 20, interval_s=0.2, what=what)
+
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(hammer) for _ in range(4)]
-        time.sleep(1.0)
-        split = (
-            Variant(name="AllTraffic", model="1", weight=1),
-            Variant(name="Second", model="2", weight=1),
-        )
-        store.save(original.model_copy(update={"variants": split}))
-        deadline = time.monotonic() + 20
-        while variants["Second"] < 50 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        store.save(original.model_copy(update={"variants": (Variant(name="Only2", model="2"),)}))
-        deadline = time.monotonic() + 20
-        while variants["Only2"] < 50 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        store.save(original)
-        time.sleep(1.0)
-        stop.set()
+        try:
+            answered("AllTraffic", 50)  # under load before the first change
+            split = (
+                Variant(name="AllTraffic", model="1", weight=1),
+                Variant(name="Second", model="2", weight=1),
+            )
+            store.save(original.model_copy(update={"variants": split}))
+            answered("Second", 50)
+            only2 = (Variant(name="Only2", model="2"),)
+            store.save(original.model_copy(update={"variants": only2}))
+            answered("Only2", 50)
+            back = variants["AllTraffic"]
+            store.save(original)
+            answered("AllTraffic", back + 50)
+        finally:
+            stop.set()
         for future in futures:
             future.result()
     assert set(statuses) == {200}, statuses
@@ -178,15 +185,14 @@ def test_metrics_reach_prometheus_and_the_metric_store(
         text = response.read().decode()
     assert 'driftloop_invocations_total{endpoint="churn",variant="AllTraffic"}' in text
     assert "driftloop_invocation_4xx_errors_total" in text
-    deadline = time.monotonic() + 10
     store = SqliteMetricStore(workspace.workspace.metrics_db)
     dims = {"EndpointName": "churn", "VariantName": "AllTraffic"}
-    while time.monotonic() < deadline:
-        points = store.get_metric_data("AWS/SageMaker", "Invocations", dims)
-        if sum(p.sum for p in points) >= 6:
-            break
-        time.sleep(0.3)
-    assert sum(p.sum for p in points) >= 6
+
+    def invocations() -> float:
+        return sum(p.sum for p in store.get_metric_data("AWS/SageMaker", "Invocations", dims))
+
+    what = "6 invocations in the metric store"
+    wait_until(lambda: invocations() >= 6, 10, interval_s=0.3, what=what)
     latency = store.get_metric_data("AWS/SageMaker", "ModelLatency", dims)
     assert latency and latency[-1].unit == "Microseconds" and latency[-1].max > 0
 
@@ -234,6 +240,23 @@ def test_sigkill_loses_no_answered_capture(
     assert set(answered) <= _captured_ids(workspace, "killme")
 
 
+def _connections(server: Server) -> int:
+    """Established connections the server's processes have accepted (read from Linux /proc)."""
+    sockets = set()
+    for pid in (server.process.pid, *server.workers()):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed meanwhile
+                sockets.add(str(fd.readlink()))
+    count = 0
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for line in table.read_text().splitlines()[1:] if table.is_file() else []:
+            fields = line.split()  # local address, remote address, state ("01": established)
+            port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if port == server.port and state == "01" and f"socket:[{inode}]" in sockets:
+                count += 1
+    return count
+
+
 def test_sigterm_answers_in_flight_requests(
     workspace: Settings, telco_csv: Path, tmp_path: Path
 ) -> None:
@@ -244,9 +267,11 @@ def test_sigterm_answers_in_flight_requests(
     body = _rows(telco_csv).head(1).to_json(orient="records").encode()
     try:
         running.wait_ready()
+        idle = _connections(running)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pending = pool.submit(post, f"{running.url}/invocations", body, FEATURES_JSON)
-            time.sleep(0.7)
+            what = "the worker accepting the slow request (in flight for 2 s)"
+            wait_until(lambda: _connections(running) > idle, 10, interval_s=0.02, what=what)
             started = time.monotonic()
             running.process.send_signal(signal.SIGTERM)
             status, _, answer = pending.result(timeout=30)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
 from driftloop.errors import RegistryError
@@ -30,7 +31,12 @@ def trained(
 ) -> tuple[Settings, TrainingOutcome]:
     home = tmp_path_factory.mktemp("ws") / ".driftloop"
     settings = load_settings(home=home)
-    preprocess(telco_csv, settings.workspace.prepared, settings.data, settings.workspace.snapshots)
+    preprocess(
+        telco_csv,
+        settings.workspace.prepared,
+        settings.data,
+        FolderSnapshotStore(settings.workspace.snapshots),
+    )
     return settings, train_and_register(settings)
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.config import DataSettings
 from driftloop.data.preprocess import preprocess
 from driftloop.data.snapshot import content_digest
@@ -12,8 +13,8 @@ from tests.conftest import tree
 
 
 def test_telco_split_files_and_snapshots(telco_csv: Path, tmp_path: Path) -> None:
-    out, snaps = tmp_path / "out", tmp_path / "snapshots"
-    prepared = preprocess(telco_csv, out, DataSettings(), snaps)
+    out, store = tmp_path / "out", FolderSnapshotStore(tmp_path / "snapshots")
+    prepared = preprocess(telco_csv, out, DataSettings(), store)
 
     train = pd.read_csv(prepared.train_csv, keep_default_na=False)
     val = pd.read_csv(prepared.val_csv, keep_default_na=False)
@@ -27,19 +28,28 @@ def test_telco_split_files_and_snapshots(telco_csv: Path, tmp_path: Path) -> Non
     assert set(train.SeniorCitizen.astype(str)) == {"0", "1"}
     assert (train.TotalCharges == "").sum() + (val.TotalCharges == "").sum() == 11
 
-    snapshot = pd.read_parquet(prepared.train.path)
-    assert prepared.train.path.name == f"{content_digest(snapshot)}.parquet"
-    schema = json.loads(prepared.train.schema_path.read_text())
+    snapshot = store.read(prepared.train.digest)
+    assert prepared.train.uri.endswith(f"/snapshots/{content_digest(snapshot)}.parquet")
+    schema = json.loads(
+        (tmp_path / "snapshots" / f"{prepared.train.digest}.schema.json").read_text()
+    )
     assert schema["spec"]["target"] == "Churn"
-    assert prepared.train.spec() == prepared.spec
+    assert store.spec(prepared.train.digest) == prepared.spec
+    assert store.get(prepared.train.digest) == prepared.train
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["train"]["snapshot"] == prepared.train.digest
 
 
 def test_same_seed_same_snapshots(telco_csv: Path, tmp_path: Path) -> None:
-    first = preprocess(telco_csv, tmp_path / "a", DataSettings(), tmp_path / "s")
-    second = preprocess(telco_csv, tmp_path / "b", DataSettings(), tmp_path / "s")
-    other = preprocess(telco_csv, tmp_path / "c", DataSettings(seed=1), tmp_path / "s")
+    first = preprocess(
+        telco_csv, tmp_path / "a", DataSettings(), FolderSnapshotStore(tmp_path / "s")
+    )
+    second = preprocess(
+        telco_csv, tmp_path / "b", DataSettings(), FolderSnapshotStore(tmp_path / "s")
+    )
+    other = preprocess(
+        telco_csv, tmp_path / "c", DataSettings(seed=1), FolderSnapshotStore(tmp_path / "s")
+    )
     assert first.train.digest == second.train.digest
     assert first.train.digest != other.train.digest
     assert (tmp_path / "a" / "train.csv").read_bytes() == (
@@ -60,7 +70,9 @@ def test_bad_input_leaves_nothing_behind(tmp_path: Path, csv: str, message: str)
     source.write_text(csv)
     out, snaps = tmp_path / "out", tmp_path / "snapshots"
     with pytest.raises(DataError, match=message):
-        preprocess(source, out, DataSettings(id_columns=[], column_types={}), snaps)
+        preprocess(
+            source, out, DataSettings(id_columns=[], column_types={}), FolderSnapshotStore(snaps)
+        )
     assert tree(out) == set()
     assert tree(snaps) == set()
 
@@ -74,7 +86,7 @@ def test_generic_csv_through_config(tmp_path: Path) -> None:
     settings = DataSettings(
         target="default", positive_label="yes", id_columns=["loan_id"], column_types={}
     )
-    prepared = preprocess(source, tmp_path / "out", settings, tmp_path / "s")
+    prepared = preprocess(source, tmp_path / "out", settings, FolderSnapshotStore(tmp_path / "s"))
     assert prepared.spec.numeric_features == ["amount"]
     assert prepared.spec.categorical_features == ["grade"]
     assert prepared.train.rows + prepared.val.rows == 60

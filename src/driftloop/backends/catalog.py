@@ -15,6 +15,7 @@ from driftloop.errors import ConfigError
 if TYPE_CHECKING:
     from driftloop.alarms.base import AlarmStore
     from driftloop.config import Settings
+    from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import RuleStore
     from driftloop.metrics.base import MetricStore
 
@@ -29,6 +30,7 @@ class Backends:
     metrics: MetricStore
     alarms: AlarmStore
     rules: RuleStore
+    snapshots: SnapshotStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from driftloop.backends.catalog import Backends
 from driftloop.cli._context import console, settings
 from driftloop.data.generator import SCENARIOS, generate
 from driftloop.data.preprocess import preprocess
@@ -53,7 +54,7 @@ def preprocess_cmd(
     """Fix dtypes, drop ids, split stratified into train.csv and val.csv, snapshot both."""
     cfg = settings(ctx)
     folder = output_dir or cfg.workspace.prepared
-    prepared = preprocess(input_csv, folder, cfg.data, cfg.workspace.snapshots)
+    prepared = preprocess(input_csv, folder, cfg.data, Backends.from_settings(cfg).snapshots)
     table = Table("file", "rows", "snapshot")
     table.add_row(str(prepared.train_csv), str(prepared.train.rows), str(prepared.train.path))
     table.add_row(str(prepared.val_csv), str(prepared.val.rows), str(prepared.val.path))

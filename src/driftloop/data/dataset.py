@@ -10,7 +10,7 @@ import pandas as pd
 
 from driftloop.config import DataSettings
 from driftloop.data.readers import read_table
-from driftloop.data.snapshot import Snapshot, write_snapshot
+from driftloop.data.snapshot import Snapshot, SnapshotStore
 from driftloop.data.spec import TabularSpec, apply_spec, infer_spec, target_vector
 from driftloop.errors import DataError
 
@@ -67,7 +67,9 @@ def read_typed(
     return frame, spec
 
 
-def store(frame: pd.DataFrame, spec: TabularSpec, snapshots: Path, *, source: str) -> Dataset:
+def store(
+    frame: pd.DataFrame, spec: TabularSpec, snapshots: SnapshotStore, *, source: str
+) -> Dataset:
     """Snapshot a typed frame and wrap it as a :class:`Dataset`."""
-    snapshot = write_snapshot(frame, spec, snapshots, name=Path(source).name)
+    snapshot = snapshots.put(frame, spec, name=Path(source).name)
     return Dataset(frame=frame, spec=spec, snapshot=snapshot, source=source)

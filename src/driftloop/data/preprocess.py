@@ -11,7 +11,7 @@ import pandas as pd
 from driftloop.config import DataSettings
 from driftloop.data.dataset import spec_from_settings
 from driftloop.data.readers import read_table
-from driftloop.data.snapshot import Snapshot, write_snapshot
+from driftloop.data.snapshot import Snapshot, SnapshotStore
 from driftloop.data.spec import TabularSpec, apply_spec
 from driftloop.data.split import stratified_split
 from driftloop.workspace import atomic_path, atomic_write_text
@@ -31,7 +31,7 @@ class Prepared:
 
 
 def preprocess(
-    input_csv: Path, output_dir: Path, settings: DataSettings, snapshots: Path
+    input_csv: Path, output_dir: Path, settings: DataSettings, snapshots: SnapshotStore
 ) -> Prepared:
     """Fix dtypes, drop id columns, split stratified, write ``train.csv``/``val.csv`` + snapshots.
 
@@ -47,8 +47,8 @@ def preprocess(
         seed=settings.seed,
         source=str(input_csv),
     )
-    train_snap = write_snapshot(train, spec, snapshots, name="train")
-    val_snap = write_snapshot(val, spec, snapshots, name="val")
+    train_snap = snapshots.put(train, spec, name="train")
+    val_snap = snapshots.put(val, spec, name="val")
     train_csv, val_csv = output_dir / "train.csv", output_dir / "val.csv"
     _write_csv(train, train_csv)
     _write_csv(val, val_csv)

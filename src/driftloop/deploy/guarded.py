@@ -27,11 +27,11 @@ from driftloop.deploy._steps import (
     traffic_steps,
 )
 from driftloop.deploy.journal import DeployJournal, recover, step_detail
-from driftloop.errors import DriftloopError, RegistryError
+from driftloop.errors import DeploymentRolledBack, DriftloopError, RegistryError
 from driftloop.events.log import emit
 from driftloop.notifications.notify import Notifier
 from driftloop.registry.base import APPROVED
-from driftloop.registry.lifecycle import announce, promote
+from driftloop.registry.lifecycle import promote
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
@@ -49,14 +49,6 @@ NEW_VARIANT = "Candidate"
 FINAL_VARIANT = "AllTraffic"
 SETTLED = ("completed", "rolled_back", "shadow-removed")
 __all__ = ["DeployPlan", "DeployResult", "DeploymentRolledBack", "check_strategy", "deploy"]
-
-
-class DeploymentRolledBack(DriftloopError):
-    """A watched alarm went to ALARM during a deployment, and the previous config is back."""
-
-    status_code = 409
-    exit_code = 9
-    code = "deployment_rolled_back"
 
 
 @dataclass
@@ -194,7 +186,7 @@ class _Deployment:
         final = self._apply("completed", self._with(variants=(self._variant(FINAL_VARIANT, 1.0),)))
         if self.plan.promote:
             name = self.previous.model_name
-            announce(self.ws, "promoted", promote(self.registry, name, self.version))
+            promote(self.registry, name, self.version, workspace=self.ws)
         reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
         return DeployResult("completed", self.steps, final, reason, self.version)
 

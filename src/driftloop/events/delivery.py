@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from driftloop.errors import ConfigError, DriftloopError
+from driftloop.errors import ConfigError, TargetFailed
 from driftloop.events.log import event_log
 from driftloop.events.patterns import matches
 from driftloop.events.rules import CommandTarget, NotifyTarget, Rule, RuleStore, Target
@@ -48,12 +48,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     event_id TEXT, rule TEXT, target INTEGER, target_type TEXT, attempts INTEGER,
     error TEXT, failed_at TEXT, event TEXT, PRIMARY KEY (event_id, rule, target));
 """
-
-
-class TargetFailed(DriftloopError):
-    """A delivery target (command, retraining) reported failure."""
-
-    code = "target_failed"
 
 
 @dataclass

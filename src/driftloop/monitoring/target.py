@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import DriftSettings, Settings
+from driftloop.data.snapshot import SnapshotStore
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import NotFoundError
 from driftloop.monitoring.reference import ReferenceProfile
@@ -30,11 +32,12 @@ class MonitorTarget:
     spec: TabularSpec
     threshold: float
     baseline: Baseline
-    snapshot: Path
+    snapshot: str  # the training snapshot's digest
+    snapshots: SnapshotStore
     expected: dict[str, float]  # the version's validation metrics, from its registry tags
 
     def reference(self) -> pd.DataFrame:
-        return pd.read_parquet(self.snapshot)
+        return self.snapshots.read(self.snapshot)
 
     def profile(self, settings: DriftSettings) -> ReferenceProfile:
         """Drift reference statistics: built once per model version, kept with its baseline."""
@@ -77,9 +80,8 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
         )
     spec, threshold = served_spec(config.model_name, number)
     baseline = Baseline.load(Path(version.baseline_uri.removeprefix("file://")))
-    snapshot = settings.workspace.snapshots / f"{version.train_snapshot}.parquet"
-    if not snapshot.is_file():
-        raise NotFoundError(f"training snapshot {snapshot} of v{number} is missing")
+    snapshots = Backends.from_settings(settings).snapshots
+    snapshots.get(version.train_snapshot)  # NotFoundError when it is missing
     return MonitorTarget(
         endpoint=endpoint,
         variant=chosen.name,
@@ -88,7 +90,8 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
         spec=spec,
         threshold=threshold,
         baseline=baseline,
-        snapshot=snapshot,
+        snapshot=version.train_snapshot,
+        snapshots=snapshots,
         expected={
             key.removeprefix("metric."): float(value)
             for key, value in version.tags.items()

@@ -19,10 +19,11 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset
 from driftloop.data.preprocess import preprocess
-from driftloop.data.snapshot import open_snapshot
+from driftloop.data.snapshot import SnapshotStore
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, NotFoundError, ViolationsFound
 from driftloop.flows import baseline_for
@@ -88,7 +89,7 @@ def resume_training(
 
 def _ingest(ctx: Context) -> Outputs:
     source = Path(ctx.params["input"])
-    prepared = preprocess(source, ctx.folder, ctx.settings.data, ctx.settings.workspace.snapshots)
+    prepared = preprocess(source, ctx.folder, ctx.settings.data, _snapshots(ctx))
     return {
         "input_digest": file_digest(source),
         "train_snapshot": prepared.train.digest,
@@ -100,17 +101,26 @@ def _ingest(ctx: Context) -> Outputs:
     }
 
 
+def _snapshots(ctx: Context) -> SnapshotStore:
+    return Backends.from_settings(ctx.settings).snapshots
+
+
 def _snapshots_exist(ctx: Context, outputs: Outputs) -> bool:
-    folder = ctx.settings.workspace.snapshots
-    digests = (outputs["train_snapshot"], outputs["val_snapshot"])
-    return all((folder / f"{digest}.parquet").is_file() for digest in digests)
+    store = _snapshots(ctx)
+    try:
+        for digest in (outputs["train_snapshot"], outputs["val_snapshot"]):
+            store.get(digest)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _dataset(ctx: Context, side: str) -> Dataset:
     """The ingested ``train`` or ``val`` snapshot as a dataset."""
-    snapshot = open_snapshot(ctx.settings.workspace.snapshots, ctx.get(f"ingest.{side}_snapshot"))
+    store = _snapshots(ctx)
+    snapshot = store.get(ctx.get(f"ingest.{side}_snapshot"))
     spec = TabularSpec.from_dict(ctx.get("ingest.spec"))
-    return Dataset(snapshot.read(), spec, snapshot, source=str(snapshot.path))
+    return Dataset(store.read(snapshot.digest), spec, snapshot, source=snapshot.uri)
 
 
 # validate: baseline the train snapshot, verify the val snapshot against it

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.backends.catalog import Backends
 from driftloop.capture.labels import read_labels
 from driftloop.capture.reader import read_window, utc
 from driftloop.config import Settings
@@ -136,7 +137,7 @@ def _train(
     policy, (base_digest, until) = settings.retrain, lineage
     base = None
     if policy.history == "all":
-        base = pd.read_parquet(settings.workspace.snapshots / f"{base_digest}.parquet")
+        base = Backends.from_settings(settings).snapshots.read(base_digest)
     rows = split_rows(
         labelled, base, until, policy.recent_fraction, target.spec, policy.recent_max_rows
     )

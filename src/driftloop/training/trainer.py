@@ -90,7 +90,7 @@ def _log_inputs(train: Dataset, val: Dataset) -> None:
             warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
             logged = mlflow.data.from_pandas(
                 dataset.frame,
-                source=dataset.snapshot.path.resolve().as_uri(),
+                source=dataset.snapshot.uri,
                 targets=dataset.spec.target,
                 name=dataset.snapshot.digest,
             )

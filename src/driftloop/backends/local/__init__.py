@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.rules import FileRuleStore
+from driftloop.backends.local.snapshots import FolderSnapshotStore
 
 if TYPE_CHECKING:
     from driftloop.backends.catalog import Backends
@@ -22,4 +23,5 @@ def build(settings: Settings) -> Backends:
         metrics=SqliteMetricStore(ws.metrics_db),
         alarms=SqliteAlarmStore(ws.alarms_db),
         rules=FileRuleStore(ws.rules_file),
+        snapshots=FolderSnapshotStore(ws.snapshots),
     )
