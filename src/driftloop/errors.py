@@ -1,7 +1,9 @@
 """The error tree. Each error carries its HTTP status, its CLI exit code and a stable code.
 
 Domain code raises these without importing any web or CLI framework; the server and the CLI
-each have one place that turns them into a response or an exit.
+each have one place that turns them into a response or an exit. Every error class lives here,
+so this file is the whole exit-code table (README's "Exit codes" lists the same codes): a
+subclass may share its parent's code, two unrelated classes never share one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ def first_problem(exc: Any) -> tuple[str, str]:
 
 
 class DriftloopError(Exception):
-    """Base of every error driftloop raises on purpose."""
+    """Base of every error driftloop raises on purpose; exits 1 unless a subclass says more."""
 
     status_code = 500
     exit_code = 1
@@ -135,3 +137,62 @@ class RequestTimeout(DriftloopError):
 
     status_code = 504
     code = "timeout"
+
+
+class NotificationFailed(DriftloopError):
+    """At least one subscription of a topic could not be reached (all were tried).
+
+    ``results`` are the notifier's per-subscription outcomes (``subscription``, ``ok``, ``error``).
+    """
+
+    code = "notification_failed"
+
+    def __init__(self, topic: str, results: list[Any]) -> None:
+        failed = [result for result in results if not result.ok]
+        named = "; ".join(f"{result.subscription}: {result.error}" for result in failed)
+        super().__init__(
+            f"topic {topic!r}: {len(failed)} of {len(results)} subscriptions failed: {named}",
+            details={"topic": topic, "failed": [result.subscription for result in failed]},
+        )
+        self.results = results
+
+
+class TargetFailed(DriftloopError):
+    """A delivery target (command, retraining) reported failure."""
+
+    code = "target_failed"
+
+
+class PipelineFailed(DriftloopError):
+    """A step failed; the run is Failed and can be resumed. Exits with the step error's code."""
+
+    code = "pipeline_failed"
+
+    def __init__(self, message: str, cause: BaseException, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        if isinstance(cause, DriftloopError):
+            self.exit_code, self.status_code = cause.exit_code, cause.status_code
+
+
+class PipelineStateError(DriftloopError):
+    """The run is in a state that does not allow the request (e.g. resuming a Succeeded run)."""
+
+    status_code = 409
+    exit_code = 10
+    code = "pipeline_conflict"
+
+
+class DeploymentRolledBack(DriftloopError):
+    """A watched alarm went to ALARM during a deployment, and the previous config is back."""
+
+    status_code = 409
+    exit_code = 9
+    code = "deployment_rolled_back"
+
+
+class DeploymentInProgress(DriftloopError):
+    """Another live process is deploying to the endpoint."""
+
+    status_code = 409
+    exit_code = 12
+    code = "deployment_in_progress"

@@ -24,18 +24,20 @@ _VARIANTS = typer.Option(
     "-v",
     help="NAME=MODEL[:WEIGHT]; MODEL is a version number or alias (repeatable).",
 )
-_SHADOW = typer.Option(None, "--shadow", help="NAME=MODEL[:SAMPLING_PERCENT] mirrored traffic.")
+_SHADOW = typer.Option(
+    None, "--shadow", help="NAME=MODEL[:SAMPLING_PERCENT] mirrored traffic (percent default 100)."
+)
 _CAPTURE = typer.Option(None, "--capture-percent", help="Share of requests captured (0-100).")
 
 
-def parse_variant(text: str) -> tuple[str, str, float]:
-    """``NAME=MODEL[:NUMBER]`` -> (name, model, number); the number defaults to 1."""
+def parse_variant(text: str, default: float = 1.0) -> tuple[str, str, float]:
+    """``NAME=MODEL[:NUMBER]`` -> (name, model, number); the number defaults to ``default``."""
     name, sep, rest = text.partition("=")
     model, _, number = rest.partition(":")
     if not sep or not name or not model:
         raise ConfigError(f"'{text}' is not NAME=MODEL[:NUMBER] (for example AllTraffic=champion)")
     try:
-        return name, model, float(number) if number else 1.0
+        return name, model, float(number) if number else default
     except ValueError:
         raise ConfigError(f"'{text}': '{number}' is not a number") from None
 
@@ -45,8 +47,9 @@ def _variants(texts: list[str]) -> tuple[Variant, ...]:
 
 
 def _shadow(text: str) -> Shadow:
-    name, model, percent = parse_variant(text)
-    return Shadow(name=name, model=model, sampling_percent=100.0 if percent == 1.0 else percent)
+    """A shadow mirrors 100 % of traffic unless a sampling percent is given (``:1`` is 1 %)."""
+    name, model, percent = parse_variant(text, default=100.0)
+    return Shadow(name=name, model=model, sampling_percent=percent)
 
 
 def _validated(**fields: object) -> EndpointConfig:

@@ -12,7 +12,7 @@ from driftloop.cli._context import console, settings
 from driftloop.errors import ModelNotFound
 from driftloop.registry import ModelVersion
 from driftloop.registry.base import GATE_REPORT_TAG
-from driftloop.registry.lifecycle import announce, approve, promote, reject
+from driftloop.registry.lifecycle import approve, promote, reject
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.workspace import Workspace
 
@@ -86,8 +86,8 @@ def show_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
 def promote_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Make an Approved version the champion (also rolls back to an older one)."""
     registry, name = _registry(ctx)
-    version = promote(registry, name, _resolve(registry, name, ref))
-    _said("champion", announce(_ws(ctx), "promoted", version))
+    version = promote(registry, name, _resolve(registry, name, ref), workspace=_ws(ctx))
+    _said("champion", version)
 
 
 @app.command("approve")
@@ -98,16 +98,17 @@ def approve_cmd(
 ) -> None:
     """Approve a version (PendingManualApproval -> Approved) and make it champion."""
     registry, name = _registry(ctx)
-    version = approve(registry, name, _resolve(registry, name, ref), force=force)
-    _said("approved and champion", announce(_ws(ctx), "approved", version))
+    number = _resolve(registry, name, ref)
+    version = approve(registry, name, number, force=force, workspace=_ws(ctx))
+    _said("approved and champion", version)
 
 
 @app.command("reject")
 def reject_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Reject a version; it can no longer become champion."""
     registry, name = _registry(ctx)
-    version = reject(registry, name, _resolve(registry, name, ref))
-    _said("rejected", announce(_ws(ctx), "rejected", version))
+    version = reject(registry, name, _resolve(registry, name, ref), workspace=_ws(ctx))
+    _said("rejected", version)
 
 
 def _said(what: str, version: ModelVersion) -> None:

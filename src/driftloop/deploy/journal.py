@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftloop.errors import DriftloopError
+from driftloop.errors import DeploymentInProgress
 from driftloop.events.log import emit
 from driftloop.owner import Owner
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
@@ -26,14 +26,6 @@ from driftloop.workspace import Workspace
 
 log = logging.getLogger("driftloop.deploy")
 SOURCE = "driftloop.deploy"
-
-
-class DeploymentInProgress(DriftloopError):
-    """Another live process is deploying to the endpoint."""
-
-    status_code = 409
-    exit_code = 6
-    code = "deployment_in_progress"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from driftloop.config import NotificationSettings, Subscription, Topic
-from driftloop.errors import DriftloopError, NotFoundError
+from driftloop.errors import NotFoundError, NotificationFailed
 from driftloop.notifications._smtp import send_email
 from driftloop.notifications._webhook import post_json, redact
 from driftloop.workspace import Workspace
@@ -33,21 +33,6 @@ class DeliveryResult:
     subscription: str
     ok: bool
     error: str | None = None
-
-
-class NotificationFailed(DriftloopError):
-    """At least one subscription of a topic could not be reached (all were tried)."""
-
-    code = "notification_failed"
-
-    def __init__(self, topic: str, results: list[DeliveryResult]) -> None:
-        failed = [result for result in results if not result.ok]
-        named = "; ".join(f"{result.subscription}: {result.error}" for result in failed)
-        super().__init__(
-            f"topic {topic!r}: {len(failed)} of {len(results)} subscriptions failed: {named}",
-            details={"topic": topic, "failed": [result.subscription for result in failed]},
-        )
-        self.results = results
 
 
 class Notifier:

@@ -12,7 +12,7 @@ from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, deploy
 from driftloop.errors import NotFoundError
 from driftloop.pipelines.steps import Context, Outputs, SkipStep
 from driftloop.registry.base import APPROVED, CHAMPION
-from driftloop.registry.lifecycle import announce, promote
+from driftloop.registry.lifecycle import promote
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
 from driftloop.serving.models import resolve_version
@@ -68,4 +68,4 @@ def _serves(registry: MlflowRegistry, config: EndpointConfig, number: int) -> bo
 def _make_champion(settings: Settings, registry: MlflowRegistry, number: int) -> None:
     name = settings.registry.model_name
     if CHAMPION not in registry.get_version(name, number).aliases:
-        announce(settings.workspace, "promoted", promote(registry, name, number))
+        promote(registry, name, number, workspace=settings.workspace)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from driftloop.config import Settings
-from driftloop.errors import DriftloopError
+from driftloop.errors import DriftloopError, PipelineFailed, PipelineStateError
 from driftloop.events.log import emit
 from driftloop.owner import Owner
 from driftloop.pipelines.steps import Context, Outputs, Pipeline, Say, SkipStep, Step, cache_key
@@ -38,25 +38,6 @@ from driftloop.pipelines.store import (
 )
 
 SOURCE = "driftloop.pipeline"
-
-
-class PipelineFailed(DriftloopError):
-    """A step failed; the run is Failed and can be resumed. Exits with the step error's code."""
-
-    code = "pipeline_failed"
-
-    def __init__(self, message: str, cause: BaseException, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        if isinstance(cause, DriftloopError):
-            self.exit_code, self.status_code = cause.exit_code, cause.status_code
-
-
-class PipelineStateError(DriftloopError):
-    """The run is in a state that does not allow the request (e.g. resuming a Succeeded run)."""
-
-    status_code = 409
-    exit_code = 10
-    code = "pipeline_conflict"
 
 
 def run(

@@ -182,20 +182,33 @@ def gate_candidate(
 
 
 def approve(
-    registry: ModelRegistry, name: str, version: int, *, force: bool = False
+    registry: ModelRegistry,
+    name: str,
+    version: int,
+    *,
+    force: bool = False,
+    workspace: Workspace | None = None,
 ) -> ModelVersion:
-    """Mark ``version`` Approved and make it champion. A gate failure needs ``force``."""
+    """Mark ``version`` Approved and make it champion. A gate failure needs ``force``.
+
+    With a ``workspace``, emits one "approved" state change event.
+    """
     found = registry.get_version(name, version)
     if found.gate_status != "passed" and not force:
         raise RegistryError(
             f"{name} v{version} failed its gate ({found.gate_status}); use --force to approve it"
         )
     registry.set_tags(name, version, {APPROVAL_TAG: APPROVED})
-    return promote(registry, name, version)
+    return announce(workspace, "approved", _make_champion(registry, name, version))
 
 
-def reject(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
-    """Mark ``version`` Rejected and drop its challenger alias. The champion cannot be rejected."""
+def reject(
+    registry: ModelRegistry, name: str, version: int, *, workspace: Workspace | None = None
+) -> ModelVersion:
+    """Mark ``version`` Rejected and drop its challenger alias. The champion cannot be rejected.
+
+    With a ``workspace``, emits one "rejected" state change event.
+    """
     found = registry.get_version(name, version)
     if CHAMPION in found.aliases:
         raise RegistryError(
@@ -204,11 +217,20 @@ def reject(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
     registry.set_tags(name, version, {APPROVAL_TAG: REJECTED})
     if CHALLENGER in found.aliases:
         registry.delete_alias(name, CHALLENGER)
-    return registry.get_version(name, version)
+    return announce(workspace, "rejected", registry.get_version(name, version))
 
 
-def promote(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
-    """Point ``champion`` at an Approved ``version`` (also a rollback to an older one)."""
+def promote(
+    registry: ModelRegistry, name: str, version: int, *, workspace: Workspace | None = None
+) -> ModelVersion:
+    """Point ``champion`` at an Approved ``version`` (also a rollback to an older one).
+
+    With a ``workspace``, emits one "promoted" state change event.
+    """
+    return announce(workspace, "promoted", _make_champion(registry, name, version))
+
+
+def _make_champion(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
     found = registry.get_version(name, version)
     if found.approval != APPROVED:
         raise RegistryError(
