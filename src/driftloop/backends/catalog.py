@@ -14,6 +14,7 @@ from driftloop.errors import ConfigError
 
 if TYPE_CHECKING:
     from driftloop.alarms.base import AlarmStore
+    from driftloop.capture.base import CaptureStore, LabelStore
     from driftloop.config import Settings
     from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import RuleStore
@@ -31,6 +32,8 @@ class Backends:
     alarms: AlarmStore
     rules: RuleStore
     snapshots: SnapshotStore
+    capture: CaptureStore
+    labels: LabelStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:

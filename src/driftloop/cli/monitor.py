@@ -130,12 +130,12 @@ def labels_put_cmd(
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint the labels belong to."),
 ) -> None:
     """Store ground-truth labels; monitoring merges them with captures on inferenceId/eventId."""
-    from driftloop.capture.labels import ingest_labels
+    from driftloop.backends.catalog import Backends
     from driftloop.monitoring.target import resolve_target
 
     cfg = settings(ctx)
     spec = resolve_target(cfg, endpoint).spec
-    result = ingest_labels(cfg.workspace, endpoint, source, spec)
+    result = Backends.from_settings(cfg).labels.put_file(endpoint, source, spec)
     console.print(f"stored {result}")
 
 

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from driftloop.backends.catalog import Backends
-from driftloop.capture.labels import read_labels
-from driftloop.capture.reader import Window, read_window
+from driftloop.capture.reader import Window
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
 from driftloop.events.log import emit
@@ -117,8 +116,8 @@ def run_monitoring(
     folder = settings.workspace.monitoring / endpoint / stamp
     run = MonitoringRun(endpoint, target.variant, target.version, folder, since, until)
     say(f"reading captured traffic of {endpoint}/{target.variant}")
-    window = read_window(
-        settings.workspace.capture,
+    stores = Backends.from_settings(settings)
+    window = stores.capture.read_window(
         endpoint,
         target.spec,
         since=since,
@@ -177,13 +176,13 @@ def _quality(
     settings: Settings, target: MonitorTarget, window: Window, run: MonitoringRun
 ) -> dict[str, Any]:
     cfg = settings.monitoring
-    labels = read_labels(settings.workspace, target.endpoint)
+    stores = Backends.from_settings(settings)
+    labels = stores.labels.read(target.endpoint)
     judged = window
     offsets = {"offset_start": cfg.label_start_offset, "offset_end": cfg.label_end_offset}
     if cfg.label_start_offset is not None or cfg.label_end_offset is not None:
         start, end = eligible_range(run.until, run.until - run.since, **offsets)
-        judged = read_window(
-            settings.workspace.capture,
+        judged = stores.capture.read_window(
             target.endpoint,
             target.spec,
             since=start,

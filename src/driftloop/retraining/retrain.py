@@ -19,8 +19,7 @@ from typing import Any
 import pandas as pd
 
 from driftloop.backends.catalog import Backends
-from driftloop.capture.labels import read_labels
-from driftloop.capture.reader import read_window, utc
+from driftloop.capture.reader import utc
 from driftloop.config import Settings
 from driftloop.data.preprocess import MANIFEST
 from driftloop.data.spec import target_vector
@@ -103,10 +102,11 @@ def labelled_traffic(
 ) -> pd.DataFrame:
     """Labelled captured rows of ``[since, until)`` (``since`` None: all captured history),
     each once, in capture-time order (see :mod:`driftloop.retraining.data`)."""
-    window = read_window(
-        settings.workspace.capture, target.endpoint, target.spec, since=since or EPOCH, until=until
+    stores = Backends.from_settings(settings)
+    window = stores.capture.read_window(
+        target.endpoint, target.spec, since=since or EPOCH, until=until
     )
-    return labelled_rows(window, read_labels(settings.workspace, target.endpoint), target.spec)
+    return labelled_rows(window, stores.labels.read(target.endpoint), target.spec)
 
 
 def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None]:

@@ -123,12 +123,12 @@ def _label_sink(settings: Settings, state: ServerState) -> LabelSink:
     """POST /labels: store ground truth for this endpoint, checked against its model's spec."""
 
     def store(records: list[dict[str, Any]]) -> dict[str, Any]:
-        from driftloop.capture.labels import ingest_label_records
 
         if state.plane is None:
             raise ConfigError("the endpoint is still loading")
         spec = state.plane.table.routes[0].model.spec
-        result = ingest_label_records(settings.workspace, state.plane.endpoint, records, spec)
+        labels = Backends.from_settings(settings).labels
+        result = labels.put_records(state.plane.endpoint, records, spec)
         return result.to_dict()
 
     return store

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.capture import FolderCaptureStore, FolderLabelStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
@@ -24,4 +25,6 @@ def build(settings: Settings) -> Backends:
         alarms=SqliteAlarmStore(ws.alarms_db),
         rules=FileRuleStore(ws.rules_file),
         snapshots=FolderSnapshotStore(ws.snapshots),
+        capture=FolderCaptureStore(ws.capture),
+        labels=FolderLabelStore(ws),
     )

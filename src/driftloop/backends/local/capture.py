@@ -1,0 +1,59 @@
+"""The local capture and ground-truth stores: JSON Lines under the workspace folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from driftloop.capture.base import CaptureStore, LabelStore
+from driftloop.capture.labels import LabelIngest, ingest_label_records, ingest_labels, read_labels
+from driftloop.capture.reader import Window, read_window
+from driftloop.capture.writer import CaptureWriter
+from driftloop.data.spec import TabularSpec
+from driftloop.workspace import Workspace
+
+
+class FolderCaptureStore(CaptureStore):
+    """``capture/{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl`` under the workspace."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, endpoint: str, variant: str, records: Sequence[bytes], when: datetime) -> None:
+        writer = CaptureWriter(self.root, endpoint)
+        try:
+            for record in records:
+                writer.write(variant, record, when)
+        finally:
+            writer.close()
+
+    def read_window(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+    ) -> Window:
+        return read_window(self.root, endpoint, spec, since=since, until=until, variants=variants)
+
+
+class FolderLabelStore(LabelStore):
+    """``labels/{endpoint}/YYYY/MM/DD/HH/*.jsonl`` under the workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def put_file(self, endpoint: str, source: Path, spec: TabularSpec) -> LabelIngest:
+        return ingest_labels(self.workspace, endpoint, source, spec)
+
+    def put_records(
+        self, endpoint: str, records: list[dict[str, Any]], spec: TabularSpec
+    ) -> LabelIngest:
+        return ingest_label_records(self.workspace, endpoint, records, spec)
+
+    def read(self, endpoint: str, *, since: datetime | None = None) -> dict[str, int]:
+        return read_labels(self.workspace, endpoint, since=since)

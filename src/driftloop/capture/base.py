@@ -1,0 +1,61 @@
+"""The capture and ground-truth store contracts: where an endpoint's captured records and their
+labels are read from (a workspace folder, or the S3 prefix a SageMaker endpoint captures to).
+
+Writing capture records stays with whoever serves: the local endpoint appends them itself (see
+:mod:`driftloop.capture.writer`), a SageMaker endpoint captures on its own.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from driftloop.capture.labels import LabelIngest
+from driftloop.capture.reader import Window
+from driftloop.data.spec import TabularSpec
+
+
+class CaptureStore(ABC):
+    """Captured records of every endpoint, in SageMaker's data-capture layout."""
+
+    @abstractmethod
+    def write(self, endpoint: str, variant: str, records: Sequence[bytes], when: datetime) -> None:
+        """Append capture lines (as :func:`~driftloop.capture.writer.capture_record` makes
+        them) to the hour of ``when``; for imports and tests, the endpoint writes its own."""
+
+    @abstractmethod
+    def read_window(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+    ) -> Window:
+        """Every row ``endpoint`` captured in ``[since, until)`` (of ``variants`` only, when
+        given), typed by ``spec``; unusable lines are counted as problems, never raised. An
+        endpoint that captured nothing gives an empty window."""
+
+
+class LabelStore(ABC):
+    """Ground-truth labels in Model Monitor's format, per endpoint."""
+
+    @abstractmethod
+    def put_file(self, endpoint: str, source: Path, spec: TabularSpec) -> LabelIngest:
+        """Check every line of ``source`` (ground-truth JSON Lines or CSV), then store them all;
+        :class:`~driftloop.errors.DataError` naming every bad line stores nothing."""
+
+    @abstractmethod
+    def put_records(
+        self, endpoint: str, records: list[dict[str, Any]], spec: TabularSpec
+    ) -> LabelIngest:
+        """Store labels posted as objects, all or none, as :meth:`put_file` does."""
+
+    @abstractmethod
+    def read(self, endpoint: str, *, since: datetime | None = None) -> dict[str, int]:
+        """Label (0/1) per row key, from labels stored since ``since``; later ones win. Empty
+        when the endpoint has none."""
