@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import DeploySettings, Settings
 from driftloop.deploy._steps import (
     AlarmWatch,
@@ -144,7 +145,10 @@ class _Deployment:
             plan.linear_step_percent,
             plan.interval_s,
         )
-        self.watch = AlarmWatch(self.ws, self.notifier, plan.alarms, now)
+        stores = Backends.from_settings(settings)
+        self.watch = AlarmWatch(
+            self.ws, (stores.alarms, stores.metrics), self.notifier, plan.alarms, now
+        )
         # endpoint workers write their datapoints this late; the alarms must see them
         self.margin_s = settings.serving.metrics_flush_s + plan.poll_s
         self.registry = MlflowRegistry(self.ws)
@@ -200,7 +204,13 @@ class _Deployment:
         restored = self._apply("shadow-removed", self.previous)
         until = self.now() + timedelta(seconds=1)
         report = shadow_report(
-            self.ws, self.plan.endpoint, self.baseline.name, self.new_name, started, until
+            self.ws,
+            self.watch.metrics,
+            self.plan.endpoint,
+            self.baseline.name,
+            self.new_name,
+            started,
+            until,
         )
         reason = f"v{self.version} shadowed {self.baseline.name} for {self.plan.bake_s:g} s"
         if firing is not None:

@@ -22,9 +22,10 @@ from typing import Any, Protocol
 import orjson
 
 from driftloop.errors import ConfigError, TargetFailed
+from driftloop.events.base import RuleStore
 from driftloop.events.log import event_log
 from driftloop.events.patterns import matches
-from driftloop.events.rules import CommandTarget, NotifyTarget, Rule, RuleStore, Target
+from driftloop.events.rules import CommandTarget, NotifyTarget, Rule, Target
 from driftloop.workspace import Workspace
 
 DELIVERY_DB = "delivery.db"
