@@ -132,6 +132,13 @@ class ModelError(DriftloopError):
     code = "model_error"
 
 
+class NotReady(DriftloopError):
+    """An endpoint has no model loaded yet, or its models failed to load (/ping and requests)."""
+
+    status_code = 503
+    code = "not_ready"
+
+
 class RequestTimeout(DriftloopError):
     """A request ran past the configured time limit."""
 

@@ -14,8 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "driftloop"
 # Exit codes the CLI gives without an error class: success and Ctrl-C.
 NOT_ERRORS = {0, 130}
-# serving/app.py's private 503 while models load; it is answered over HTTP, never an exit.
-ELSEWHERE = {"_Loading"}
+ELSEWHERE: set[str] = set()  # every error class lives in errors.py
 
 
 def error_classes() -> list[type[DriftloopError]]:

@@ -56,8 +56,8 @@ def preprocess_cmd(
     folder = output_dir or cfg.workspace.prepared
     prepared = preprocess(input_csv, folder, cfg.data, Backends.from_settings(cfg).snapshots)
     table = Table("file", "rows", "snapshot")
-    table.add_row(str(prepared.train_csv), str(prepared.train.rows), str(prepared.train.path))
-    table.add_row(str(prepared.val_csv), str(prepared.val.rows), str(prepared.val.path))
+    table.add_row(str(prepared.train_csv), str(prepared.train.rows), prepared.train.uri)
+    table.add_row(str(prepared.val_csv), str(prepared.val.rows), prepared.val.uri)
     console.print(table)
 
 

@@ -24,6 +24,7 @@ from driftloop.errors import (
     DataError,
     DriftloopError,
     NotFoundError,
+    NotReady,
     PayloadTooLarge,
     Unauthorized,
 )
@@ -58,11 +59,6 @@ class ServerState:
         return "the endpoint is still loading its models"
 
 
-class _Loading(DriftloopError):
-    status_code = 503
-    code = "loading"
-
-
 def create_app(
     state: ServerState,
     *,
@@ -89,13 +85,13 @@ def create_app(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.settled.wait(), load_wait_s)
         if state.plane is None:
-            raise _Loading(state.not_ready())
+            raise NotReady(state.not_ready())
         return state.plane
 
     async def ping(request: Request) -> Response:
         if state.plane is not None:
             return Response(status_code=200)
-        return await _error_response(request, _Loading(state.not_ready()))
+        return await _error_response(request, NotReady(state.not_ready()))
 
     async def invocations(request: Request) -> Response:
         authorize(request)
