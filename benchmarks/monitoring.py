@@ -70,23 +70,25 @@ def prepare(settings: Settings) -> int:
 
     Returns the champion's version number.
     """
+    from driftloop.backends.catalog import Backends
     from driftloop.data.generator import generate
     from driftloop.data.preprocess import preprocess
     from driftloop.flows import train_and_register
-    from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+    from driftloop.serving.endpoint_config import EndpointConfig, Variant
 
     ws = settings.workspace.ensure()
     if _champion(settings) is None:
         csv = ws.data / "generated.csv"
         csv.parent.mkdir(parents=True, exist_ok=True)
         generate(TRAIN_ROWS, TRAIN_SEED).to_csv(csv, index=False)
-        preprocess(csv, ws.prepared, settings.data, ws.snapshots)
+        preprocess(csv, ws.prepared, settings.data, Backends.from_settings(settings).snapshots)
         train_and_register(settings)
     version = _champion(settings)
     if version is None:
         raise SystemExit(f"training registered no champion of {MODEL_NAME} (the gate refused it)")
     variants = (Variant(name=VARIANT, model="champion"),)
-    EndpointStore(ws).save(EndpointConfig(name=ENDPOINT, model_name=MODEL_NAME, variants=variants))
+    config = EndpointConfig(name=ENDPOINT, model_name=MODEL_NAME, variants=variants)
+    Backends.from_settings(settings).endpoints.save(config)
     return version
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.dataplane import DataPlane, Invocation
-from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
@@ -20,7 +20,7 @@ from driftloop.serving.routing import build_table
 def data_plane(settings: Settings, endpoint: str) -> DataPlane:
     """The endpoint's data plane, capturing every request to the workspace."""
     ws = settings.workspace
-    table = build_table(EndpointStore(ws).get(endpoint), ModelCache(MlflowRegistry(ws)).load)
+    table = build_table(FolderEndpointStore(ws).get(endpoint), ModelCache(MlflowRegistry(ws)).load)
     capture = CaptureWriter(ws.capture, endpoint)
     return DataPlane(table, EndpointMetrics(endpoint, None), capture, max_rows=10_000, timeout_s=60)
 

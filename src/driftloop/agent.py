@@ -51,6 +51,7 @@ class Agent:
         ws = settings.workspace
         backends = Backends.from_settings(settings)
         self.metrics, self.alarms = backends.metrics, backends.alarms
+        self.endpoints = backends.endpoints
         self.notifier = Notifier(settings.notifications, ws)
         handlers = default_handlers(ws, self.notifier, self._retrain)
         self.deliverer = Deliverer(ws, backends.rules, handlers)  # rules are read on every tick
@@ -96,7 +97,7 @@ class Agent:
 
     def _recover(self, _now: datetime) -> None:
         """Roll back deployments whose process died mid-way (see deploy_journal)."""
-        for detail in recover(self.settings.workspace):
+        for detail in recover(self.settings.workspace, self.endpoints):
             log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
 
     def _alarms(self, now: datetime) -> None:

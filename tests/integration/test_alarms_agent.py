@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +18,15 @@ import orjson
 import pytest
 
 from driftloop.agent import Agent
+from driftloop.backends.catalog import Backends
 from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.config import Settings
 from driftloop.data.generator import generate
 from driftloop.events.log import emit, read_events
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
-from tests.servers import DRIFTLOOP, post, start_server
+from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
+from tests.servers import DRIFTLOOP, Server, post, start_server
+from tests.waiting import wait_until
 from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
@@ -33,7 +40,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     trained(root, seed=3, extra_toml="[agent]\ntick_s = 0.5\n")
     ws = settings_for(root).workspace
     slow = Variant(name="AllTraffic", model="champion", fault=Fault(delay_ms=5))
-    EndpointStore(ws).save(EndpointConfig(name="churn", model_name="churn-model", variants=(slow,)))
+    FolderEndpointStore(ws).save(
+        EndpointConfig(name="churn", model_name="churn-model", variants=(slow,))
+    )
     return root
 
 
@@ -55,6 +64,26 @@ def _traffic(url: str, count: int) -> int:
     for _ in range(count):
         assert post(f"{url}/invocations", body, {"content-type": "application/json"})[0] == 200
     return int(time.time()) // PERIOD
+
+
+def _latency_samples(settings: Settings) -> float:
+    """How many requests' ModelLatency of churn/AllTraffic the metric store holds so far."""
+    dims = {"EndpointName": "churn", "VariantName": "AllTraffic"}
+    metrics = Backends.from_settings(settings).metrics
+    return sum(p.count for p in metrics.get_metric_data("AWS/SageMaker", "ModelLatency", dims))
+
+
+def _flushed(settings: Settings, samples: float) -> None:
+    """Wait until the worker's metric flush brought the store to ``samples`` latencies."""
+    what = f"{samples:g} ModelLatency samples in the metric store (a metric flush)"
+    wait_until(lambda: _latency_samples(settings) >= samples, 10, what=what)
+
+
+def _live(server: Server, revision: int) -> None:
+    """Wait until the worker has applied endpoint config ``revision`` (it logs each one)."""
+    live = re.compile(rf"\brevision {revision} live\b")
+    what = f"the worker applying revision {revision}"
+    wait_until(lambda: live.search(server.log.read_text()), 10, what=what)
 
 
 def _after(period: int) -> datetime:
@@ -140,24 +169,27 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
     server = start_server(["churn", "--workers", "1"], service_env(home), tmp_path / "server.log")
     try:
         server.wait_ready()
+        samples = _latency_samples(settings)
         slow_minute = _traffic(server.url, 40)
-        time.sleep(1.0)  # one metric flush
+        _flushed(settings, samples + 40)
         agent = Agent(settings)
         agent.tick(_after(slow_minute))
         store = SqliteAlarmStore(settings.workspace.root / "alarms.db")
         assert store.get("HighLatencyAlarm").state == "ALARM"
 
-        store_config = EndpointStore(settings.workspace)
-        store_config.save(
+        store_config = FolderEndpointStore(settings.workspace)
+        fast = store_config.save(
             store_config.get("churn").model_copy(
                 update={"variants": (Variant(name="AllTraffic", model="champion"),)}
             )
         )
-        time.sleep(1.0)  # the worker picks the fast config up
-        while int(time.time()) // PERIOD <= slow_minute:
-            time.sleep(0.5)
+        _live(server, fast.revision)
+        # Time itself: the fast requests must fall in the next alarm period.
+        what = "the next alarm period"
+        wait_until(lambda: int(time.time()) // PERIOD > slow_minute, PERIOD + 5, what=what)
+        samples = _latency_samples(settings)
         fast_minute = _traffic(server.url, 40)
-        time.sleep(1.0)
+        _flushed(settings, samples + 40)
         agent.tick(_after(fast_minute))
         assert store.get("HighLatencyAlarm").state == "OK"
     finally:
@@ -201,6 +233,32 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
     assert (tmp_path / "latency.png").stat().st_size > 1000
 
 
+def _delivered_to(settings: Settings) -> int:
+    """How far (bytes) into the event log delivery has gone: the cursor in its database."""
+    if not settings.workspace.delivery_db.is_file():
+        return 0
+    with closing(sqlite3.connect(settings.workspace.delivery_db)) as db:
+        try:
+            row = db.execute("SELECT offset FROM cursor WHERE id = 1").fetchone()
+        except sqlite3.OperationalError:  # no table yet
+            return 0
+    return int(row[0]) if row else 0
+
+
+def _agent_caught_up(settings: Settings, log: Path, notes: Path, notified: int, end: int) -> None:
+    """Wait until the agent has started, ``notes`` holds ``notified`` notifications and delivery
+    has read the event log up to ``end``: every event before it was delivered or passed over."""
+    started = "the agent starting"
+    wait_until(lambda: "agent started" in log.read_text(), 60, interval_s=0.2, what=started)
+
+    def noted() -> bool:
+        return notes.is_file() and len(notes.read_text().splitlines()) >= notified
+
+    wait_until(noted, 60, interval_s=0.2, what=f"{notified} notifications in {notes.name}")
+    what = f"the agent's delivery reading the event log to byte {end}"
+    wait_until(lambda: _delivered_to(settings) >= end, 30, interval_s=0.2, what=what)
+
+
 def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: Path) -> None:
     settings = settings_for(home)
     # The latency alarm of the test above would page "ops" too as real time moves on.
@@ -232,6 +290,9 @@ def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: 
     )
     env = {**os.environ, **service_env(home)}
     for attempt in range(2):  # the second start must not deliver again
+        # A marker no rule matches: once delivery is past it, any repeat would have happened.
+        emit(settings.workspace, "driftloop.test", "Marker", {"attempt": attempt})
+        end = settings.workspace.event_log.stat().st_size
         log = tmp_path / f"agent{attempt}.log"
         with log.open("wb") as handle:
             agent = subprocess.Popen(
@@ -241,12 +302,11 @@ def test_agent_process_delivers_once_and_stops_on_sigterm(home: Path, tmp_path: 
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "agent started" not in log.read_text():
-            time.sleep(0.2)
-        while time.monotonic() < deadline and len(notes.read_text().splitlines()) < before + 1:
-            time.sleep(0.2)
-        time.sleep(1.5)  # a few ticks
+        try:
+            _agent_caught_up(settings, log, notes, before + 1, end)
+        except BaseException:
+            os.killpg(agent.pid, signal.SIGKILL)
+            raise
         started = time.monotonic()
         os.killpg(agent.pid, signal.SIGTERM)
         assert agent.wait(15) == 0, log.read_text()[-2000:]

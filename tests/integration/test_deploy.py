@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from driftloop.alarms.definition import parse_alarm
 from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.cli.deploy import register
 from driftloop.config import Settings
 from driftloop.data.generator import generate
@@ -25,8 +27,9 @@ from driftloop.events.log import read_events
 from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING
 from driftloop.registry.lifecycle import register_and_gate
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Fault, Variant
+from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import Server, post, start_server
+from tests.waiting import wait_until
 from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
@@ -47,7 +50,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     registry.set_tags(MODEL, second.version.version, {APPROVAL_TAG: APPROVED})
     registry.set_alias(MODEL, CHAMPION, 1)
     variants = (Variant(name="AllTraffic", model="1"),)
-    EndpointStore(ws).save(EndpointConfig(name="churn", model_name=MODEL, variants=variants))
+    FolderEndpointStore(ws).save(EndpointConfig(name="churn", model_name=MODEL, variants=variants))
     SqliteAlarmStore(ws.root / "alarms.db").put(
         parse_alarm(
             {
@@ -106,7 +109,7 @@ class Traffic:
             variant = lowered.get("x-amzn-invoked-production-variant")
             self.answers.append((status, variant))
             self.first_seen.setdefault(str(variant), time.time())
-            time.sleep(0.01)
+            time.sleep(0.01)  # pacing the client: about 100 requests a second
 
     def variants(self) -> set[str | None]:
         return {variant for _, variant in self.answers}
@@ -120,13 +123,21 @@ def traffic(server: Server) -> Iterator[Traffic]:
     sender = Traffic(server.url)
     thread = threading.Thread(target=sender.run, daemon=True)
     thread.start()
-    while not sender.answers:
-        time.sleep(0.05)
     try:
+        wait_until(lambda: sender.answers, 30, interval_s=0.05, what="the first answered request")
         yield sender
     finally:
         sender.stop.set()
         thread.join(30)
+
+
+def _applied(server: Server, traffic: Traffic, revision: int) -> None:
+    """Wait until the worker has applied ``revision`` (it logs each one) and answered again."""
+    live = re.compile(rf"\brevision {revision} live\b")
+    what = f"the worker applying revision {revision}"
+    wait_until(lambda: live.search(server.log.read_text()), 10, what=what)
+    answered = len(traffic.answers)
+    wait_until(lambda: len(traffic.answers) > answered, 10, what="an answer after the revision")
 
 
 def _champion(settings: Settings) -> int:
@@ -135,7 +146,9 @@ def _champion(settings: Settings) -> int:
     return found.version
 
 
-def test_canary_of_a_healthy_version_completes_and_promotes(home: Path, traffic: Traffic) -> None:
+def test_canary_of_a_healthy_version_completes_and_promotes(
+    home: Path, server: Server, traffic: Traffic
+) -> None:
     settings = settings_for(home)
     plan = DeployPlan(
         endpoint="churn",
@@ -148,13 +161,13 @@ def test_canary_of_a_healthy_version_completes_and_promotes(home: Path, traffic:
         topic="ops",
     )
     result = deploy(settings, plan)
-    time.sleep(0.5)  # the worker applies the final revision
+    _applied(server, traffic, result.final_config.revision)
 
     assert result.status == "completed", result.reason
     assert [s["step"] for s in result.steps] == ["canary", "all-traffic", "completed"]
     assert result.steps[0]["weights"] == {"AllTraffic": 0.7, "Candidate": 0.3}
     assert {"AllTraffic", "Candidate"} <= traffic.variants()
-    final = EndpointStore(settings.workspace).get("churn")
+    final = FolderEndpointStore(settings.workspace).get("churn")
     assert final.revision == result.final_config.revision
     assert [(v.name, v.model, v.weight) for v in final.variants] == [("AllTraffic", "2", 1.0)]
     assert _champion(settings) == 2
@@ -163,9 +176,9 @@ def test_canary_of_a_healthy_version_completes_and_promotes(home: Path, traffic:
     assert len(notes) == 3
 
 
-def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> None:
+def test_slow_canary_is_rolled_back_on_alarm(home: Path, server: Server, traffic: Traffic) -> None:
     settings = settings_for(home)
-    store = EndpointStore(settings.workspace)
+    store = FolderEndpointStore(settings.workspace)
     before = store.get("churn")
     champion = _champion(settings)
     plan = DeployPlan(
@@ -180,7 +193,7 @@ def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> No
     )
     started = time.monotonic()
     result = deploy(settings, plan)
-    time.sleep(0.5)
+    _applied(server, traffic, result.final_config.revision)
 
     assert result.status == "rolled_back"
     assert ALARM in result.reason
@@ -196,12 +209,12 @@ def test_slow_canary_is_rolled_back_on_alarm(home: Path, traffic: Traffic) -> No
     assert SqliteAlarmStore(settings.workspace.root / "alarms.db").get(ALARM).state == "ALARM"
 
 
-def test_shadow_never_answers_a_caller(home: Path, traffic: Traffic) -> None:
+def test_shadow_never_answers_a_caller(home: Path, server: Server, traffic: Traffic) -> None:
     settings = settings_for(home)
-    before = EndpointStore(settings.workspace).get("churn")
+    before = FolderEndpointStore(settings.workspace).get("churn")
     plan = DeployPlan(endpoint="churn", model="1", strategy="shadow", bake_s=3, poll_s=0.5)
     result = deploy(settings, plan)
-    time.sleep(0.5)
+    _applied(server, traffic, result.final_config.revision)
 
     assert result.status == "shadowed"
     assert [s["step"] for s in result.steps] == ["shadow", "shadow-removed"]
@@ -213,13 +226,13 @@ def test_shadow_never_answers_a_caller(home: Path, traffic: Traffic) -> None:
     assert report["shadow_answers"] > 0 and report["matched_rows"] > 0
     assert report["mean_abs_probability_diff"] is not None
     assert report["shadow_model_latency_us"] is not None
-    after = EndpointStore(settings.workspace).get("churn")
+    after = FolderEndpointStore(settings.workspace).get("churn")
     assert after.shadow is None and after.variants == before.variants
 
 
 def test_bad_plans_change_nothing(home: Path) -> None:
     settings = settings_for(home)
-    store = EndpointStore(settings.workspace)
+    store = FolderEndpointStore(settings.workspace)
     revision = store.get("churn").revision
     with pytest.raises(ConfigError, match="no alarm named 'Nope'"):
         deploy(settings, DeployPlan(endpoint="churn", model="1", alarms=["Nope"]))
@@ -245,7 +258,7 @@ def test_cli_runs_a_linear_deployment_step_by_step(home: Path) -> None:
     assert done.exit_code == 0, done.output
     printed = [line.split(" ")[0] for line in done.output.splitlines()]
     assert printed[:3] == ["linear-50%", "all-traffic", "completed"], done.output
-    final = EndpointStore(settings_for(home).workspace).get("churn")
+    final = FolderEndpointStore(settings_for(home).workspace).get("churn")
     assert [(v.name, v.model) for v in final.variants] == [("AllTraffic", "1")]
     bad = runner.invoke(app, [*args, "--bake", "1s", "--alarm", "Nope"], env=env)
     assert isinstance(bad.exception, ConfigError)
@@ -253,7 +266,7 @@ def test_cli_runs_a_linear_deployment_step_by_step(home: Path) -> None:
 
 def test_an_interrupted_deployment_is_undone(home: Path) -> None:
     settings = settings_for(home)
-    store = EndpointStore(settings.workspace)
+    store = FolderEndpointStore(settings.workspace)
     before = store.get("churn")
 
     def interrupt(_seconds: float) -> None:

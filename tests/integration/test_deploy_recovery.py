@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from driftloop.agent import Agent
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.config import Settings
 from driftloop.deploy.guarded import DeployPlan, deploy
 from driftloop.deploy.journal import DeployJournal, DeploymentInProgress, recover
 from driftloop.events.log import read_events
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from tests.servers import DRIFTLOOP
+from tests.waiting import wait_until
 from tests.workspaces import service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
@@ -30,19 +31,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("recovery")
     trained(root, seed=11)
     variants = (Variant(name="AllTraffic", model="1"),)
-    store = EndpointStore(settings_for(root).workspace)
+    store = FolderEndpointStore(settings_for(root).workspace)
     store.save(EndpointConfig(name=ENDPOINT, model_name="churn-model", variants=variants))
     return root
 
 
 def _variants(settings: Settings) -> list[tuple[str, str, float]]:
-    config = EndpointStore(settings.workspace).get(ENDPOINT)
+    config = FolderEndpointStore(settings.workspace).get(ENDPOINT)
     return [(v.name, v.model, v.weight) for v in config.variants]
 
 
 def test_a_killed_deployment_is_rolled_back_by_the_agent(home: Path) -> None:
     settings = settings_for(home)
-    store = EndpointStore(settings.workspace)
+    store = FolderEndpointStore(settings.workspace)
     before = store.get(ENDPOINT)
     args = ["deploy", "-e", ENDPOINT, "-m", "1", "--canary-percent", "30", "--bake", "5m"]
     process = subprocess.Popen(
@@ -52,11 +53,13 @@ def test_a_killed_deployment_is_rolled_back_by_the_agent(home: Path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+    def canary_saved() -> bool:
+        assert process.poll() is None, f"deploy exited with {process.returncode}"
+        return store.get(ENDPOINT).revision != before.revision
+
     try:
-        deadline = time.monotonic() + 60
-        while store.get(ENDPOINT).revision == before.revision:
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
+        wait_until(canary_saved, 60, what="the deployment saving its canary config")
         assert [v.weight for v in store.get(ENDPOINT).variants] == [0.7, 0.3]  # mid-canary
     finally:
         os.killpg(process.pid, signal.SIGKILL)
@@ -71,21 +74,25 @@ def test_a_killed_deployment_is_rolled_back_by_the_agent(home: Path) -> None:
     last = [e["detail"] for e in read_events(settings.workspace)][-1]
     assert last["step"] == "rolled_back" and "is gone" in last["reason"]
     assert f"process {process.pid}" in last["reason"]
-    assert recover(settings.workspace) == []  # nothing left to do
+    assert (
+        recover(settings.workspace, FolderEndpointStore(settings.workspace)) == []
+    )  # nothing left to do
 
 
 def test_a_second_deployment_waits_for_a_live_one(home: Path) -> None:
     settings = settings_for(home)
     journal = DeployJournal(settings.workspace)
-    current = EndpointStore(settings.workspace).get(ENDPOINT)
+    current = FolderEndpointStore(settings.workspace).get(ENDPOINT)
     journal.begin(ENDPOINT, 1, current)  # this live process is "deploying"
     try:
         with pytest.raises(DeploymentInProgress, match=f"process {os.getpid()}"):
             deploy(settings, DeployPlan(endpoint=ENDPOINT, model="1", bake_s=1, poll_s=0.1))
-        assert recover(settings.workspace) == []  # its owner is alive: left alone
+        assert (
+            recover(settings.workspace, FolderEndpointStore(settings.workspace)) == []
+        )  # its owner is alive: left alone
     finally:
         journal.end(ENDPOINT)
-    assert EndpointStore(settings.workspace).get(ENDPOINT).revision == current.revision
+    assert FolderEndpointStore(settings.workspace).get(ENDPOINT).revision == current.revision
 
 
 def test_a_settled_deployment_leaves_no_entry(home: Path) -> None:

@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
@@ -28,7 +29,7 @@ from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
 from driftloop.monitoring.schedule import job_lock, run_locked, run_schedule
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.dataplane import DataPlane, Invocation
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
@@ -51,7 +52,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model="champion"),)
-    EndpointStore(ws).save(
+    FolderEndpointStore(ws).save(
         EndpointConfig(name="churn", model_name="churn-model", variants=variants)
     )
     return settings
@@ -60,7 +61,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def _send(settings: Settings, frame: pd.DataFrame, prefix: str, batch: int = 1) -> list[str]:
     """Invoke the endpoint's data plane in-process; every request is captured."""
     ws = settings.workspace
-    table = build_table(EndpointStore(ws).get("churn"), ModelCache(MlflowRegistry(ws)).load)
+    table = build_table(FolderEndpointStore(ws).get("churn"), ModelCache(MlflowRegistry(ws)).load)
     plane = DataPlane(
         table,
         EndpointMetrics("churn", None),

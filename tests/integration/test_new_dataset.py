@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.config import load_settings
 from driftloop.registry.base import THRESHOLD_TAG
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import ServerState, create_app
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+from driftloop.serving.endpoint_config import EndpointConfig, Variant
 
 pytestmark = pytest.mark.slow
 LEFT_OUT = 'drop_columns = ["chargeback_filed", "month"]'
@@ -108,7 +109,7 @@ def test_silent_failures_now_say_why(home: Path, cli) -> None:  # type: ignore[n
         model_name="churn-model",
         variants=(Variant(name="AllTraffic", model="champion"),),
     )
-    EndpointStore(load_settings(Path("driftloop.toml")).workspace).save(config)
+    FolderEndpointStore(load_settings(Path("driftloop.toml")).workspace).save(config)
     served = cli("serve", "fraud", "--port", "1")
     assert served.code == 4 and "no alias 'champion'" in served.err
 

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import typer
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import DataSettings, PipelineSettings, Settings
 from driftloop.data.dataset import spec_from_settings
@@ -47,7 +47,7 @@ from driftloop.pipelines.store import (
 from driftloop.pipelines.training import resume_training, run_training
 from driftloop.registry.base import CHAMPION
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.endpoint_config import EndpointStore
+from tests.waiting import wait_until
 from tests.workspaces import BASE_TOML, service_env, settings_for
 
 pytestmark = pytest.mark.slow
@@ -109,7 +109,7 @@ def test_first_run_executes_every_step_and_records_lineage(root: Path, settings:
     assert version.train_snapshot == ingest["train_snapshot"]
     assert version.run_id == train["best"]["run_id"] and version.aliases == (CHAMPION,)
     assert (deployed["action"], deployed["revision"]) == ("created", 1)
-    served = EndpointStore(ws).get(ENDPOINT).variants
+    served = FolderEndpointStore(ws).get(ENDPOINT).variants
     assert [(v.name, v.model) for v in served] == [("AllTraffic", "1")]
     inputs = MlflowClient(ws.tracking_uri).get_run(version.run_id).inputs.dataset_inputs
     assert {d.dataset.name for d in inputs} == {ingest["train_snapshot"], ingest["val_snapshot"]}
@@ -152,7 +152,7 @@ def test_an_identical_run_takes_its_steps_from_the_cache(root: Path, settings: S
     assert _versions(settings) == [1]
     deployed = steps["deploy"].outputs
     assert (deployed["action"], deployed["revision"]) == ("unchanged", 1)
-    assert EndpointStore(settings.workspace).get(ENDPOINT).revision == 1
+    assert FolderEndpointStore(settings.workspace).get(ENDPOINT).revision == 1
 
 
 def test_changes_invalidate_only_the_steps_that_depend_on_them(
@@ -185,7 +185,7 @@ def test_changes_invalidate_only_the_steps_that_depend_on_them(
     }
     deployed = steps["deploy"].outputs
     assert deployed["action"] == "completed"  # a guarded, all-at-once deployment
-    served = EndpointStore(settings.workspace).get(ENDPOINT)
+    served = FolderEndpointStore(settings.workspace).get(ENDPOINT)
     assert served.revision == deployed["revision"] > 1
     assert [v.model for v in served.variants] == ["2"]
     registry = MlflowRegistry(settings.workspace)
@@ -309,15 +309,16 @@ def test_the_entry_point_exits_with_the_error_code(
 
 def _wait_for_step(store: PipelineStore, known: set[str], step: str, timeout: float) -> str:
     """The id of a new run once ``step`` is Executing in it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def new_run() -> str | None:
         for run in store.list_runs():
             if run.run_id not in known and any(
                 s.step == step and s.status == EXECUTING for s in store.steps(run.run_id)
             ):
                 return run.run_id
-        time.sleep(0.02)
-    raise AssertionError(f"no new run reached {step} in {timeout} s")
+        return None
+
+    return wait_until(new_run, timeout, interval_s=0.02, what=f"a new run reaching step {step}")
 
 
 def test_a_run_killed_mid_step_is_orphaned_and_resumes(root: Path, settings: Settings) -> None:

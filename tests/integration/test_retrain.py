@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from driftloop.agent import Agent
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.cli import retrain as retrain_cli
@@ -29,7 +30,7 @@ from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.retraining.retrain import SOURCE, endpoint_of, retrain, roll_out
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, Variant
+from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from tests.dataplane import data_plane, invoke_each
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model=CHAMPION),)
-    EndpointStore(ws).save(
+    FolderEndpointStore(ws).save(
         EndpointConfig(name=ENDPOINT, model_name="churn-model", variants=variants)
     )
     shifted = generate(SHIFTED_ROWS, seed=32, scenario="concept_shift", strength=2.0)
@@ -180,7 +181,7 @@ def test_the_endpoint_of_an_event(trained: Settings) -> None:
     dims["EndpointName"] = "named"
     assert endpoint_of(trained, {"detail": alarm}) == "named"
     variants = (Variant(name="AllTraffic", model=CHAMPION),)
-    store = EndpointStore(trained.workspace)
+    store = FolderEndpointStore(trained.workspace)
     store.save(EndpointConfig(name="second", model_name="churn-model", variants=variants))
     with pytest.raises(ConfigError, match="2 endpoints"):
         endpoint_of(trained, {"id": "e", "detail": {"alarmName": "a"}})

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import RuleStore
     from driftloop.metrics.base import MetricStore
+    from driftloop.serving.endpoint_config import EndpointConfigStore
 
 KINDS = {"local": ("driftloop.backends.local", None)}
 """Backend kind -> (implementation module, the pip extra that brings its SDK)."""
@@ -33,6 +34,7 @@ class Backends:
     rules: RuleStore
     snapshots: SnapshotStore
     capture: CaptureStore
+    endpoints: EndpointConfigStore
     labels: LabelStore
 
     @classmethod

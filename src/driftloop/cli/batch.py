@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from driftloop.backends.catalog import Backends
 from driftloop.cli._context import console, err_console, settings
 from driftloop.errors import NotFoundError
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.batch import batch_transform
-from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.serving.models import load_registered, resolve_version
 
 
@@ -27,7 +27,7 @@ def batch_cmd(
 ) -> None:
     """Score a line-split file in chunks (memory stays flat); output lines follow input lines."""
     cfg = settings(ctx)
-    config = EndpointStore(cfg.workspace).get(endpoint_config)
+    config = Backends.from_settings(cfg).endpoints.get(endpoint_config)
     chosen = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
         chosen = next((v for v in config.variants if v.name == variant), None)  # type: ignore[assignment]

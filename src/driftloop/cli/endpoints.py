@@ -10,7 +10,7 @@ from driftloop.errors import ConfigError
 from driftloop.serving.endpoint_config import (
     Capture,
     EndpointConfig,
-    EndpointStore,
+    EndpointConfigStore,
     Shadow,
     Variant,
     validate_config,
@@ -62,9 +62,8 @@ def _save(ctx: typer.Context, config: EndpointConfig) -> EndpointConfig:
     from driftloop.registry.mlflow_registry import MlflowRegistry
     from driftloop.serving.models import check_references
 
-    workspace = settings(ctx).workspace
-    check_references(MlflowRegistry(workspace), config)
-    return EndpointStore(workspace).save(config)
+    check_references(MlflowRegistry(settings(ctx).workspace), config)
+    return _store(ctx).save(config)
 
 
 @app.command("create")
@@ -97,7 +96,7 @@ def update_cmd(
     capture_percent: float | None = _CAPTURE,
 ) -> None:
     """Change variants, weights, shadow or capture; running servers apply it live."""
-    store = EndpointStore(settings(ctx).workspace)
+    store = _store(ctx)
     current = store.get(name)
     fields = current.model_dump()
     if variant:
@@ -114,14 +113,14 @@ def update_cmd(
 @app.command("show")
 def show_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Print an endpoint config as JSON."""
-    console.print_json(EndpointStore(settings(ctx).workspace).get(name).model_dump_json())
+    console.print_json(_store(ctx).get(name).model_dump_json())
 
 
 @app.command("list")
 def list_cmd(ctx: typer.Context) -> None:
     """List endpoint configs."""
     table = Table("endpoint", "revision", "variants", "shadow", "capture %")
-    for config in EndpointStore(settings(ctx).workspace).list():
+    for config in _store(ctx).list():
         variants = ", ".join(f"{v.name}={v.model}:{v.weight:g}" for v in config.variants)
         shadow = f"{config.shadow.name}={config.shadow.model}" if config.shadow else "-"
         capture = f"{config.capture.sampling_percent:g}" if config.capture.enabled else "off"
@@ -132,10 +131,16 @@ def list_cmd(ctx: typer.Context) -> None:
 @app.command("delete")
 def delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Delete an endpoint config (captured data stays)."""
-    EndpointStore(settings(ctx).workspace).delete(name)
+    _store(ctx).delete(name)
     console.print(f"deleted endpoint {name}")
 
 
 def _show(config: EndpointConfig) -> None:
     variants = ", ".join(f"{v.name}={v.model} (weight {v.weight:g})" for v in config.variants)
     console.print(f"endpoint {config.name} revision {config.revision}: {variants}")
+
+
+def _store(ctx: typer.Context) -> EndpointConfigStore:
+    from driftloop.backends.catalog import Backends
+
+    return Backends.from_settings(settings(ctx)).endpoints

@@ -36,7 +36,6 @@ from driftloop.registry.lifecycle import promote
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
-    EndpointStore,
     Fault,
     Shadow,
     Variant,
@@ -131,8 +130,8 @@ class _Deployment:
         self.ws, self.plan, self.clock, self.sleep = settings.workspace, plan, clock, sleep
         self.now, self.on_step = now, on_step
         self.steps: list[dict[str, Any]] = []
-        self.store = EndpointStore(self.ws)
-        recover(self.ws, plan.endpoint)  # a deployment whose process died is undone first
+        self.store = Backends.from_settings(settings).endpoints
+        recover(self.ws, self.store, plan.endpoint)  # a dead deployment is undone first
         self.previous = self.store.get(plan.endpoint)
         self.journal = DeployJournal(self.ws)
         self.notifier = Notifier(settings.notifications, self.ws)
@@ -187,12 +186,18 @@ class _Deployment:
             firing = self._bake(step.bake_s)
             if firing is not None:
                 return self._roll_back(f"alarm {firing[0]} went to ALARM: {firing[1]}")
-        final = self._apply("completed", self._with(variants=(self._variant(FINAL_VARIANT, 1.0),)))
+        final = self._apply(
+            "completed",
+            self._with(variants=(self._variant(FINAL_VARIANT, 1.0),)),
+            settle=self._promote,
+        )
+        reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
+        return DeployResult("completed", self.steps, final, reason, self.version)
+
+    def _promote(self) -> None:
         if self.plan.promote:
             name = self.previous.model_name
             promote(self.registry, name, self.version, workspace=self.ws)
-        reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
-        return DeployResult("completed", self.steps, final, reason, self.version)
 
     def _shadow(self) -> DeployResult:
         started = self.now().replace(microsecond=0)
@@ -238,10 +243,22 @@ class _Deployment:
         """The previous config with ``changes``, validated."""
         return validate_config({**self.previous.model_dump(), **changes})
 
-    def _apply(self, step: str, config: EndpointConfig, **extra: Any) -> EndpointConfig:
+    def _apply(
+        self,
+        step: str,
+        config: EndpointConfig,
+        settle: Callable[[], None] | None = None,
+        **extra: Any,
+    ) -> EndpointConfig:
+        """Save ``config`` as ``step``; a settling step also runs ``settle`` and frees the
+        endpoint before it is announced, so whoever sees it may deploy again at once."""
         saved = self.store.save(config)
         detail = step_detail(step, saved, self.version, strategy=self.plan.strategy, **extra)
         self.steps.append(detail)
+        if step in SETTLED:
+            if settle is not None:
+                settle()
+            self.journal.end(self.plan.endpoint)
         emit(self.ws, SOURCE, "Deployment Step", detail)
         self._notify(detail)
         if self.on_step is not None:

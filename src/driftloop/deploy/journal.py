@@ -21,7 +21,7 @@ from typing import Any
 from driftloop.errors import DeploymentInProgress
 from driftloop.events.log import emit
 from driftloop.owner import Owner
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
+from driftloop.serving.endpoint_config import EndpointConfig, EndpointConfigStore, validate_config
 from driftloop.workspace import Workspace
 
 log = logging.getLogger("driftloop.deploy")
@@ -107,10 +107,12 @@ def step_detail(step: str, config: EndpointConfig, version: int, **extra: Any) -
     }
 
 
-def recover(workspace: Workspace, endpoint: str | None = None) -> list[dict[str, Any]]:
-    """Roll back every in-flight deployment (of ``endpoint``, or all) whose owner is gone; the
-    details of the "Deployment Step" events it emitted."""
-    journal, store = DeployJournal(workspace), EndpointStore(workspace)
+def recover(
+    workspace: Workspace, store: EndpointConfigStore, endpoint: str | None = None
+) -> list[dict[str, Any]]:
+    """Roll back every in-flight deployment (of ``endpoint``, or all) whose owner is gone,
+    through ``store``; the details of the "Deployment Step" events it emitted."""
+    journal = DeployJournal(workspace)
     found = journal.list() if endpoint is None else [journal.get(endpoint)]
     recovered = []
     for entry in found:

@@ -14,7 +14,6 @@ from driftloop.data.spec import TabularSpec
 from driftloop.errors import NotFoundError
 from driftloop.monitoring.reference import ReferenceProfile
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.serving.models import resolve_version
 from driftloop.validation import Baseline
 
@@ -61,7 +60,7 @@ def served_spec(model_name: str, version: int) -> tuple[TabularSpec, float]:
 
 def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
     """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
-    config = EndpointStore(settings.workspace).get(endpoint)
+    config = Backends.from_settings(settings).endpoints.get(endpoint)
     chosen = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
         names = {v.name: v for v in config.variants}

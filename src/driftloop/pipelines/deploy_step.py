@@ -7,6 +7,7 @@ idempotent.
 
 from __future__ import annotations
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, deploy
 from driftloop.errors import NotFoundError
@@ -14,7 +15,7 @@ from driftloop.pipelines.steps import Context, Outputs, SkipStep
 from driftloop.registry.base import APPROVED, CHAMPION
 from driftloop.registry.lifecycle import promote
 from driftloop.registry.mlflow_registry import MlflowRegistry
-from driftloop.serving.endpoint_config import EndpointConfig, EndpointStore, validate_config
+from driftloop.serving.endpoint_config import EndpointConfig, validate_config
 from driftloop.serving.models import resolve_version
 
 
@@ -30,7 +31,7 @@ def deploy_step(ctx: Context) -> Outputs:
     approval = registry.get_version(name, number).approval
     if approval != APPROVED:
         raise SkipStep(f"{name} v{number} is {approval}; only Approved versions are deployed")
-    store = EndpointStore(settings.workspace)
+    store = Backends.from_settings(settings).endpoints
     done = {"endpoint": endpoint, "model": name, "version": number}
     if not store.path(endpoint).is_file():
         _make_champion(settings, registry, number)

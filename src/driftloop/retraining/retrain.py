@@ -31,7 +31,6 @@ from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
 from driftloop.retraining.ledger import Ledger
-from driftloop.serving.endpoint_config import EndpointStore
 from driftloop.training.metrics import evaluate
 from driftloop.workspace import Workspace, atomic_path, atomic_write_text
 
@@ -201,7 +200,7 @@ def endpoint_of(settings: Settings, event: dict[str, Any]) -> str:
     for key in ("EndpointName", "Endpoint"):
         if isinstance(dimensions, dict) and isinstance(dimensions.get(key), str):
             return str(dimensions[key])
-    names = [config.name for config in EndpointStore(settings.workspace).list()]
+    names = [config.name for config in Backends.from_settings(settings).endpoints.list()]
     if len(names) == 1:
         return names[0]
     raise ConfigError(

@@ -7,15 +7,13 @@ running workers pick it up without a restart.
 from __future__ import annotations
 
 import json
-import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftloop.errors import ConfigError, NotFoundError, first_problem
-from driftloop.events.log import emit
-from driftloop.workspace import Workspace, atomic_write_text
 
 NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9])*$"  # SageMaker's endpoint and variant names
 
@@ -76,38 +74,34 @@ class EndpointConfig(_Strict):
         return self
 
 
-class EndpointStore:
-    """Endpoint configs under ``<workspace>/endpoints/<name>.json``."""
+class EndpointConfigStore(ABC):
+    """Endpoint configs by name (SageMaker's CreateEndpointConfig, DescribeEndpointConfig,
+    UpdateEndpoint). ``get`` and ``delete`` raise :class:`NotFoundError` for an unknown name."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.folder = workspace.endpoints
-
-    def path(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
-
+    @abstractmethod
     def save(self, config: EndpointConfig) -> EndpointConfig:
-        """Write ``config`` atomically as the next revision and return what was written."""
-        previous = self.get(config.name) if self.path(config.name).is_file() else None
-        revision = (previous.revision if previous else 0) + 1
-        stored = config.model_copy(update={"revision": revision, "updated": time.time()})
-        atomic_write_text(self.path(config.name), stored.model_dump_json(indent=2))
-        emit(self.workspace, "driftloop.deploy", "Endpoint Config Updated", _summary(stored))
-        return stored
+        """Store ``config`` as the endpoint's next revision (announced as an "Endpoint Config
+        Updated" event); returns what was stored, with its revision and time."""
 
+    @abstractmethod
     def get(self, name: str) -> EndpointConfig:
-        return read_config(self.path(name))
+        """The endpoint's current config."""
 
+    @abstractmethod
     def list(self) -> list[EndpointConfig]:
-        return [read_config(p) for p in sorted(self.folder.glob("*.json"))]
+        """Every endpoint's current config, by name."""
 
+    @abstractmethod
     def delete(self, name: str) -> None:
-        if not self.path(name).is_file():
-            raise NotFoundError(f"endpoint '{name}' does not exist")
-        self.path(name).unlink()
+        """Remove the endpoint's config."""
+
+    @abstractmethod
+    def change_marker(self, name: str) -> object | None:
+        """Something cheap that changes whenever the config does (None: no config), for servers
+        that poll for a new revision."""
 
 
-def _summary(config: EndpointConfig) -> dict[str, object]:
+def summary(config: EndpointConfig) -> dict[str, object]:
     return {
         "endpoint": config.name,
         "revision": config.revision,

@@ -13,7 +13,7 @@ import threading
 
 from driftloop.registry.base import ModelRegistry
 from driftloop.serving.dataplane import DataPlane
-from driftloop.serving.endpoint_config import EndpointStore, read_config
+from driftloop.serving.endpoint_config import EndpointConfigStore
 from driftloop.serving.models import ServedModel, load_registered, resolve_version
 from driftloop.serving.routing import build_table
 
@@ -48,19 +48,16 @@ class ModelCache:
 class ConfigWatcher:
     """Polls one endpoint's config and swaps the data plane's table on a new revision."""
 
-    def __init__(self, plane: DataPlane, store: EndpointStore, cache: ModelCache, poll_s: float):
-        self.plane = plane
-        self.path = store.path(plane.endpoint)
+    def __init__(
+        self, plane: DataPlane, store: EndpointConfigStore, cache: ModelCache, poll_s: float
+    ):
+        self.plane, self.store = plane, store
         self.cache = cache
         self.poll_s = poll_s
         self._seen = self._stamp()
 
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
+    def _stamp(self) -> object | None:
+        return self.store.change_marker(self.plane.endpoint)
 
     async def run(self) -> None:
         while True:
@@ -74,7 +71,7 @@ class ConfigWatcher:
             return False
         self._seen = stamp
         try:
-            config = read_config(self.path)
+            config = self.store.get(self.plane.endpoint)
             if config.revision == self.plane.table.revision:
                 return False
             table = await asyncio.to_thread(build_table, config, self.cache.load)

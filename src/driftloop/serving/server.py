@@ -27,7 +27,7 @@ from driftloop.errors import ConfigError
 from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import LabelSink, ServerState, create_app
 from driftloop.serving.dataplane import DataPlane
-from driftloop.serving.endpoint_config import Capture, EndpointStore
+from driftloop.serving.endpoint_config import Capture
 from driftloop.serving.live import ConfigWatcher, ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.models import check_references, load_model_dir
@@ -78,8 +78,9 @@ def _container_plane(settings: Settings, model_dir: Path) -> DataPlane:
 def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, ModelCache]:
     ws = settings.workspace
     cache = ModelCache(MlflowRegistry(ws))
-    table = build_table(EndpointStore(ws).get(endpoint), cache.load)
-    metrics = EndpointMetrics(endpoint, Backends.from_settings(settings).metrics)
+    stores = Backends.from_settings(settings)
+    table = build_table(stores.endpoints.get(endpoint), cache.load)
+    metrics = EndpointMetrics(endpoint, stores.metrics)
     plane = DataPlane(table, metrics, CaptureWriter(ws.capture, endpoint), **_limits(settings))
     return plane, cache
 
@@ -150,7 +151,7 @@ async def _start(state: ServerState, settings: Settings) -> None:
     log.info("endpoint %s ready: %s", plane.endpoint, plane.table.versions())
     background = [_flush_loop(plane, cfg.metrics_flush_s)]
     if cache is not None:
-        store = EndpointStore(settings.workspace)
+        store = Backends.from_settings(settings).endpoints
         background.append(ConfigWatcher(plane, store, cache, cfg.config_poll_s).run())
     await asyncio.gather(*background)
 
@@ -178,7 +179,7 @@ def run(settings: Settings) -> None:
     key = cfg.api_key.get_secret_value() if cfg.api_key else None
     check_bind(cfg.host, key, container=cfg.model_dir is not None)
     if cfg.model_dir is None:  # fail now, not in a worker
-        config = EndpointStore(settings.workspace).get(cfg.endpoint or "")
+        config = Backends.from_settings(settings).endpoints.get(cfg.endpoint or "")
         check_references(MlflowRegistry(settings.workspace), config)
     env = {"DRIFTLOOP_HOME": str(settings.home.resolve()), "OMP_NUM_THREADS": "1"}
     if cfg.endpoint:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.capture import FolderCaptureStore, FolderLabelStore
+from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
@@ -26,5 +27,6 @@ def build(settings: Settings) -> Backends:
         rules=FileRuleStore(ws.rules_file),
         snapshots=FolderSnapshotStore(ws.snapshots),
         capture=FolderCaptureStore(ws.capture),
+        endpoints=FolderEndpointStore(ws),
         labels=FolderLabelStore(ws),
     )
