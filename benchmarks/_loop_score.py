@@ -12,6 +12,7 @@ import pandas as pd
 from _loop_run import WindowRun
 from sklearn.metrics import roc_auc_score
 
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.capture.labels import read_labels
 from driftloop.capture.reader import read_window
 from driftloop.config import Settings
@@ -19,7 +20,6 @@ from driftloop.data.dataset import read_typed
 from driftloop.data.spec import TabularSpec, target_vector
 from driftloop.data.split import stratified_split
 from driftloop.demo.config import ENDPOINT
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.training import candidates
 
 MIN_GAIN = 0.005  # oracle - static below this: no room to recover, the share is n/a

@@ -57,7 +57,7 @@ def bench_settings(home: Path) -> Settings:
 
 
 def _champion(settings: Settings) -> int | None:
-    from driftloop.registry.mlflow_registry import MlflowRegistry
+    from driftloop.backends.local.registry import MlflowRegistry
 
     if not settings.workspace.mlflow_db.is_file():
         return None
@@ -125,9 +125,9 @@ class TrafficWriter:
     """Scores request rows with the served model and appends their capture lines."""
 
     def __init__(self, settings: Settings, version: int, total: int, since: datetime) -> None:
+        from driftloop.backends.local.registry import MlflowRegistry
         from driftloop.capture.writer import CaptureWriter
         from driftloop.data.codecs import RowReader
-        from driftloop.registry.mlflow_registry import MlflowRegistry
         from driftloop.serving.models import load_registered
 
         ws = settings.workspace

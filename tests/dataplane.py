@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics

@@ -12,7 +12,6 @@ from driftloop.data.preprocess import read_manifest_spec
 from driftloop.errors import NotFoundError
 from driftloop.registry.base import TRAIN_SNAPSHOT_TAG
 from driftloop.registry.lifecycle import Registration, register_and_gate
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.training.trainer import CandidateResult, Progress, best_candidate, train_candidates
 from driftloop.validation import Baseline, write_baseline
 
@@ -81,7 +80,7 @@ def train_and_register(
     registration = None
     if register:
         say(f"registering {best.name} and running the gate")
-        registry = MlflowRegistry(settings.workspace)
+        registry = Backends.from_settings(settings).registry
         uri = baseline.constraints_path.parent.resolve().as_uri()
         tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest, **(tags or {})}
         registration = register_and_gate(registry, best, val, settings, uri, tags, promote=promote)

@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 from driftloop.agent import Agent
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.capture.labels import ingest_label_records
 from driftloop.config import Settings, load_settings
@@ -29,7 +30,6 @@ from driftloop.demo.training import train_first_model
 from driftloop.events.log import read_events
 from driftloop.monitoring.job import run_monitoring
 from driftloop.monitoring.target import resolve_target
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from tests.dataplane import data_plane, invoke_each
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.config import load_settings
 from driftloop.events.log import read_events
 from driftloop.registry.base import APPROVAL_TAG, GATE_TAG, PENDING
-from driftloop.registry.mlflow_registry import MlflowRegistry
 
 
 @pytest.fixture

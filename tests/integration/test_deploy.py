@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from driftloop.alarms.definition import parse_alarm
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.cli.deploy import register
 from driftloop.config import Settings
 from driftloop.data.generator import generate
@@ -26,7 +27,6 @@ from driftloop.errors import ConfigError, RegistryError
 from driftloop.events.log import read_events
 from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING
 from driftloop.registry.lifecycle import register_and_gate
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import Server, post, start_server
 from tests.waiting import wait_until

@@ -17,6 +17,7 @@ import pytest
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.capture.writer import CaptureWriter
@@ -27,7 +28,6 @@ from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
 from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
 from driftloop.monitoring.schedule import job_lock, run_locked, run_schedule
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from driftloop.serving.live import ModelCache

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.config import load_settings
 from driftloop.registry.base import THRESHOLD_TAG
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import ServerState, create_app
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 

@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import DataSettings, PipelineSettings, Settings
 from driftloop.data.dataset import spec_from_settings
@@ -46,7 +47,6 @@ from driftloop.pipelines.store import (
 )
 from driftloop.pipelines.training import resume_training, run_training
 from driftloop.registry.base import CHAMPION
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from tests.waiting import wait_until
 from tests.workspaces import BASE_TOML, service_env, settings_for
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from driftloop.agent import Agent
 from driftloop.backends.local.endpoints import FolderEndpointStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.cli import retrain as retrain_cli
@@ -28,7 +29,6 @@ from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.retraining.retrain import SOURCE, endpoint_of, retrain, roll_out
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from tests.dataplane import data_plane, invoke_each

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import read_labels
 from driftloop.config import Settings, load_settings
@@ -32,7 +33,6 @@ from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec, apply_spec
 from driftloop.flows import train_and_register
 from driftloop.registry.lifecycle import register_and_gate
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import DRIFTLOOP, SERVE, Server, post, start_server
 from tests.waiting import wait_until

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.config import Settings, load_settings
 from driftloop.data.preprocess import preprocess
@@ -18,7 +19,6 @@ from driftloop.events.log import read_events
 from driftloop.flows import TrainingOutcome, train_and_register
 from driftloop.registry import APPROVED, CHALLENGER, CHAMPION, PENDING, REJECTED
 from driftloop.registry.lifecycle import approve, promote, register_and_gate, reject
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.training.metrics import evaluate
 from driftloop.training.trainer import train_candidates
 

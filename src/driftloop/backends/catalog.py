@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import RuleStore
     from driftloop.metrics.base import MetricStore
+    from driftloop.registry.base import ModelRegistry
     from driftloop.serving.endpoint_config import EndpointConfigStore
 
 KINDS = {"local": ("driftloop.backends.local", None)}
@@ -35,6 +36,7 @@ class Backends:
     snapshots: SnapshotStore
     capture: CaptureStore
     endpoints: EndpointConfigStore
+    registry: ModelRegistry
     labels: LabelStore
 
     @classmethod

@@ -10,7 +10,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from driftloop.backends.catalog import Backends
 from driftloop.cli._context import console, err_console, settings
 from driftloop.errors import NotFoundError
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.batch import batch_transform
 from driftloop.serving.models import load_registered, resolve_version
 
@@ -33,7 +32,7 @@ def batch_cmd(
         chosen = next((v for v in config.variants if v.name == variant), None)  # type: ignore[assignment]
         if chosen is None:
             raise NotFoundError(f"endpoint '{endpoint_config}' has no variant '{variant}'")
-    registry = MlflowRegistry(cfg.workspace)
+    registry = Backends.from_settings(cfg).registry
     version = resolve_version(registry, config.model_name, chosen.model)
     model = load_registered(registry, config.model_name, version)
     columns = (

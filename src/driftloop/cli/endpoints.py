@@ -59,10 +59,10 @@ def _validated(**fields: object) -> EndpointConfig:
 def _save(ctx: typer.Context, config: EndpointConfig) -> EndpointConfig:
     """Save ``config`` once every variant's model reference resolves (else exit 4, saying
     which variant)."""
-    from driftloop.registry.mlflow_registry import MlflowRegistry
+    from driftloop.backends.catalog import Backends
     from driftloop.serving.models import check_references
 
-    check_references(MlflowRegistry(settings(ctx).workspace), config)
+    check_references(Backends.from_settings(settings(ctx)).registry, config)
     return _store(ctx).save(config)
 
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
+from driftloop.backends.catalog import Backends
 from driftloop.cli._context import console, settings
 from driftloop.errors import ModelNotFound
 from driftloop.registry import ModelVersion
-from driftloop.registry.base import GATE_REPORT_TAG
+from driftloop.registry.base import GATE_REPORT_TAG, ModelRegistry
 from driftloop.registry.lifecycle import approve, promote, reject
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.workspace import Workspace
 
 app = typer.Typer(help="Registered model versions, aliases and approval.", no_args_is_help=True)
@@ -21,16 +21,16 @@ app = typer.Typer(help="Registered model versions, aliases and approval.", no_ar
 _VERSION = typer.Argument(..., help="Version number, or an alias such as 'champion'.")
 
 
-def _registry(ctx: typer.Context) -> tuple[MlflowRegistry, str]:
+def _registry(ctx: typer.Context) -> tuple[ModelRegistry, str]:
     cfg = settings(ctx)
-    return MlflowRegistry(cfg.workspace), cfg.registry.model_name
+    return Backends.from_settings(cfg).registry, cfg.registry.model_name
 
 
 def _ws(ctx: typer.Context) -> Workspace:
     return settings(ctx).workspace
 
 
-def _resolve(registry: MlflowRegistry, name: str, ref: str) -> int:
+def _resolve(registry: ModelRegistry, name: str, ref: str) -> int:
     if ref.isdigit():
         return int(ref)
     found = registry.get_by_alias(name, ref)

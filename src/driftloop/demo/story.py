@@ -36,7 +36,6 @@ from driftloop.events.log import read_events
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHAMPION
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import Fault
 from driftloop.workspace import Workspace
 
@@ -258,7 +257,9 @@ def _customers(frame: pd.DataFrame, spec: TabularSpec) -> pd.DataFrame:
 
 
 def _champion(settings: Settings) -> int:
-    found = MlflowRegistry(settings.workspace).get_by_alias(settings.registry.model_name, CHAMPION)
+    found = Backends.from_settings(settings).registry.get_by_alias(
+        settings.registry.model_name, CHAMPION
+    )
     if found is None:
         raise DriftloopError("the demo's registry has no champion")
     return found.version

@@ -33,7 +33,6 @@ from driftloop.events.log import emit
 from driftloop.notifications.notify import Notifier
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import promote
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
     Fault,
@@ -150,7 +149,7 @@ class _Deployment:
         )
         # endpoint workers write their datapoints this late; the alarms must see them
         self.margin_s = settings.serving.metrics_flush_s + plan.poll_s
-        self.registry = MlflowRegistry(self.ws)
+        self.registry = Backends.from_settings(settings).registry
         self.version = self._version()
         self.baseline = max(self.previous.variants, key=lambda v: v.weight)
         taken = {v.name for v in self.previous.variants}

@@ -13,7 +13,6 @@ from driftloop.data.snapshot import SnapshotStore
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import NotFoundError
 from driftloop.monitoring.reference import ReferenceProfile
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.models import resolve_version
 from driftloop.validation import Baseline
 
@@ -69,7 +68,7 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
         if variant not in names:
             raise NotFoundError(f"endpoint '{endpoint}' has no variant '{variant}'")
         chosen = names[variant]
-    registry = MlflowRegistry(settings.workspace)
+    registry = Backends.from_settings(settings).registry
     number = resolve_version(registry, config.model_name, chosen.model)
     version = registry.get_version(config.model_name, number)
     if not version.baseline_uri or not version.train_snapshot:

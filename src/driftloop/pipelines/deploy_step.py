@@ -12,9 +12,8 @@ from driftloop.config import Settings
 from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, deploy
 from driftloop.errors import NotFoundError
 from driftloop.pipelines.steps import Context, Outputs, SkipStep
-from driftloop.registry.base import APPROVED, CHAMPION
+from driftloop.registry.base import APPROVED, CHAMPION, ModelRegistry
 from driftloop.registry.lifecycle import promote
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import EndpointConfig, validate_config
 from driftloop.serving.models import resolve_version
 
@@ -26,7 +25,7 @@ def deploy_step(ctx: Context) -> Outputs:
     if endpoint is None:
         raise SkipStep("no endpoint given")
     settings, number = ctx.settings, int(ctx.get("register.version"))
-    registry = MlflowRegistry(settings.workspace)
+    registry = Backends.from_settings(settings).registry
     name = settings.registry.model_name
     approval = registry.get_version(name, number).approval
     if approval != APPROVED:
@@ -51,7 +50,7 @@ def deploy_step(ctx: Context) -> Outputs:
     return {**done, "action": result.status, "revision": result.final_config.revision}
 
 
-def _serves(registry: MlflowRegistry, config: EndpointConfig, number: int) -> bool:
+def _serves(registry: ModelRegistry, config: EndpointConfig, number: int) -> bool:
     """Whether all of the endpoint's traffic already goes to version ``number``."""
     if config.shadow is not None:
         return False
@@ -66,7 +65,7 @@ def _serves(registry: MlflowRegistry, config: EndpointConfig, number: int) -> bo
     return live == {number}
 
 
-def _make_champion(settings: Settings, registry: MlflowRegistry, number: int) -> None:
+def _make_champion(settings: Settings, registry: ModelRegistry, number: int) -> None:
     name = settings.registry.model_name
     if CHAMPION not in registry.get_version(name, number).aliases:
         promote(registry, name, number, workspace=settings.workspace)

@@ -31,10 +31,9 @@ from driftloop.pipelines import runner as pipeline
 from driftloop.pipelines.deploy_step import deploy_step
 from driftloop.pipelines.steps import Context, Outputs, Pipeline, Step, file_digest
 from driftloop.pipelines.store import RunRecord, StepRecord
-from driftloop.registry.base import CHAMPION, TRAIN_SNAPSHOT_TAG, ModelVersion
+from driftloop.registry.base import CHAMPION, TRAIN_SNAPSHOT_TAG, ModelRegistry, ModelVersion
 from driftloop.registry.gate import Check, GateResult
 from driftloop.registry.lifecycle import find_version, gate_candidate, register_gated
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.endpoint_config import NAME_PATTERN
 from driftloop.training.trainer import CandidateResult, best_candidate, train_candidates
 from driftloop.validation import verify
@@ -181,7 +180,7 @@ def _runs_exist(ctx: Context, outputs: Outputs) -> bool:
 
 
 def _evaluate(ctx: Context) -> Outputs:
-    registry = MlflowRegistry(ctx.settings.workspace)
+    registry = Backends.from_settings(ctx.settings).registry
     best = CandidateResult(**ctx.get("train.best"))
     holdout = _dataset(ctx, "val")
     gate = gate_candidate(registry, best, holdout, ctx.settings, _rival(ctx, registry))
@@ -198,7 +197,7 @@ def _report_exists(_ctx: Context, outputs: Outputs) -> bool:
     return Path(outputs["report"]).is_file()
 
 
-def _rival(ctx: Context, registry: MlflowRegistry) -> ModelVersion | None:
+def _rival(ctx: Context, registry: ModelRegistry) -> ModelVersion | None:
     """The champion the candidate is compared with: never a version of the candidate itself
     (an identical earlier run registered it), which is compared as if there were none."""
     champion = registry.get_by_alias(ctx.settings.registry.model_name, CHAMPION)
@@ -208,7 +207,7 @@ def _rival(ctx: Context, registry: MlflowRegistry) -> ModelVersion | None:
 
 
 def _gate_params(ctx: Context) -> dict[str, Any]:
-    rival = _rival(ctx, MlflowRegistry(ctx.settings.workspace))
+    rival = _rival(ctx, Backends.from_settings(ctx.settings).registry)
     return {
         "gate": ctx.settings.gate.model_dump(mode="json"),
         "metric": ctx.settings.training.primary_metric,
@@ -222,7 +221,7 @@ def _gate_params(ctx: Context) -> dict[str, Any]:
 
 
 def _register(ctx: Context) -> Outputs:
-    registry = MlflowRegistry(ctx.settings.workspace)
+    registry = Backends.from_settings(ctx.settings).registry
     name = ctx.settings.registry.model_name
     best = CandidateResult(**ctx.get("train.best"))
     version = find_version(registry, name, best.run_id)

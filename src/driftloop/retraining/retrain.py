@@ -28,7 +28,6 @@ from driftloop.errors import ConfigError
 from driftloop.events.log import emit
 from driftloop.monitoring.target import MonitorTarget, resolve_target, served_spec
 from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL_TAG
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
 from driftloop.retraining.ledger import Ledger
 from driftloop.training.metrics import evaluate
@@ -111,7 +110,7 @@ def labelled_traffic(
 def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None]:
     """The original training snapshot the served version's lineage started from, and the cut up
     to which it and the champion trained on captured traffic (the later of the two)."""
-    registry = MlflowRegistry(settings.workspace)
+    registry = Backends.from_settings(settings).registry
     name = settings.registry.model_name
     champion = registry.get_by_alias(name, CHAMPION)
     versions = [registry.get_version(name, target.version)]
@@ -179,7 +178,7 @@ def _write(
 
 def _champion_metrics(settings: Settings, version: int, recent: pd.DataFrame) -> dict[str, float]:
     """The champion's metrics on the recent hold-out (the gate's comparison, in full)."""
-    registry = MlflowRegistry(settings.workspace)
+    registry = Backends.from_settings(settings).registry
     model = registry.load_model(settings.registry.model_name, version)
     spec, threshold = served_spec(settings.registry.model_name, version)
     proba = model.predict_proba(recent[spec.features])[:, 1]

@@ -24,7 +24,6 @@ from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.codecs import RowReader
 from driftloop.errors import ConfigError
-from driftloop.registry.mlflow_registry import MlflowRegistry
 from driftloop.serving.app import LabelSink, ServerState, create_app
 from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture
@@ -77,8 +76,8 @@ def _container_plane(settings: Settings, model_dir: Path) -> DataPlane:
 
 def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, ModelCache]:
     ws = settings.workspace
-    cache = ModelCache(MlflowRegistry(ws))
     stores = Backends.from_settings(settings)
+    cache = ModelCache(stores.registry)
     table = build_table(stores.endpoints.get(endpoint), cache.load)
     metrics = EndpointMetrics(endpoint, stores.metrics)
     plane = DataPlane(table, metrics, CaptureWriter(ws.capture, endpoint), **_limits(settings))
@@ -180,7 +179,7 @@ def run(settings: Settings) -> None:
     check_bind(cfg.host, key, container=cfg.model_dir is not None)
     if cfg.model_dir is None:  # fail now, not in a worker
         config = Backends.from_settings(settings).endpoints.get(cfg.endpoint or "")
-        check_references(MlflowRegistry(settings.workspace), config)
+        check_references(Backends.from_settings(settings).registry, config)
     env = {"DRIFTLOOP_HOME": str(settings.home.resolve()), "OMP_NUM_THREADS": "1"}
     if cfg.endpoint:
         env["DRIFTLOOP_SERVING__ENDPOINT"] = cfg.endpoint

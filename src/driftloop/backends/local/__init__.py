@@ -8,6 +8,7 @@ from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.capture import FolderCaptureStore, FolderLabelStore
 from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 
@@ -28,5 +29,6 @@ def build(settings: Settings) -> Backends:
         snapshots=FolderSnapshotStore(ws.snapshots),
         capture=FolderCaptureStore(ws.capture),
         endpoints=FolderEndpointStore(ws),
+        registry=MlflowRegistry(ws),
         labels=FolderLabelStore(ws),
     )
