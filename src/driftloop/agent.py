@@ -24,7 +24,7 @@ from driftloop.deploy.journal import recover
 from driftloop.events.delivery import Deliverer, default_handlers
 from driftloop.events.log import emit
 from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
-from driftloop.notifications.notify import Notifier, alarm_message
+from driftloop.notifications.base import alarm_message
 from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 
 log = logging.getLogger("driftloop.agent")
@@ -52,7 +52,7 @@ class Agent:
         backends = Backends.from_settings(settings)
         self.metrics, self.alarms = backends.metrics, backends.alarms
         self.endpoints = backends.endpoints
-        self.notifier = Notifier(settings.notifications, ws)
+        self.notifier = Backends.from_settings(settings).notifier
         handlers = default_handlers(ws, self.notifier, self._retrain)
         self.deliverer = Deliverer(ws, backends.rules, handlers)  # rules are read on every tick
         for raw in settings.alarms:

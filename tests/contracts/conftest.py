@@ -11,7 +11,13 @@ from driftloop.config import load_settings
 
 
 @pytest.fixture(params=sorted(KINDS))
-def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Backends:
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    """Each backend kind in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def backends(backend_kind: str, tmp_path: Path) -> Backends:
     """The stores of one backend kind, for a fresh workspace."""
-    settings = load_settings(home=tmp_path / ".driftloop", backend={"kind": request.param})
+    settings = load_settings(home=tmp_path / ".driftloop", backend={"kind": backend_kind})
     return Backends.from_settings(settings)

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.config import NotificationSettings, SmtpSettings, Subscription, Topic
-from driftloop.errors import ConfigError, NotFoundError
+from driftloop.errors import ConfigError, NotFoundError, NotificationFailed
 from driftloop.events.delivery import Deliverer, default_handlers
 from driftloop.events.log import emit
-from driftloop.notifications.notify import NotificationFailed, Notifier, alarm_message
+from driftloop.notifications.base import alarm_message
 from driftloop.workspace import Workspace
 from tests.servers import free_port
 from tests.waiting import wait_until
@@ -86,12 +87,14 @@ def received(outfile: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in outfile.read_text().splitlines()]
 
 
-def notifier(workspace: Workspace, subscriptions: list[Subscription], port: int = 25) -> Notifier:
+def notifier(
+    workspace: Workspace, subscriptions: list[Subscription], port: int = 25
+) -> TopicNotifier:
     settings = NotificationSettings(
         topics=[Topic(name="ops", subscriptions=subscriptions)],
         smtp=SmtpSettings(port=port, timeout_s=5),
     )
-    return Notifier(settings, workspace)
+    return TopicNotifier(settings, workspace)
 
 
 # --- notifications ---------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import pytest
 from driftloop.alarms.definition import parse_alarm
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.config import NotificationSettings
 from driftloop.deploy._steps import AlarmWatch, bake
-from driftloop.notifications.notify import Notifier
 from driftloop.workspace import Workspace
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())  # a multiple of 60
@@ -43,7 +43,7 @@ def workspace(tmp_path: Path) -> Workspace:
 
 
 def _watch(ws: Workspace, names: list[str], at: float) -> AlarmWatch:
-    notifier = Notifier(NotificationSettings(), ws)
+    notifier = TopicNotifier(NotificationSettings(), ws)
     stores = (SqliteAlarmStore(ws.alarms_db), SqliteMetricStore(ws.metrics_db))
     return AlarmWatch(ws, stores, notifier, names, lambda: datetime.fromtimestamp(at, UTC))
 

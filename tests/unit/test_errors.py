@@ -67,10 +67,10 @@ def test_every_error_class_lives_in_errors_py() -> None:
 
 
 def test_old_import_paths_still_work() -> None:
+    from driftloop.backends.local.notifications import NotificationFailed
     from driftloop.deploy.guarded import DeploymentRolledBack
     from driftloop.deploy.journal import DeploymentInProgress
     from driftloop.events.delivery import TargetFailed
-    from driftloop.notifications.notify import NotificationFailed
     from driftloop.pipelines.runner import PipelineFailed, PipelineStateError
 
     moved = [

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import RuleStore
     from driftloop.metrics.base import MetricStore
+    from driftloop.notifications.base import Notifier
     from driftloop.registry.base import ModelRegistry
     from driftloop.serving.endpoint_config import EndpointConfigStore
 
@@ -37,6 +38,7 @@ class Backends:
     capture: CaptureStore
     endpoints: EndpointConfigStore
     registry: ModelRegistry
+    notifier: Notifier
     labels: LabelStore
 
     @classmethod

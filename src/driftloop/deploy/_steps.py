@@ -19,7 +19,7 @@ from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.log import emit
 from driftloop.metrics.base import MetricStore
-from driftloop.notifications.notify import Notifier, alarm_message
+from driftloop.notifications.base import Notifier, alarm_message
 from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
 

@@ -30,7 +30,6 @@ from driftloop.deploy._steps import (
 from driftloop.deploy.journal import DeployJournal, recover, step_detail
 from driftloop.errors import DeploymentRolledBack, DriftloopError, RegistryError
 from driftloop.events.log import emit
-from driftloop.notifications.notify import Notifier
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import promote
 from driftloop.serving.endpoint_config import (
@@ -133,7 +132,7 @@ class _Deployment:
         recover(self.ws, self.store, plan.endpoint)  # a dead deployment is undone first
         self.previous = self.store.get(plan.endpoint)
         self.journal = DeployJournal(self.ws)
-        self.notifier = Notifier(settings.notifications, self.ws)
+        self.notifier = Backends.from_settings(settings).notifier
         if plan.topic is not None:
             self.notifier.topic(plan.topic)
         self.schedule = traffic_steps(

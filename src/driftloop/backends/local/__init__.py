@@ -8,6 +8,7 @@ from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.capture import FolderCaptureStore, FolderLabelStore
 from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
+from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
@@ -30,5 +31,6 @@ def build(settings: Settings) -> Backends:
         capture=FolderCaptureStore(ws.capture),
         endpoints=FolderEndpointStore(ws),
         registry=MlflowRegistry(ws),
+        notifier=TopicNotifier(settings.notifications, ws),
         labels=FolderLabelStore(ws),
     )

@@ -1,9 +1,9 @@
-"""SNS-style notification topics: publish once, deliver to every subscription.
+"""The local notifier: SNS-style topics, published once and delivered to every subscription.
 
 Protocols: ``file`` (a JSON line appended to a path, relative paths under the workspace),
 ``webhook`` (a JSON POST in SNS's HTTP notification shape), ``slack`` (a Slack incoming-webhook
 body) and ``email`` (plain text over SMTP). Subscriptions are independent: each one is tried
-whatever happened to the others. :meth:`Notifier.publish` then raises
+whatever happened to the others. :meth:`TopicNotifier.publish` then raises
 :class:`NotificationFailed`, naming every failed subscription, if any failed (so the delivery
 layer retries); pass ``strict=False`` to get the failures back as results instead.
 """
@@ -19,24 +19,17 @@ from typing import Any
 
 import orjson
 
+from driftloop.backends.local._smtp import send_email
+from driftloop.backends.local._webhook import post_json, redact
 from driftloop.config import NotificationSettings, Subscription, Topic
 from driftloop.errors import NotFoundError, NotificationFailed
-from driftloop.notifications._smtp import send_email
-from driftloop.notifications._webhook import post_json, redact
+from driftloop.notifications.base import DeliveryResult, Notifier
 from driftloop.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The outcome for one subscription of one published message."""
-
-    subscription: str
-    ok: bool
-    error: str | None = None
-
-
-class Notifier:
-    """Publishes messages to the configured topics."""
+class TopicNotifier(Notifier):
+    """Publishes to the topics configured in ``[notifications]``: file, webhook, Slack and
+    email subscriptions."""
 
     def __init__(self, settings: NotificationSettings, workspace: Workspace) -> None:
         self.settings = settings
@@ -58,7 +51,6 @@ class Notifier:
         *,
         strict: bool = True,
     ) -> list[DeliveryResult]:
-        """Deliver to every subscription of ``topic``; one result per subscription."""
         note = _Note(topic, subject, message, detail or {})
         results = [
             self._deliver(subscription, note) for subscription in self.topic(topic).subscriptions
@@ -128,30 +120,3 @@ class _Note:
             "Message": self.message,
             "Timestamp": self.time,
         }
-
-
-_ADVICE = {
-    "ALARM": [
-        "Look at the metric behind it: driftloop metrics get (same namespace and dimensions).",
-        "If it started after a promotion, roll back: driftloop models promote <previous version>.",
-        "If it is data drift, inspect the latest report: driftloop monitor run.",
-    ],
-    "OK": ["No action needed; the alarm recovered."],
-    "INSUFFICIENT_DATA": [
-        "Check that traffic reaches the endpoint and that metrics are being recorded.",
-    ],
-}
-
-
-def alarm_message(alarm_name: str, old: str, new: str, reason: str, where: str) -> tuple[str, str]:
-    """(subject, message) telling a human what changed, where, and what to do next."""
-    subject = f'{new}: "{alarm_name}" in {where}'
-    steps = _ADVICE.get(new, ["Check the alarm's metric and recent changes."])
-    lines = [
-        f'Alarm "{alarm_name}" in {where} changed from {old} to {new}.',
-        f"Reason: {reason}",
-        "",
-        "What to do:",
-        *(f"- {step}" for step in steps),
-    ]
-    return subject, "\n".join(lines)
