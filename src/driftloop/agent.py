@@ -16,15 +16,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from driftloop.alarms.definition import parse_alarm, topics
-from driftloop.alarms.evaluate import evaluate, state_change_event
+from driftloop.alarms.definition import parse_alarm
+from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
 from driftloop.events.delivery import Deliverer, default_handlers
-from driftloop.events.log import emit
 from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
-from driftloop.notifications.base import alarm_message
 from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 
 log = logging.getLogger("driftloop.agent")
@@ -52,7 +50,8 @@ class Agent:
         backends = Backends.from_settings(settings)
         self.metrics, self.alarms = backends.metrics, backends.alarms
         self.endpoints = backends.endpoints
-        self.notifier = Backends.from_settings(settings).notifier
+        self.notifier = backends.notifier
+        self.watcher = AlarmWatcher(ws, self.alarms, self.metrics, self.notifier)
         handlers = default_handlers(ws, self.notifier, self._retrain)
         self.deliverer = Deliverer(ws, backends.rules, handlers)  # rules are read on every tick
         for raw in settings.alarms:
@@ -101,39 +100,7 @@ class Agent:
             log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
 
     def _alarms(self, now: datetime) -> None:
-        for alarm in self.alarms.list():
-            try:
-                current = self.alarms.get(alarm.alarm_name)
-                result = evaluate(alarm, self.metrics, now, current.state)
-                change = self.alarms.set_state(alarm.alarm_name, result)
-            except Exception:
-                log.exception("alarm %s could not be evaluated", alarm.alarm_name)
-                continue
-            if change is not None:
-                self._announce(alarm, change[0], change[1], result.reason, now)
-
-    def _announce(self, alarm, old: str, new: str, reason: str, now: datetime) -> None:  # type: ignore[no-untyped-def]
-        ws = self.settings.workspace
-        detail = state_change_event(alarm, old, new, reason, now)
-        emit(ws, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
-        log.info("alarm %s: %s -> %s (%s)", alarm.alarm_name, old, new, reason)
-        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
-            new, alarm.insufficient_data_actions
-        )
-        if not alarm.actions_enabled:
-            return
-        subject, message = alarm_message(alarm.alarm_name, old, new, reason, str(ws.root))
-        for topic in topics(actions):
-            try:
-                self.notifier.publish(topic, subject, message, detail)
-            except Exception as exc:
-                log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
-                emit(
-                    ws,
-                    "driftloop.notifications",
-                    "Notification Failed",
-                    {"topic": topic, "alarmName": alarm.alarm_name, "error": str(exc)},
-                )
+        self.watcher.check_all(now)
 
     def _schedules(self, now: datetime) -> None:
         for schedule in self.schedules:

@@ -13,13 +13,12 @@ import numpy as np
 import orjson
 
 from driftloop.alarms.base import AlarmStore
-from driftloop.alarms.definition import AlarmDefinition, topics
-from driftloop.alarms.evaluate import evaluate, state_change_event
+from driftloop.alarms.definition import AlarmDefinition
+from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
-from driftloop.events.log import emit
 from driftloop.metrics.base import MetricStore
-from driftloop.notifications.base import Notifier, alarm_message
+from driftloop.notifications.base import Notifier
 from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
 
@@ -76,8 +75,8 @@ class AlarmWatch:
         names: list[str],
         now: Callable[[], datetime],
     ) -> None:
-        self.workspace, self.notifier = workspace, notifier
         self.store, self.metrics = stores
+        self.watcher = AlarmWatcher(workspace, self.store, self.metrics, notifier)
         self.now = now
         self.alarms = [self._definition(name) for name in names]
 
@@ -94,11 +93,7 @@ class AlarmWatch:
         now = self.now()
         found = None
         for alarm in self.alarms:
-            current = self.store.get(alarm.alarm_name)
-            result = evaluate(alarm, self.metrics, now, current.state)  # type: ignore[arg-type]
-            change = self.store.set_state(alarm.alarm_name, result)
-            if change is not None:
-                self._announce(alarm, *change, result.reason, now)
+            result = self.watcher.check(alarm, now)
             if result.state == "ALARM" and found is None:
                 found = (alarm.alarm_name, result.reason)
         return found
@@ -110,25 +105,6 @@ class AlarmWatch:
         now = self.now().timestamp()
         ends = [(now // a.period + 1 + a.evaluation_periods) * a.period - now for a in self.alarms]
         return max(ends, default=-margin_s) + margin_s
-
-    def _announce(
-        self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
-    ) -> None:
-        detail = state_change_event(alarm, old, new, reason, now)
-        emit(self.workspace, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
-        if not alarm.actions_enabled:
-            return
-        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
-            new, alarm.insufficient_data_actions
-        )
-        subject, message = alarm_message(
-            alarm.alarm_name, old, new, reason, str(self.workspace.root)
-        )
-        for topic in topics(actions):
-            try:
-                self.notifier.publish(topic, subject, message, detail)
-            except Exception as exc:  # a failed page must not stop the roll-back
-                log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
 
 
 def bake(

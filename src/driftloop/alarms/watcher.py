@@ -1,0 +1,70 @@
+"""Evaluate alarms, record their state and announce every change: one watcher for the agent's
+tick and for a deployment's bake, so both behave the same."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from driftloop.alarms.base import AlarmStore
+from driftloop.alarms.definition import AlarmDefinition, topics
+from driftloop.alarms.evaluate import Evaluation, evaluate, state_change_event
+from driftloop.events.log import emit
+from driftloop.metrics.base import MetricStore
+from driftloop.notifications.base import Notifier, alarm_message
+from driftloop.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class AlarmWatcher:
+    """Evaluates alarms against the metric store; a state change becomes a "CloudWatch Alarm
+    State Change" event and a notification to the alarm's actions for the new state."""
+
+    def __init__(
+        self, workspace: Workspace, alarms: AlarmStore, metrics: MetricStore, notifier: Notifier
+    ) -> None:
+        self.workspace, self.alarms, self.metrics, self.notifier = (
+            workspace,
+            alarms,
+            metrics,
+            notifier,
+        )
+
+    def check(self, alarm: AlarmDefinition, now: datetime) -> Evaluation:
+        """Evaluate ``alarm`` at ``now``, record the result and announce a change."""
+        current = self.alarms.get(alarm.alarm_name)
+        result = evaluate(alarm, self.metrics, now, current.state)  # type: ignore[arg-type]
+        change = self.alarms.set_state(alarm.alarm_name, result)
+        if change is not None:
+            self._announce(alarm, *change, result.reason, now)
+        return result
+
+    def check_all(self, now: datetime) -> None:
+        """Every stored alarm; one that cannot be evaluated is logged and skipped."""
+        for alarm in self.alarms.list():
+            try:
+                self.check(alarm, now)
+            except Exception:
+                log.exception("alarm %s could not be evaluated", alarm.alarm_name)
+
+    def _announce(
+        self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
+    ) -> None:
+        detail = state_change_event(alarm, old, new, reason, now)
+        emit(self.workspace, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
+        log.info("alarm %s: %s -> %s (%s)", alarm.alarm_name, old, new, reason)
+        if not alarm.actions_enabled:
+            return
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
+            new, alarm.insufficient_data_actions
+        )
+        where = str(self.workspace.root)
+        subject, message = alarm_message(alarm.alarm_name, old, new, reason, where)
+        for topic in topics(actions):
+            try:
+                self.notifier.publish(topic, subject, message, detail)
+            except Exception as exc:  # a failed page must not stop the tick or a roll-back
+                log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
+                failure = {"topic": topic, "alarmName": alarm.alarm_name, "error": str(exc)}
+                emit(self.workspace, "driftloop.notifications", "Notification Failed", failure)
