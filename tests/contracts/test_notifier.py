@@ -47,3 +47,9 @@ def test_a_failed_subscription_is_named_and_the_others_still_delivered(stores: B
         stores.notifier.publish("ops", "s", "m")
     with pytest.raises(NotFoundError, match="nope"):
         stores.notifier.publish("nope", "s", "m")
+
+
+def test_checking_a_topic(stores: Backends) -> None:
+    stores.notifier.check_topic("ops")
+    with pytest.raises(NotFoundError, match="nope"):
+        stores.notifier.check_topic("nope")

@@ -134,7 +134,7 @@ class _Deployment:
         self.journal = DeployJournal(self.ws)
         self.notifier = Backends.from_settings(settings).notifier
         if plan.topic is not None:
-            self.notifier.topic(plan.topic)
+            self.notifier.check_topic(plan.topic)
         self.schedule = traffic_steps(
             check_strategy(plan.strategy),
             plan.bake_s,

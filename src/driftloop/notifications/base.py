@@ -20,6 +20,10 @@ class Notifier(ABC):
     """Publishes messages to named topics."""
 
     @abstractmethod
+    def check_topic(self, topic: str) -> None:
+        """:class:`~driftloop.errors.NotFoundError` unless ``topic`` exists."""
+
+    @abstractmethod
     def publish(
         self,
         topic: str,

@@ -32,7 +32,7 @@ def deploy_step(ctx: Context) -> Outputs:
         raise SkipStep(f"{name} v{number} is {approval}; only Approved versions are deployed")
     store = Backends.from_settings(settings).endpoints
     done = {"endpoint": endpoint, "model": name, "version": number}
-    if not store.path(endpoint).is_file():
+    if store.change_marker(endpoint) is None:  # no such endpoint yet
         _make_champion(settings, registry, number)
         variant = {"name": "AllTraffic", "model": str(number)}
         config = {"name": endpoint, "model_name": name, "variants": [variant]}

@@ -35,6 +35,9 @@ class TopicNotifier(Notifier):
         self.settings = settings
         self.workspace = workspace
 
+    def check_topic(self, topic: str) -> None:
+        self.topic(topic)
+
     def topic(self, name: str) -> Topic:
         """The topic called ``name``; :class:`NotFoundError` if none is configured."""
         for topic in self.settings.topics:
