@@ -7,6 +7,7 @@ service evaluates them itself. Every method that names an alarm raises
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -66,5 +67,5 @@ class AlarmStore(ABC):
         """Record an evaluation; ``(old, new)`` when the state changed, else None."""
 
     @abstractmethod
-    def history(self, name: str | None = None, limit: int = 100) -> list[HistoryItem]:
+    def history(self, name: str | None = None, limit: int = 100) -> builtins.list[HistoryItem]:
         """State changes, newest first, of one alarm or of all."""

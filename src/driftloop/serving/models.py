@@ -22,7 +22,7 @@ from driftloop.serving.compiled import (
     UnsupportedPipeline,
     compile_pipeline,
 )
-from driftloop.serving.endpoint_config import EndpointConfig
+from driftloop.serving.endpoint_config import EndpointConfig, Shadow, Variant
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,10 @@ def resolve_version(registry: ModelRegistry, model_name: str, ref: str) -> int:
 def check_references(registry: ModelRegistry, config: EndpointConfig) -> dict[str, int]:
     """The version each variant (and the shadow) of ``config`` serves now;
     :class:`ModelNotFound` naming the first variant whose model reference does not resolve."""
-    variants = [*config.variants, *([config.shadow] if config.shadow else [])]
+    variants: list[Variant | Shadow] = [
+        *config.variants,
+        *([config.shadow] if config.shadow else []),
+    ]
     versions = {}
     for variant in variants:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
@@ -101,7 +102,7 @@ class SqliteAlarmStore(AlarmStore):
         )
         return old, new
 
-    def history(self, name: str | None = None, limit: int = 100) -> list[HistoryItem]:
+    def history(self, name: str | None = None, limit: int = 100) -> builtins.list[HistoryItem]:
         where, args = ("WHERE name=?", (name,)) if name is not None else ("", ())
         with closing(self._connect()) as db:
             rows = db.execute(

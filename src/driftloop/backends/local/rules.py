@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,6 @@ class FileRuleStore(RuleStore):
         self.get(name)
         self._write([rule for rule in self.list() if rule.name != name])
 
-    def _write(self, rules: list[Rule]) -> None:
+    def _write(self, rules: builtins.list[Rule]) -> None:
         payload = {"rules": [rule.model_dump(mode="json") for rule in rules]}
         atomic_write_bytes(self.path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))
