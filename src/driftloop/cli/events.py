@@ -1,4 +1,5 @@
-"""``driftloop events list``, ``driftloop rules put|list|delete`` and ``driftloop agent``."""
+"""``driftloop events list|dead-letters``, ``driftloop rules put|list|delete`` and
+``driftloop agent``."""
 
 from __future__ import annotations
 
@@ -30,13 +31,43 @@ def events_list_cmd(
     source: str | None = typer.Option(None, "--source"),
 ) -> None:
     """The newest events."""
-    from driftloop.events.log import read_events
+    from driftloop.events.log import LogLine, read_events
 
-    found = [e for e in read_events(settings(ctx).workspace) if source in (None, e.get("source"))]
+    corrupt: list[LogLine] = []
+    events = read_events(settings(ctx).workspace, corrupt)
+    found = [e for e in events if source in (None, e.get("source"))]
     table = Table("time", "source", "detail-type", "detail")
     for event in found[-limit:]:
         detail = json.dumps(event.get("detail", {}))
         table.add_row(event["time"], event["source"], event["detail-type"], detail[:120])
+    console.print(table)
+    if corrupt:
+        where = ", ".join(str(line.number) for line in corrupt[:10])
+        more = " ..." if len(corrupt) > 10 else ""
+        console.print(
+            f"{len(corrupt)} line(s) of the event log are not events (line {where}{more}); "
+            "delivery dead-letters them: driftloop events dead-letters"
+        )
+
+
+@events_app.command("dead-letters")
+def events_dead_letters_cmd(
+    ctx: typer.Context, limit: int = typer.Option(30, "--limit", "-n")
+) -> None:
+    """Deliveries that failed every attempt, and event log lines that are not events."""
+    from driftloop.events.delivery_db import dead_letters
+
+    table = Table("failed at", "event", "rule", "target", "attempts", "error")
+    for row in dead_letters(settings(ctx).workspace.delivery_db, limit):
+        target = f"{row['target']} ({row['target_type']})" if row["rule"] else "-"
+        table.add_row(
+            row["failed_at"],
+            row["event_id"],
+            row["rule"] or "-",
+            target,
+            str(row["attempts"]),
+            row["error"][:200],
+        )
     console.print(table)
 
 

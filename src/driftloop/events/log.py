@@ -1,14 +1,18 @@
 """Events in EventBridge's shape, appended to the workspace's event log.
 
 ``{"id", "time", "source", "detail-type", "detail"}``, one JSON line each, written with a single
-``O_APPEND`` write so several processes can emit at once without interleaving.
+``O_APPEND`` write so several processes can emit at once without interleaving. A line that is
+not an event in that shape (a torn write, bad JSON, a missing field) is never yielded as one:
+readers skip it and log it, and delivery dead-letters it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,37 @@ import orjson
 from driftloop.workspace import Workspace
 
 EVENT_LOG = "events.jsonl"
+FIELDS: dict[str, type] = {
+    "id": str,
+    "time": str,
+    "source": str,
+    "detail-type": str,
+    "detail": dict,
+}
+
+log = logging.getLogger("driftloop.events")
+_reported: set[tuple[str, int]] = set()  # (log path, byte offset) already logged by read_events
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One complete line of the event log."""
+
+    number: int | None
+    """1-based line number, when the read started at the top of the log."""
+    offset: int
+    """Byte offset where the line starts."""
+    end: int
+    """Byte offset just past its newline."""
+    text: bytes
+    event: dict[str, Any] | None
+    """The event, or None when the line is not one."""
+    problem: str = ""
+    """Why the line is not an event."""
+
+    def describe(self) -> str:
+        where = f"line {self.number}, " if self.number is not None else ""
+        return f"{where}byte {self.offset} of {EVENT_LOG}: {self.problem}"
 
 
 def event_log(workspace: Workspace) -> Path:
@@ -45,14 +80,50 @@ def emit(
     return event
 
 
-def read_events(workspace: Workspace) -> Iterator[dict[str, Any]]:
-    """Every event, oldest first (lines that do not parse are skipped)."""
-    path = event_log(workspace)
+def problem(value: object) -> str:
+    """Why ``value`` is not an event in the log's shape, or "" when it is."""
+    if not isinstance(value, dict):
+        return f"a JSON {type(value).__name__}, not an object"
+    for name, kind in FIELDS.items():
+        if not isinstance(value.get(name), kind) or (kind is str and not value[name]):
+            return f"no valid {name!r}"
+    return ""
+
+
+def scan(path: Path, offset: int = 0) -> Iterator[LogLine]:
+    """Each complete line of the log at ``path`` from byte ``offset`` on. A last line without
+    its newline is still being written and is left for a later read."""
     if not path.is_file():
         return
+    number = 0 if offset == 0 else None
     with path.open("rb") as handle:
-        for line in handle:
+        handle.seek(offset)
+        for text in handle:
+            if not text.endswith(b"\n"):
+                return
+            start, offset = offset, offset + len(text)
+            number = None if number is None else number + 1
             try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield LogLine(number, start, offset, text, None, f"not JSON ({exc})")
                 continue
+            why = problem(value)
+            yield LogLine(number, start, offset, text, None if why else value, why)
+
+
+def read_events(
+    workspace: Workspace, corrupt: list[LogLine] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every event, oldest first. A line that is not an event is skipped, logged once per
+    process, and appended to ``corrupt`` when a list is given."""
+    path = event_log(workspace)
+    for line in scan(path):
+        if line.event is not None:
+            yield line.event
+            continue
+        if corrupt is not None:
+            corrupt.append(line)
+        if (str(path), line.offset) not in _reported:
+            _reported.add((str(path), line.offset))
+            log.warning("skipped %s", line.describe())
