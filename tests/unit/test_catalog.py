@@ -12,20 +12,19 @@ from driftloop.config import BackendSettings, load_settings
 from driftloop.errors import ConfigError
 
 
-def test_the_local_kind_builds_every_store(tmp_path: Path) -> None:
+def test_the_local_kind_builds_each_store_on_first_use(tmp_path: Path) -> None:
     stores = Backends.from_settings(load_settings(home=tmp_path / "ws"))
+    assert stores.snapshots.put  # asking for one store creates nothing of the others
+    assert not (tmp_path / "ws").exists()
     assert type(stores.metrics).__module__ == "driftloop.backends.local.metrics"
-    assert {name for name in vars(stores)} == {
-        "metrics",
-        "alarms",
-        "rules",
-        "snapshots",
-        "capture",
-        "labels",
-        "endpoints",
-        "registry",
-        "notifier",
-    }
+    assert stores.metrics is stores.metrics
+    for name in catalog.STORES:
+        assert getattr(stores, name) is not None
+
+
+def test_a_backend_must_build_every_store() -> None:
+    with pytest.raises(ConfigError, match="builds no alarms"):
+        Backends({name: object for name in catalog.STORES if name != "alarms"})
 
 
 def test_a_kind_whose_sdk_is_missing_names_the_extra(

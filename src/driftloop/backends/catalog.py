@@ -7,8 +7,9 @@ Nothing else constructs a concrete store; everything asks :meth:`Backends.from_s
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 from driftloop.errors import ConfigError
 
@@ -25,21 +26,68 @@ if TYPE_CHECKING:
 
 KINDS = {"local": ("driftloop.backends.local", None)}
 """Backend kind -> (implementation module, the pip extra that brings its SDK)."""
+STORES = (
+    "metrics",
+    "alarms",
+    "rules",
+    "snapshots",
+    "capture",
+    "labels",
+    "endpoints",
+    "registry",
+    "notifier",
+)
+"""The stores every backend kind builds."""
 
 
-@dataclass(frozen=True)
 class Backends:
-    """Every store of one workspace, built for the configured backend kind."""
+    """Every store of one workspace, for the configured backend kind. A store is built on first
+    use, so asking for one store never touches (or creates) another."""
 
-    metrics: MetricStore
-    alarms: AlarmStore
-    rules: RuleStore
-    snapshots: SnapshotStore
-    capture: CaptureStore
-    endpoints: EndpointConfigStore
-    registry: ModelRegistry
-    notifier: Notifier
-    labels: LabelStore
+    def __init__(self, factories: Mapping[str, Callable[[], object]]) -> None:
+        missing = sorted(set(STORES) - set(factories))
+        if missing:
+            raise ConfigError(f"the backend builds no {', '.join(missing)} store")
+        self._factories = dict(factories)
+
+    def _build(self, name: str) -> Any:
+        return self._factories[name]()
+
+    @cached_property
+    def metrics(self) -> MetricStore:
+        return cast("MetricStore", self._build("metrics"))
+
+    @cached_property
+    def alarms(self) -> AlarmStore:
+        return cast("AlarmStore", self._build("alarms"))
+
+    @cached_property
+    def rules(self) -> RuleStore:
+        return cast("RuleStore", self._build("rules"))
+
+    @cached_property
+    def snapshots(self) -> SnapshotStore:
+        return cast("SnapshotStore", self._build("snapshots"))
+
+    @cached_property
+    def capture(self) -> CaptureStore:
+        return cast("CaptureStore", self._build("capture"))
+
+    @cached_property
+    def labels(self) -> LabelStore:
+        return cast("LabelStore", self._build("labels"))
+
+    @cached_property
+    def endpoints(self) -> EndpointConfigStore:
+        return cast("EndpointConfigStore", self._build("endpoints"))
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return cast("ModelRegistry", self._build("registry"))
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return cast("Notifier", self._build("notifier"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -54,5 +102,4 @@ class Backends:
         except ImportError as exc:
             hint = f'pip install "driftloop[{extra}]"' if extra else "reinstall driftloop"
             raise ConfigError(f"the {kind} backend cannot load ({exc}); {hint}") from None
-        built: Backends = module.build(settings)
-        return built
+        return cls(module.factories(settings))

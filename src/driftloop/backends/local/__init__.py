@@ -1,36 +1,72 @@
-"""The embedded default: every store in the workspace folder (files and SQLite)."""
+"""The embedded default: every store in the workspace folder (files, SQLite, MLflow). Each
+store's module is imported only when that store is first used."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from driftloop.backends.local.alarms import SqliteAlarmStore
-from driftloop.backends.local.capture import FolderCaptureStore, FolderLabelStore
-from driftloop.backends.local.endpoints import FolderEndpointStore
-from driftloop.backends.local.metrics import SqliteMetricStore
-from driftloop.backends.local.notifications import TopicNotifier
-from driftloop.backends.local.registry import MlflowRegistry
-from driftloop.backends.local.rules import FileRuleStore
-from driftloop.backends.local.snapshots import FolderSnapshotStore
-
 if TYPE_CHECKING:
-    from driftloop.backends.catalog import Backends
     from driftloop.config import Settings
 
 
-def build(settings: Settings) -> Backends:
-    """The local stores of ``settings``' workspace."""
-    from driftloop.backends.catalog import Backends
-
+def factories(settings: Settings) -> dict[str, Callable[[], object]]:
+    """How to build each local store of ``settings``' workspace."""
     ws = settings.workspace
-    return Backends(
-        metrics=SqliteMetricStore(ws.metrics_db),
-        alarms=SqliteAlarmStore(ws.alarms_db),
-        rules=FileRuleStore(ws.rules_file),
-        snapshots=FolderSnapshotStore(ws.snapshots),
-        capture=FolderCaptureStore(ws.capture),
-        endpoints=FolderEndpointStore(ws),
-        registry=MlflowRegistry(ws),
-        notifier=TopicNotifier(settings.notifications, ws),
-        labels=FolderLabelStore(ws),
-    )
+
+    def metrics() -> object:
+        from driftloop.backends.local.metrics import SqliteMetricStore
+
+        return SqliteMetricStore(ws.metrics_db)
+
+    def alarms() -> object:
+        from driftloop.backends.local.alarms import SqliteAlarmStore
+
+        return SqliteAlarmStore(ws.alarms_db)
+
+    def rules() -> object:
+        from driftloop.backends.local.rules import FileRuleStore
+
+        return FileRuleStore(ws.rules_file)
+
+    def snapshots() -> object:
+        from driftloop.backends.local.snapshots import FolderSnapshotStore
+
+        return FolderSnapshotStore(ws.snapshots)
+
+    def capture() -> object:
+        from driftloop.backends.local.capture import FolderCaptureStore
+
+        return FolderCaptureStore(ws.capture)
+
+    def labels() -> object:
+        from driftloop.backends.local.capture import FolderLabelStore
+
+        return FolderLabelStore(ws)
+
+    def endpoints() -> object:
+        from driftloop.backends.local.endpoints import FolderEndpointStore
+
+        return FolderEndpointStore(ws)
+
+    def registry() -> object:
+        from driftloop.backends.local.registry import MlflowRegistry
+
+        return MlflowRegistry(ws)
+
+    def notifier() -> object:
+        from driftloop.backends.local.notifications import TopicNotifier
+
+        return TopicNotifier(settings.notifications, ws)
+
+    return {
+        "metrics": metrics,
+        "alarms": alarms,
+        "rules": rules,
+        "snapshots": snapshots,
+        "capture": capture,
+        "labels": labels,
+        "endpoints": endpoints,
+        "registry": registry,
+        "notifier": notifier,
+    }
