@@ -167,5 +167,5 @@ class Agent:
 
     def _deliver(self, _now: datetime) -> None:
         report = self.deliverer.deliver_pending()
-        if getattr(report, "delivered", 0) or getattr(report, "dead_lettered", 0):
+        if report.delivered or report.dead_lettered or report.scheduled or report.corrupt:
             log.info("events: %s", report)
