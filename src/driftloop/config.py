@@ -403,6 +403,30 @@ class Settings(BaseSettings):
         return Workspace(self.home)
 
 
+class LogSettings(BaseSettings):
+    """Logging, read from the environment only (``DRIFTLOOP_LOG_LEVEL``, ``DRIFTLOOP_LOG_FORMAT``):
+    it starts before the config file is read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=f"{ENV_PREFIX}LOG_", extra="ignore", use_attribute_docstrings=True
+    )
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    """Level of driftloop's own log lines. Unset: INFO for the server, the agent and
+    `monitor schedule`, WARNING for the other commands. Other libraries log warnings only."""
+    format: Literal["text", "json"] = "text"
+    """`text` (time, level, logger, request context, message) or `json` (one object a line)."""
+
+
+def load_log_settings() -> LogSettings:
+    """The logging settings from the environment; fail with one sentence naming the variable."""
+    try:
+        return LogSettings()
+    except ValidationError as exc:
+        key, message = first_problem(exc)
+        raise ConfigError(f"{ENV_PREFIX}LOG_{key.upper()}: {message}") from None
+
+
 def find_config_file(explicit: Path | None = None) -> Path | None:
     """``explicit``, else ``DRIFTLOOP_CONFIG``, else ``./driftloop.toml`` if it exists."""
     if explicit is not None:
@@ -438,6 +462,7 @@ def _check_env_keys() -> None:
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | {
         f"{ENV_PREFIX}CONFIG"
     }
+    known |= {f"{ENV_PREFIX}LOG_{name.upper()}" for name in LogSettings.model_fields}
     for key in os.environ:
         if not key.startswith(ENV_PREFIX):
             continue

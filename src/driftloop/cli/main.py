@@ -26,7 +26,9 @@ from driftloop.cli import (
     validation,
 )
 from driftloop.cli._context import err_console
+from driftloop.config import load_log_settings
 from driftloop.errors import DriftloopError
+from driftloop.logging import configure_logging
 
 app = typer.Typer(
     name="driftloop",
@@ -65,9 +67,23 @@ app.add_typer(pipeline.app, name="pipeline")
 demo.register(app)
 
 
+# Commands that run until stopped say what they do at INFO; the others only warn.
+RUN_UNTIL_STOPPED = (("serve",), ("agent",), ("monitor", "schedule"))
+
+
+def _default_log_level(args: list[str]) -> str:
+    while args[:1] and args[0].startswith("-"):  # root options come before the command
+        args = args[2:] if args[0] in ("-c", "--config") else args[1:]
+    daemon = any(tuple(args[: len(command)]) == command for command in RUN_UNTIL_STOPPED)
+    return "INFO" if daemon else "WARNING"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exits with 0 on success and the error's exit code otherwise."""
     try:
+        logs = load_log_settings()
+        args = sys.argv[1:] if argv is None else argv
+        configure_logging(logs.level or _default_log_level(args), logs.format)
         code = app(args=argv, standalone_mode=False, prog_name="driftloop")
     except DriftloopError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ import numpy as np
 from driftloop.capture.writer import CaptureWriter, capture_record, new_event_id, utcnow
 from driftloop.data import codecs
 from driftloop.errors import DriftloopError, ModelError, RequestTimeout
+from driftloop.logging import endpoint_var, inference_id_var, variant_var
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import Route, RoutingTable
 
@@ -70,11 +71,14 @@ class DataPlane:
         started = time.perf_counter_ns()
         table = self.table  # one revision for the whole request, even if a new one lands
         variant = call.target_variant or "-"
+        endpoint_var.set(table.endpoint)  # log lines of this request carry its context
+        inference_id_var.set(call.inference_id)
         model_us: float | None = None
         status, model_error = 200, False
         try:
             route = table.pick(call.target_variant)
             variant = route.name
+            variant_var.set(variant)
             content_type = codecs.media_type(call.content_type)
             accept = codecs.media_type(call.accept, default=codecs.JSON)
             batch = codecs.parse(call.body, content_type, route.model.spec, self.max_rows)
@@ -158,6 +162,9 @@ class DataPlane:
         route = table.shadow
         if route is None:
             return
+        endpoint_var.set(table.endpoint)
+        variant_var.set(route.name)
+        inference_id_var.set(call.inference_id)
         started = time.perf_counter_ns()
         status, model_us = 200, None
         try:

@@ -21,9 +21,10 @@ from starlette.applications import Starlette
 
 from driftloop.backends.catalog import Backends
 from driftloop.capture.writer import CaptureWriter
-from driftloop.config import Settings, load_settings
+from driftloop.config import Settings, load_log_settings, load_settings
 from driftloop.data.codecs import RowReader
 from driftloop.errors import ConfigError
+from driftloop.logging import configure_logging
 from driftloop.serving.app import LabelSink, ServerState, create_app
 from driftloop.serving.dataplane import DataPlane
 from driftloop.serving.endpoint_config import Capture
@@ -166,7 +167,8 @@ async def _flush_loop(plane: DataPlane, every_s: float) -> None:
 
 def app_factory() -> Starlette:
     """uvicorn's factory in each worker process: settings come from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs = load_log_settings()
+    configure_logging(logs.level or "INFO", logs.format)
     return build_app(load_settings())
 
 
@@ -199,6 +201,7 @@ def run(settings: Settings) -> None:
             timeout_graceful_shutdown=int(cfg.graceful_timeout_s),
             log_level="warning",
             access_log=False,
+            log_config=None,  # uvicorn's lines go through driftloop's handler
         )
     finally:
         shutil.rmtree(prometheus_dir, ignore_errors=True)
