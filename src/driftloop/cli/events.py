@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from typing import TYPE_CHECKING
@@ -121,7 +120,6 @@ def agent_cmd(ctx: typer.Context) -> None:
     """Evaluate alarms, run scheduled monitoring and deliver events until SIGTERM or Ctrl-C."""
     from driftloop.agent import Agent
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -110,7 +109,6 @@ def schedule_cmd(
 
     cfg = settings(ctx)
     interval = parse_interval(every)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"monitoring {endpoint} every {every}; SIGTERM or Ctrl-C stops")
