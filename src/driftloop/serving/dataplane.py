@@ -16,6 +16,7 @@ import numpy as np
 
 from driftloop.capture.writer import CaptureWriter, capture_record, new_event_id, utcnow
 from driftloop.data import codecs
+from driftloop.data.batch import Batch
 from driftloop.errors import DriftloopError, ModelError, RequestTimeout
 from driftloop.logging import endpoint_var, inference_id_var, variant_var
 from driftloop.serving.metrics import EndpointMetrics
@@ -103,7 +104,7 @@ class DataPlane:
                 variant, status, model_us=model_us, total_us=total_us, model_error=model_error
             )
 
-    async def _predict(self, route: Route, batch: codecs.Batch) -> np.ndarray:
+    async def _predict(self, route: Route, batch: Batch) -> np.ndarray:
         try:
             async with asyncio.timeout(self.timeout_s):
                 if route.fault is not None:
