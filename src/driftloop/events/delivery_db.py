@@ -137,21 +137,20 @@ class DeliveryDb:
 def dead_letters(path: Path, limit: int = 100) -> list[dict[str, Any]]:
     """Deliveries that failed every attempt and log lines that are not events, newest first,
     each with its error and what was read."""
-    if not path.is_file():
-        return []
-    with DeliveryDb.open(path) as db:
-        rows = db.rows("SELECT * FROM dead_letters ORDER BY failed_at DESC LIMIT ?", limit)
-    for row in rows:
-        row["event"] = orjson.loads(row["event"])
-    return rows
+    return _with_events(path, "SELECT * FROM dead_letters ORDER BY failed_at DESC LIMIT ?", limit)
 
 
 def retries(path: Path, limit: int = 100) -> list[dict[str, Any]]:
     """Failed targets waiting for their next attempt, the soonest first."""
+    return _with_events(path, "SELECT * FROM retries ORDER BY next_at LIMIT ?", limit)
+
+
+def _with_events(path: Path, sql: str, limit: int) -> list[dict[str, Any]]:
+    """Rows of ``sql`` with their stored ``event`` JSON parsed; none without a database."""
     if not path.is_file():
         return []
     with DeliveryDb.open(path) as db:
-        rows = db.rows("SELECT * FROM retries ORDER BY next_at LIMIT ?", limit)
+        rows = db.rows(sql, limit)
     for row in rows:
         row["event"] = orjson.loads(row["event"])
     return rows
