@@ -10,7 +10,7 @@ from pathlib import Path
 from driftloop import errors
 from driftloop.errors import DriftloopError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "src" / "driftloop"
 # Exit codes the CLI gives without an error class: success and Ctrl-C.
 NOT_ERRORS = {0, 130}

@@ -252,7 +252,7 @@ _KILLED_CHILD = """
 import sys
 from driftloop.config import load_settings
 from driftloop.pipelines import runner as pipeline
-from tests.unit import test_pipeline as toy
+from tests.unit.pipelines import test_pipeline as toy
 
 toy.killed.add("count")
 pipeline.run(toy.TOY, load_settings(), {"input": sys.argv[1], "factor": 2})
