@@ -28,6 +28,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py
 	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # Benchmarks print their results and never fail on a missed target.

@@ -6,6 +6,7 @@ alarm agent, the CLI) may open the same file at once, and writers wait up to 30 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -41,5 +42,5 @@ def connect(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
     retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
     db.execute("PRAGMA synchronous=NORMAL")
     for statement in schema:
-        retry_locked(lambda statement=statement: db.execute(statement))
+        retry_locked(functools.partial(db.execute, statement))
     return db

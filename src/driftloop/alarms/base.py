@@ -11,10 +11,11 @@ import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from driftloop.alarms.decision import State
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
 
-INITIAL_STATE = "INSUFFICIENT_DATA"
+INITIAL_STATE: State = "INSUFFICIENT_DATA"
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class StoredAlarm:
     """An alarm's definition with its current state."""
 
     definition: AlarmDefinition
-    state: str
+    state: State
     reason: str
     updated: str
 

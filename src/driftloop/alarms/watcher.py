@@ -34,7 +34,7 @@ class AlarmWatcher:
     def check(self, alarm: AlarmDefinition, now: datetime) -> Evaluation:
         """Evaluate ``alarm`` at ``now``, record the result and announce a change."""
         current = self.alarms.get(alarm.alarm_name)
-        result = evaluate(alarm, self.metrics, now, current.state)  # type: ignore[arg-type]
+        result = evaluate(alarm, self.metrics, now, current.state)
         change = self.alarms.set_state(alarm.alarm_name, result)
         if change is not None:
             self._announce(alarm, *change, result.reason, now)

@@ -6,7 +6,7 @@ so a bad record costs its chunk a second pass and never drops good rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -81,15 +81,17 @@ class RowSink:
         ]
 
     def _typed_columns(self, values: list[tuple[Any, ...]]) -> tuple[np.ndarray, list[Any]]:
-        numeric, texts = [], []
+        numeric: list[np.ndarray] = []
+        texts: list[list[str | None]] = []
         for name, column in zip(self.spec.features, values, strict=True):
             if name in self.reader.numeric:
                 numeric.append(codecs.numeric_column(column, name, 1))
                 continue
             lookup = self.texts[len(texts)]
+            cells: Sequence[Any] = column
             if not set(map(type, column)) <= _PLAIN_TEXT:
-                column = codecs.text_column(column, name, 1)
-            texts.append(list(map(lookup.__getitem__, column)))
+                cells = codecs.text_column(column, name, 1)
+            texts.append(list(map(lookup.__getitem__, cells)))
         matrix = np.column_stack(numeric) if numeric else np.empty((len(values[0]), 0))
         return matrix, texts
 

@@ -216,7 +216,8 @@ class _Reader:
         )
 
         def per_row(values: list[Any], dtype: Any = object) -> np.ndarray:
-            return np.repeat(np.array(values, dtype=dtype), counts)[kept]
+            repeated: np.ndarray = np.repeat(np.array(values, dtype=dtype), counts)[kept]
+            return repeated
 
         sizes = np.array(counts, dtype=np.int64)
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)

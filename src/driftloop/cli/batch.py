@@ -29,9 +29,10 @@ def batch_cmd(
     config = Backends.from_settings(cfg).endpoints.get(endpoint_config)
     chosen = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
-        chosen = next((v for v in config.variants if v.name == variant), None)  # type: ignore[assignment]
-        if chosen is None:
+        named = next((v for v in config.variants if v.name == variant), None)
+        if named is None:
             raise NotFoundError(f"endpoint '{endpoint_config}' has no variant '{variant}'")
+        chosen = named
     registry = Backends.from_settings(cfg).registry
     version = resolve_version(registry, config.model_name, chosen.model)
     model = load_registered(registry, config.model_name, version)

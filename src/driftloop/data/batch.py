@@ -26,8 +26,9 @@ class Batch:
     def from_frame(cls, frame: pd.DataFrame, spec: TabularSpec) -> Batch:
         """A batch from a typed frame (the output of ``apply_spec``)."""
         numeric = frame[spec.numeric_features].to_numpy(dtype=np.float64, copy=True)
+        # pandas-stubs leaves None out of where's `other`; pandas puts None in the object cells.
         categorical = [
-            frame[name].astype(object).where(frame[name].notna(), None).tolist()
+            frame[name].astype(object).where(frame[name].notna(), None).tolist()  # type: ignore[call-overload]
             for name in spec.categorical_features
         ]
         shape = (len(frame), len(spec.numeric_features))

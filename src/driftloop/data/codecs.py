@@ -68,8 +68,8 @@ def split_rows(
         raw = body if isinstance(body, bytes) else body.encode("utf-8")
         columns, rows = _csv_rows(raw, spec)
     elif kind == "jsonl":
-        lines = enumerate(body.splitlines(), 1)
-        columns, rows = None, [_json(line, n) for n, line in lines if line.strip()]
+        lines: Sequence[bytes | str] = body.splitlines()
+        columns, rows = None, [_json(line, n) for n, line in enumerate(lines, 1) if line.strip()]
     else:
         columns, rows = _json_rows(_json(body, None))
     if not rows:

@@ -150,7 +150,8 @@ def _pick(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One category index per row of ``probs`` (rows are probability vectors)."""
     cumulative = np.cumsum(probs, axis=1)
     u = rng.random(len(probs)) * cumulative[:, -1]
-    return (u[:, None] >= cumulative[:, :-1]).sum(axis=1)
+    picked: np.ndarray = (u[:, None] >= cumulative[:, :-1]).sum(axis=1)
+    return picked
 
 
 def _toward(probs: np.ndarray, category: int, share: float) -> np.ndarray:
@@ -257,13 +258,16 @@ def _churn_features(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _churn_probability(c: dict[str, np.ndarray], drift: Drift) -> np.ndarray:
     """Baseline churn model; under concept drift, new coefficients with the same churn rate."""
     features = _churn_features(c)
-    base = _CHURN_INTERCEPT + sum(coef * features[name] for name, coef in _CHURN.items())
+    # np.asarray only types the builtin sum of arrays (an array, never its start value 0).
+    base = _CHURN_INTERCEPT + np.asarray(
+        sum(coef * features[name] for name, coef in _CHURN.items())
+    )
     if drift.price_sensitivity:  # customers react to their bill: more churn, not re-balanced
         base = base + drift.price_sensitivity * (c["MonthlyCharges"] - PRICE_PIVOT) / PRICE_SCALE
     if drift.concept_weight == 0:
         return _sigmoid(base)
-    shifted = base + drift.concept_weight * sum(
-        (coef - _CHURN[name]) * features[name] for name, coef in CONCEPT_SHIFT_CHURN.items()
+    shifted = base + drift.concept_weight * np.asarray(
+        sum((coef - _CHURN[name]) * features[name] for name, coef in CONCEPT_SHIFT_CHURN.items())
     )
     return _sigmoid(shifted + _matching_offset(shifted, _sigmoid(base).mean()))
 

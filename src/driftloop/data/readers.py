@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +55,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: CSV has a header but no rows", details={"file": str(path)})
     # Whitespace-only cells (Telco's blank TotalCharges is " ") count as missing.
-    return frame.apply(lambda col: col.str.strip()).replace("", None)
+    return frame.apply(_strip).replace("", None)
+
+
+def _strip(column: pd.Series) -> pd.Series:
+    return column.str.strip()
 
 
 def _check_text(path: Path) -> None:
@@ -62,8 +67,7 @@ def _check_text(path: Path) -> None:
         head = handle.read(_SNIFF_BYTES)
     _check_bytes(path, head)
     header = next(csv.reader([head.decode("utf-8", "replace").splitlines()[0]]), [])
-    seen: set[str] = set()
-    duplicated = sorted({name for name in header if name in seen or seen.add(name)})
+    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicated:
         raise DataError(
             f"{path}: duplicate column name(s) in header: {', '.join(duplicated)}",

@@ -177,11 +177,9 @@ def _to_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         # 0.0/1.0 codes read as floats print as "0"/"1", matching the text in the CSV.
         values = values.map(lambda v: v if pd.isna(v) else f"{v:g}")
-    return (
-        values.astype("object")
-        .where(values.notna(), None)
-        .map(lambda v: v if v is None else str(v))
-    )
+    # pandas-stubs leaves None out of where's `other`; pandas puts None in the object cells.
+    texts: pd.Series = values.astype("object").where(values.notna(), None)  # type: ignore[call-overload]
+    return texts.map(lambda v: v if v is None else str(v))
 
 
 def target_vector(frame: pd.DataFrame, spec: TabularSpec, *, source: str = "data") -> np.ndarray:

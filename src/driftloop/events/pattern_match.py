@@ -73,7 +73,7 @@ def _match_value(item: Any, value: Any) -> bool:
     return isinstance(value, str) and string_match(name, argument, value)
 
 
-def string_match(name: str, argument: Any, value: str) -> bool:
+def string_match(name: str, argument: str | dict[str, str], value: str) -> bool:
     """``prefix``, ``suffix``, ``equals-ignore-case`` or ``wildcard`` against a string."""
     if isinstance(argument, dict):  # {"prefix": {"equals-ignore-case": ...}}
         argument, value = argument["equals-ignore-case"].casefold(), value.casefold()

@@ -90,7 +90,8 @@ class ReferenceProfile:
             if column.column_type == "num":
                 arrays[f"values_{i}"] = column.counts.values
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        # mypy matches **arrays against savez's allow_pickle: bool as well; no key is that name.
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
         atomic_write_bytes(Path(path), buffer.getvalue())
 
     @classmethod

@@ -13,6 +13,7 @@ from driftloop.data.snapshot import SnapshotStore
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import NotFoundError
 from driftloop.monitoring.reference import ReferenceProfile
+from driftloop.serving.endpoint_config import Shadow, Variant
 from driftloop.serving.models import resolve_version
 from driftloop.validation import Baseline
 
@@ -60,11 +61,11 @@ def served_spec(model_name: str, version: int) -> tuple[TabularSpec, float]:
 def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
     """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
     config = Backends.from_settings(settings).endpoints.get(endpoint)
-    chosen = max(config.variants, key=lambda v: v.weight)
+    chosen: Variant | Shadow = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
-        names = {v.name: v for v in config.variants}
+        names: dict[str, Variant | Shadow] = {v.name: v for v in config.variants}
         if config.shadow is not None:
-            names[config.shadow.name] = config.shadow  # type: ignore[assignment]
+            names[config.shadow.name] = config.shadow
         if variant not in names:
             raise NotFoundError(f"endpoint '{endpoint}' has no variant '{variant}'")
         chosen = names[variant]

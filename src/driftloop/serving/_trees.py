@@ -49,7 +49,8 @@ class TreeWalker:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if len(x) > _WALK_MAX_ROWS:
-            return self._estimator.predict_proba(x)[:, 1]
+            proba: np.ndarray = self._estimator.predict_proba(x)[:, 1]
+            return proba
         bins = self._bins(x).ravel()
         rows, trees = len(x), len(self._roots)
         node = np.broadcast_to(self._roots, (rows, trees))
@@ -152,4 +153,5 @@ def _go_left(
 
 def _bits(words: np.ndarray) -> np.ndarray:
     """A 256-bit bitset of eight 32-bit words as 256 booleans."""
-    return (((words[:, None] >> np.arange(32, dtype=np.uint32)) & 1) == 1).ravel()
+    bits: np.ndarray = (((words[:, None] >> np.arange(32, dtype=np.uint32)) & 1) == 1).ravel()
+    return bits

@@ -139,7 +139,7 @@ def create_app(
         Route("/labels", post_labels, methods=["POST"]),
     ]
     handlers = {DriftloopError: _error_response, Exception: _unexpected}
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import orjson
 
@@ -67,9 +67,9 @@ def batch_transform(
     return TransformResult(count, output)
 
 
-def _position(handle: IO[str]) -> int:
+def _position(handle: TextIO) -> int:
     try:
-        return handle.buffer.tell()  # type: ignore[attr-defined]
+        return handle.buffer.tell()
     except (AttributeError, OSError):
         return 0
 

@@ -140,8 +140,8 @@ class EndpointMetrics:
         if value > point.max:
             point.max = value
         if dist:
-            bucket = _bucket(value)
-            point.distribution[bucket] = point.distribution.get(bucket, 0.0) + 1
+            value_bucket = _bucket(value)
+            point.distribution[value_bucket] = point.distribution.get(value_bucket, 0.0) + 1
 
     def take(self) -> list[Datapoint]:
         """Hand over everything counted since the last call."""
@@ -160,6 +160,7 @@ def prometheus_text() -> tuple[bytes, str]:
     """Exposition text for all workers (multiprocess mode) or this process."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)
+        # prometheus_client (typed) leaves this constructor unannotated.
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -6,7 +6,7 @@ import bisect
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from driftloop.data.codecs import RowReader
 from driftloop.errors import DataError, ModelNotFound
@@ -35,6 +35,9 @@ class RoutingTable:
     capture: Capture
     shadow: Route | None = None
     shadow_percent: float = 0.0
+    # Derived from ``routes`` in __post_init__.
+    _cumulative: list[float] = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, Route] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cumulative = list(itertools.accumulate(route.weight for route in self.routes))
@@ -44,9 +47,9 @@ class RoutingTable:
     def pick(self, target: str | None = None) -> Route:
         """The variant named ``target``, else one drawn by weight."""
         if target:
-            found = self._by_name.get(target)  # type: ignore[attr-defined]
+            found = self._by_name.get(target)
             if found is None:
-                names = ", ".join(self._by_name)  # type: ignore[attr-defined]
+                names = ", ".join(self._by_name)
                 raise DataError(
                     f"target variant '{target}' is not on endpoint '{self.endpoint}' ({names})",
                     details={"variant": target},
@@ -54,7 +57,7 @@ class RoutingTable:
             return found
         if len(self.routes) == 1:
             return self.routes[0]
-        cumulative = self._cumulative  # type: ignore[attr-defined]
+        cumulative = self._cumulative
         index = bisect.bisect_right(cumulative, random.random() * cumulative[-1])
         return self.routes[min(index, len(self.routes) - 1)]
 

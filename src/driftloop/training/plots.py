@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
@@ -43,7 +44,7 @@ def write_plots(
     return paths
 
 
-def _figure() -> tuple[Figure, plt.Axes]:
+def _figure() -> tuple[Figure, Axes]:
     figure, axes = plt.subplots(figsize=(5, 4))
     return figure, axes
 

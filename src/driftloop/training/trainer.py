@@ -10,6 +10,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
@@ -88,7 +89,9 @@ def _log_inputs(train: Dataset, val: Dataset) -> None:
         with warnings.catch_warnings():
             # MLflow registers the local-file source under two names and warns about it.
             warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
-            logged = mlflow.data.from_pandas(
+            # mlflow.data.from_pandas, imported from where mypy can see it (mlflow attaches it
+            # to mlflow.data at run time).
+            logged = from_pandas(
                 dataset.frame,
                 source=dataset.snapshot.uri,
                 targets=dataset.spec.target,

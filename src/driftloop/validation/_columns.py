@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -26,7 +27,7 @@ class ParsedColumn:
         return len(self.values)
 
     @cached_property
-    def present(self) -> np.ndarray:
+    def present(self) -> npt.NDArray[np.bool_]:
         """True where a value is given (not None, NaN or blank)."""
         return self._codes >= 0
 
@@ -41,16 +42,17 @@ class ParsedColumn:
         return pd.Series(_take(parsed, self._codes, np.nan), dtype="float64")
 
     @cached_property
-    def is_number(self) -> np.ndarray:
+    def is_number(self) -> npt.NDArray[np.bool_]:
         """True where a present value is a finite number."""
         return self.present & self.numbers.notna().to_numpy()
 
     @cached_property
-    def is_integer(self) -> np.ndarray:
+    def is_integer(self) -> npt.NDArray[np.bool_]:
         """True where a present value is a whole number ("34", "34.0" or 34)."""
         numbers = self.numbers.to_numpy()
         with np.errstate(invalid="ignore"):
-            return self.is_number & (numbers == np.floor(numbers))
+            whole: npt.NDArray[np.bool_] = numbers == np.floor(numbers)
+        return self.is_number & whole
 
     @cached_property
     def text(self) -> pd.Series:
@@ -78,4 +80,5 @@ class ParsedColumn:
 
 def _take(uniques: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
     """``uniques[codes]`` with ``missing`` where the code is -1."""
-    return np.append(uniques, np.array([missing], dtype=uniques.dtype))[codes]
+    taken: np.ndarray = np.append(uniques, np.array([missing], dtype=uniques.dtype))[codes]
+    return taken

@@ -63,7 +63,8 @@ def load_statistics(path: Path) -> dict[str, Any]:
     features = raw.get("features") if isinstance(raw, dict) else None
     dataset = raw.get("dataset") if isinstance(raw, dict) else None
     if (
-        not isinstance(features, list)
+        not isinstance(raw, dict)
+        or not isinstance(features, list)
         or not isinstance(dataset, dict)
         or not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in features)
     ):

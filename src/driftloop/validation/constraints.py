@@ -109,6 +109,7 @@ def check_constraints(raw: Any, *, source: str = "constraints") -> dict[str, Any
             f"{source}: not a constraints file ({problem})",
             details={"file": source, "problem": problem},
         )
+    assert isinstance(raw, dict)  # _shape_problem names any other top level
     return raw
 
 

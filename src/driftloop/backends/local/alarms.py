@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from driftloop.alarms.base import INITIAL_STATE, AlarmStore, HistoryItem, StoredAlarm
+from driftloop.alarms.decision import State
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
 from driftloop.errors import NotFoundError
@@ -113,5 +114,5 @@ class SqliteAlarmStore(AlarmStore):
         return [HistoryItem(*row) for row in rows]
 
 
-def _stored(row: tuple[str, str, str, str]) -> StoredAlarm:
+def _stored(row: tuple[str, State, str, str]) -> StoredAlarm:
     return StoredAlarm(AlarmDefinition.model_validate_json(row[0]), *row[1:])
