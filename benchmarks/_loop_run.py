@@ -41,11 +41,11 @@ _TOML = """\
 # The loop benchmark's configuration. One window stands for one monitoring interval, so the
 # time-based limits are scaled to compressed time; every other key keeps driftloop's default.
 [serving]
-metrics_flush_s = 1.0
-config_poll_s = 0.2
+metrics_flush = "1s"
+config_poll = "200ms"
 
 [agent]
-tick_s = 1.0
+tick = "1s"
 
 [retrain]
 cooldown = "PT0S"
@@ -53,7 +53,7 @@ max_per_day = 100000
 deploy = true
 
 [deploy]
-bake = "PT{bake_s:g}S"
+bake = "{bake_s:g}s"
 poll = "PT1S"
 alarms = {alarms}
 """

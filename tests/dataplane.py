@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings
@@ -15,12 +14,13 @@ from driftloop.serving.dataplane import DataPlane, Invocation
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
+from tests.workspaces import endpoint_store
 
 
 def data_plane(settings: Settings, endpoint: str) -> DataPlane:
     """The endpoint's data plane, capturing every request to the workspace."""
     ws = settings.workspace
-    table = build_table(FolderEndpointStore(ws).get(endpoint), ModelCache(MlflowRegistry(ws)).load)
+    table = build_table(endpoint_store(ws).get(endpoint), ModelCache(MlflowRegistry(ws)).load)
     capture = CaptureWriter(ws.capture, endpoint)
     return DataPlane(table, EndpointMetrics(endpoint, None), capture, max_rows=10_000, timeout_s=60)
 

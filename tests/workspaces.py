@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from driftloop.backends.catalog import Backends
+from driftloop.backends.local.events import LogEventBus
+from driftloop.backends.local.rules import FileRuleStore
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
 from driftloop.flows import TrainingOutcome, train_and_register
+from driftloop.serving.endpoint_config import EndpointConfigStore
+from driftloop.workspace import Workspace
 
 BASE_TOML = (
     '[training]\ncandidates = ["logistic_regression"]\n'
@@ -23,13 +29,30 @@ def settings_for(root: Path) -> Settings:
     return load_settings(root / "driftloop.toml", home=root / ".driftloop")
 
 
+def endpoint_store(workspace: Workspace) -> EndpointConfigStore:
+    """The endpoint config store of ``workspace`` on the local backend."""
+    return Backends.from_settings(load_settings(home=workspace.root)).endpoints
+
+
+def emit(
+    workspace: Workspace, source: str, detail_type: str, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """Put one event on ``workspace``'s local event bus."""
+    return event_bus(workspace).emit(source, detail_type, detail)
+
+
+def event_bus(workspace: Workspace) -> LogEventBus:
+    """``workspace``'s local event bus."""
+    return LogEventBus(workspace, FileRuleStore(workspace.rules_file))
+
+
 def service_env(root: Path) -> dict[str, str]:
     """Environment for a server or CLI process on that workspace, with fast flushes and polls."""
     return {
         "DRIFTLOOP_HOME": str(root / ".driftloop"),
         "DRIFTLOOP_CONFIG": str(root / "driftloop.toml"),
-        "DRIFTLOOP_SERVING__METRICS_FLUSH_S": "0.3",
-        "DRIFTLOOP_SERVING__CONFIG_POLL_S": "0.2",
+        "DRIFTLOOP_SERVING__METRICS_FLUSH": "300ms",
+        "DRIFTLOOP_SERVING__CONFIG_POLL": "200ms",
         "COLUMNS": "200",
     }
 

@@ -21,8 +21,8 @@ from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
-from driftloop.events.delivery import Deliverer, default_handlers
-from driftloop.monitoring.schedule import floor_time, parse_interval, run_locked
+from driftloop.events.handlers import default_handlers
+from driftloop.monitoring.schedule import floor_time, run_locked
 from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
 
 log = logging.getLogger("driftloop.agent")
@@ -51,9 +51,9 @@ class Agent:
         self.metrics, self.alarms = backends.metrics, backends.alarms
         self.endpoints = backends.endpoints
         self.notifier = backends.notifier
-        self.watcher = AlarmWatcher(ws, self.alarms, self.metrics, self.notifier)
-        handlers = default_handlers(ws, self.notifier, self._retrain)
-        self.deliverer = Deliverer(ws, backends.rules, handlers)  # rules are read on every tick
+        self.events = backends.events
+        self.watcher = AlarmWatcher(ws, self.alarms, self.metrics, self.notifier, self.events)
+        self.handlers = default_handlers(ws, self.notifier, self._retrain)
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
         for rule in settings.rules:
@@ -63,7 +63,7 @@ class Agent:
         self.rollouts: dict[str, threading.Thread] = {}
         now = datetime.now(UTC)
         self.schedules = [
-            _Schedule(s.endpoint, parse_interval(s.every), floor_time(now, parse_interval(s.every)))
+            _Schedule(s.endpoint, s.every, floor_time(now, s.every))
             for s in settings.monitoring.schedules
         ]
 
@@ -78,7 +78,7 @@ class Agent:
         )
         while not stop.is_set():
             self.tick(datetime.now(UTC))
-            stop.wait(self.settings.agent.tick_s)
+            stop.wait(self.settings.agent.tick.total_seconds())
         for schedule in self.schedules:
             if schedule.running is not None:
                 schedule.running.join(timeout=5)
@@ -96,7 +96,7 @@ class Agent:
 
     def _recover(self, _now: datetime) -> None:
         """Roll back deployments whose process died mid-way (see deploy_journal)."""
-        for detail in recover(self.settings.workspace, self.endpoints):
+        for detail in recover(self.settings.workspace, self.endpoints, self.events):
             log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
 
     def _alarms(self, now: datetime) -> None:
@@ -166,6 +166,6 @@ class Agent:
             log.info("pruned %d datapoints older than %s", removed, keep)
 
     def _deliver(self, _now: datetime) -> None:
-        report = self.deliverer.deliver_pending()
+        report = self.events.deliver_pending(self.handlers)  # rules are read on every tick
         if report.delivered or report.dead_lettered or report.scheduled or report.corrupt:
             log.info("events: %s", report)

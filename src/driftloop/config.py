@@ -2,7 +2,8 @@
 ``DRIFTLOOP_*`` environment variables (nested keys joined with ``__``, for example
 ``DRIFTLOOP_GATE__MIN_IMPROVEMENT``).
 
-A wrong value fails at start with one sentence naming the key (:class:`ConfigError`).
+A wrong value fails at start with one sentence naming the key (:class:`ConfigError`). Every
+length of time is one type (:mod:`driftloop.durations`): seconds, ``15m`` or ISO 8601 ``PT15M``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from driftloop.durations import (
+    Duration,
+    Interval,
+    NonNegativeDuration,
+    PositiveDuration,
+)
 from driftloop.errors import ConfigError, first_problem
 from driftloop.workspace import Workspace
 
@@ -56,6 +63,19 @@ _toml_path: ContextVar[Path | None] = ContextVar("driftloop_toml_path", default=
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_seconds_keys(cls, data: Any) -> Any:
+        """Durations that used to be seconds under a ``_s`` key (``tick_s``) are read under
+        the old name too; the new name wins when both are given."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in [k for k in data if isinstance(k, str) and k.endswith("_s")]:
+            if key[:-2] in cls.model_fields and key not in cls.model_fields:
+                data.setdefault(key[:-2], data.pop(key))
+        return data
 
 
 SubscriptionProtocol = Literal["file", "webhook", "slack", "email"]
@@ -98,8 +118,8 @@ class SmtpSettings(_Section):
     """Login password, if the relay needs one."""
     starttls: bool = False
     """Upgrade the connection with STARTTLS before sending."""
-    timeout_s: float = Field(default=10.0, gt=0)
-    """Seconds to wait for the relay."""
+    timeout: PositiveDuration = timedelta(seconds=10)
+    """How long to wait for the relay."""
 
 
 class NotificationSettings(_Section):
@@ -192,13 +212,13 @@ class ServingSettings(_Section):
     """Largest request body in MB; larger ones get 413 (SageMaker's limit is 6 MB)."""
     max_rows: int = Field(default=10_000, ge=1)
     """Most rows in one request; more get 413."""
-    request_timeout_s: float = Field(default=60.0, gt=0)
+    request_timeout: PositiveDuration = timedelta(seconds=60)
     """A request running longer is answered 504 (SageMaker's limit is 60 s)."""
-    graceful_timeout_s: float = Field(default=30.0, gt=0)
+    graceful_timeout: PositiveDuration = timedelta(seconds=30)
     """On SIGTERM, how long in-flight requests may take before workers stop."""
-    config_poll_s: float = Field(default=0.5, gt=0)
+    config_poll: PositiveDuration = timedelta(seconds=0.5)
     """How often each worker looks for a changed endpoint config."""
-    metrics_flush_s: float = Field(default=10.0, gt=0)
+    metrics_flush: PositiveDuration = timedelta(seconds=10)
     """How often each worker writes its per-minute datapoints to the metric store."""
 
 
@@ -221,17 +241,17 @@ class DriftSettings(_Section):
 class ScheduleSettings(_Section):
     endpoint: str = Field(min_length=1)
     """Endpoint whose captured traffic the agent monitors."""
-    every: str = "15m"
+    every: Interval = timedelta(minutes=15)
     """Interval, at least one minute (15m, 1h)."""
 
 
 class MonitoringSettings(_Section):
     drift: DriftSettings = DriftSettings()
     """Drift tests (Evidently 0.7's defaults unless overridden)."""
-    label_start_offset: timedelta | None = None
+    label_start_offset: Duration | None = None
     """Model Monitor's StartTimeOffset (ISO 8601, e.g. "-P8D"): model quality judges captures
     from the run's end plus this, so late labels have time to arrive. Unset: the run's window."""
-    label_end_offset: timedelta | None = None
+    label_end_offset: Duration | None = None
     """Model Monitor's EndTimeOffset (e.g. "-P1D"); unset: the run's end."""
     min_labels: int = Field(default=20, ge=1)
     """Labelled rows needed before model quality is measured rather than estimated."""
@@ -241,7 +261,7 @@ class MonitoringSettings(_Section):
     what the labels say is caught even when the inputs look the same. Unset: no such check."""
     report_max_rows: int = Field(default=20_000, ge=100)
     """Rows per side of the Evidently HTML report (larger windows are sampled for it)."""
-    every: str = "15m"
+    every: Interval = timedelta(minutes=15)
     """Default interval of `driftloop monitor schedule`."""
     schedules: list[ScheduleSettings] = []
     """Monitoring jobs `driftloop agent` runs, e.g. [{endpoint = "churn", every = "15m"}]."""
@@ -254,12 +274,12 @@ class RetrainSettings(_Section):
     """Training data of a retrain: "all" is the original training data plus every labelled
     captured row (within `window` when set); "sliding" is only the labelled captured rows of
     the last `window`, the original data left out."""
-    window: timedelta | None = None
+    window: PositiveDuration | None = None
     """How far back labelled captured traffic is read (ISO 8601 like "P30D"); unset: all of it."""
     min_labels: int = Field(default=200, ge=1)
     """Fewest labelled captured rows new to the champion (captured after the traffic it trained
     on) a retrain needs; with fewer it is skipped."""
-    cooldown: timedelta = timedelta(hours=1)
+    cooldown: NonNegativeDuration = timedelta(hours=1)
     """Shortest time between two retrains of an endpoint (``--force`` ignores it)."""
     max_per_day: int = Field(default=3, ge=1)
     """Most retrains of an endpoint in any 24 hours (``--force`` ignores it)."""
@@ -288,13 +308,13 @@ class DeploySettings(_Section):
     """Canary: share of traffic (%) the new version gets while it bakes."""
     linear_step_percent: float = Field(default=25.0, gt=0, lt=100)
     """Linear: share of traffic (%) moved at each step."""
-    interval: timedelta = timedelta(minutes=1)
-    """Linear: time between steps (ISO 8601 like "PT1M", or seconds)."""
-    bake: timedelta = timedelta(minutes=5)
+    interval: PositiveDuration = timedelta(minutes=1)
+    """Linear: time between steps."""
+    bake: NonNegativeDuration = timedelta(minutes=5)
     """How long the full-traffic step (and the canary) bakes while the alarms are watched."""
     alarms: list[str] = []
     """Alarms whose ALARM state rolls the deployment back."""
-    poll: timedelta = timedelta(seconds=5)
+    poll: PositiveDuration = timedelta(seconds=5)
     """How often the watched alarms are evaluated during a bake."""
     topic: str | None = None
     """Notification topic told of every deployment step."""
@@ -305,12 +325,12 @@ class PipelineSettings(_Section):
 
     cache: bool = True
     """Reuse a step's earlier result when its inputs, parameters and code are unchanged."""
-    cache_expire_after: timedelta | None = None
+    cache_expire_after: NonNegativeDuration | None = None
     """Cached results older than this are recomputed (ISO 8601 like "P30D"); unset: never."""
 
 
 class AgentSettings(_Section):
-    tick_s: float = Field(default=10.0, gt=0)
+    tick: PositiveDuration = timedelta(seconds=10)
     """How often `driftloop agent` evaluates alarms and delivers events."""
     metric_retention_days: int = Field(default=15, ge=1)
     """Datapoints older than this are pruned from the metric store."""
@@ -331,9 +351,9 @@ class DemoSettings(_Section):
     """Generator scenario of the drifted traffic (`driftloop data scenarios` lists them)."""
     strength: float = Field(default=1.0, gt=0)
     """Strength of the drift scenario."""
-    label_delay_s: float = Field(default=2.0, ge=0)
+    label_delay: NonNegativeDuration = timedelta(seconds=2)
     """How late each request's ground-truth label arrives at the endpoint's /labels."""
-    bake_s: float = Field(default=15.0, gt=0)
+    bake: PositiveDuration = timedelta(seconds=15)
     """Bake time of each deployment step in the demo (production deployments bake minutes)."""
     workers: int = Field(default=2, ge=1, le=8)
     """Worker processes of the demo's endpoint."""

@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from driftloop.config import Settings
+from driftloop.durations import format_duration
 from driftloop.errors import ConfigError
 from driftloop.workspace import atomic_write_text
 
@@ -57,8 +58,8 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, timedelta):  # ISO 8601 duration, as pydantic reads it back
-        return json.dumps(TypeAdapter(timedelta).dump_python(value, mode="json"))
+    if isinstance(value, timedelta):
+        return json.dumps(format_duration(value))
     if isinstance(value, Path):
         return json.dumps(str(value))
     if isinstance(value, str):

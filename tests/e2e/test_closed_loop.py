@@ -16,7 +16,6 @@ from sklearn.metrics import roc_auc_score
 
 from driftloop.agent import Agent
 from driftloop.backends.local.alarms import SqliteAlarmStore
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.capture.labels import ingest_label_records
@@ -31,14 +30,15 @@ from driftloop.events.log import read_events
 from driftloop.monitoring.job import run_monitoring
 from driftloop.monitoring.target import resolve_target
 from tests.dataplane import data_plane, invoke_each
+from tests.workspaces import endpoint_store
 
 pytestmark = pytest.mark.slow
 SMALL = {
     "rows": 2500,
     "normal_requests": 1000,
     "drifted_requests": 1800,
-    "label_delay_s": 0.5,
-    "bake_s": 4.0,
+    "label_delay": "500ms",
+    "bake": "4s",
     "workers": 1,
 }
 
@@ -118,7 +118,7 @@ def test_the_canary_is_promoted_and_the_bad_challenger_rolled_back(
     assert "churn-candidate-latency" in bad.reason
     assert [s["step"] for s in steps if s["version"] == 1] == ["canary", "rolled_back"]
     assert report.champion == 2
-    final = FolderEndpointStore(settings.workspace).get(ENDPOINT)
+    final = endpoint_store(settings.workspace).get(ENDPOINT)
     assert [(v.name, v.model, v.weight) for v in final.variants] == [("AllTraffic", "2", 1.0)]
 
 
@@ -236,7 +236,7 @@ def test_sustained_drift_keeps_retraining_and_the_served_model_keeps_up(
         challenger = registry.get_by_alias(name, CHALLENGER)
         if challenger is not None:  # roll it out all at once (what `driftloop deploy` ends in)
             promote(registry, name, challenger.version)
-            store = FolderEndpointStore(settings.workspace)
+            store = endpoint_store(settings.workspace)
             config = store.get(ENDPOINT)
             variant = config.variants[0].model_copy(update={"model": str(challenger.version)})
             store.save(config.model_copy(update={"variants": (variant,)}))

@@ -20,14 +20,13 @@ import pytest
 from driftloop.agent import Agent
 from driftloop.backends.catalog import Backends
 from driftloop.backends.local.alarms import SqliteAlarmStore
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.config import Settings
 from driftloop.data.generator import generate
-from driftloop.events.log import emit, read_events
+from driftloop.events.log import read_events
 from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import DRIFTLOOP, Server, post, start_server
 from tests.waiting import wait_until
-from tests.workspaces import service_env, settings_for, trained
+from tests.workspaces import emit, endpoint_store, service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 OPS = "arn:aws:sns:us-east-1:123456789012:ops"
@@ -40,7 +39,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     trained(root, seed=3, extra_toml="[agent]\ntick_s = 0.5\n")
     ws = settings_for(root).workspace
     slow = Variant(name="AllTraffic", model="champion", fault=Fault(delay_ms=5))
-    FolderEndpointStore(ws).save(
+    endpoint_store(ws).save(
         EndpointConfig(name="churn", model_name="churn-model", variants=(slow,))
     )
     return root
@@ -177,7 +176,7 @@ def test_real_latency_drives_the_alarm_to_alarm_and_back(home: Path, tmp_path: P
         store = SqliteAlarmStore(settings.workspace.root / "alarms.db")
         assert store.get("HighLatencyAlarm").state == "ALARM"
 
-        store_config = FolderEndpointStore(settings.workspace)
+        store_config = endpoint_store(settings.workspace)
         fast = store_config.save(
             store_config.get("churn").model_copy(
                 update={"variants": (Variant(name="AllTraffic", model="champion"),)}

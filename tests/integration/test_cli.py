@@ -117,9 +117,9 @@ def test_generate_and_preprocess_classic_script(home: Path, cli) -> None:  # typ
 @pytest.mark.slow
 def test_demo_runs_through_the_installed_command(home: Path) -> None:
     exe = Path(sys.executable).with_name("driftloop")
-    small = {"ROWS": "2000", "NORMAL_REQUESTS": "500", "DRIFTED_REQUESTS": "1200", "BAKE_S": "1"}
+    small = {"ROWS": "2000", "NORMAL_REQUESTS": "500", "DRIFTED_REQUESTS": "1200", "BAKE": "1s"}
     env = {**os.environ, **{f"DRIFTLOOP_DEMO__{k}": v for k, v in small.items()}}
-    env.update(COLUMNS="250", DRIFTLOOP_DEMO__WORKERS="1", DRIFTLOOP_DEMO__LABEL_DELAY_S="0.2")
+    env.update(COLUMNS="250", DRIFTLOOP_DEMO__WORKERS="1", DRIFTLOOP_DEMO__LABEL_DELAY="200ms")
     done = subprocess.run(
         [str(exe), "demo", "--keep-serving"],
         capture_output=True,

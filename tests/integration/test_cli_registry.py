@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.config import load_settings
 from driftloop.events.log import read_events
 from driftloop.registry.base import APPROVAL_TAG, GATE_TAG, PENDING
+from tests.workspaces import endpoint_store
 
 
 @pytest.fixture
@@ -50,5 +50,5 @@ def test_each_models_command_emits_one_event(versions: Path, cli) -> None:  # ty
 def test_shadow_sampling_percent(versions: Path, cli, shadow: str, percent: float) -> None:  # type: ignore[no-untyped-def]
     created = cli("endpoints", "create", "churn", "-v", "A=1", "--shadow", shadow)
     assert created.code == 0, created.err
-    config = FolderEndpointStore(load_settings(None).workspace).get("churn")
+    config = endpoint_store(load_settings(None).workspace).get("churn")
     assert config.shadow is not None and config.shadow.sampling_percent == percent

@@ -20,11 +20,11 @@ from driftloop.backends.local.rules import FileRuleStore
 from driftloop.config import NotificationSettings, SmtpSettings, Subscription, Topic
 from driftloop.errors import ConfigError, NotFoundError, NotificationFailed
 from driftloop.events.delivery import Deliverer, DeliveryReport, default_handlers
-from driftloop.events.log import emit
 from driftloop.notifications.base import alarm_message
 from driftloop.workspace import Workspace
 from tests.servers import free_port
 from tests.waiting import wait_until
+from tests.workspaces import emit
 
 RECEIVER = Path(__file__).resolve().parents[1] / "webhook_receiver.py"
 

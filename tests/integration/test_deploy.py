@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from driftloop.alarms.definition import parse_alarm
 from driftloop.backends.local.alarms import SqliteAlarmStore
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.cli.deploy import register
 from driftloop.config import Settings
@@ -30,7 +29,7 @@ from driftloop.registry.lifecycle import register_and_gate
 from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import Server, post, start_server
 from tests.waiting import wait_until
-from tests.workspaces import service_env, settings_for, trained
+from tests.workspaces import endpoint_store, service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 MODEL = "churn-model"
@@ -50,7 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     registry.set_tags(MODEL, second.version.version, {APPROVAL_TAG: APPROVED})
     registry.set_alias(MODEL, CHAMPION, 1)
     variants = (Variant(name="AllTraffic", model="1"),)
-    FolderEndpointStore(ws).save(EndpointConfig(name="churn", model_name=MODEL, variants=variants))
+    endpoint_store(ws).save(EndpointConfig(name="churn", model_name=MODEL, variants=variants))
     SqliteAlarmStore(ws.root / "alarms.db").put(
         parse_alarm(
             {
@@ -167,7 +166,7 @@ def test_canary_of_a_healthy_version_completes_and_promotes(
     assert [s["step"] for s in result.steps] == ["canary", "all-traffic", "completed"]
     assert result.steps[0]["weights"] == {"AllTraffic": 0.7, "Candidate": 0.3}
     assert {"AllTraffic", "Candidate"} <= traffic.variants()
-    final = FolderEndpointStore(settings.workspace).get("churn")
+    final = endpoint_store(settings.workspace).get("churn")
     assert final.revision == result.final_config.revision
     assert [(v.name, v.model, v.weight) for v in final.variants] == [("AllTraffic", "2", 1.0)]
     assert _champion(settings) == 2
@@ -178,7 +177,7 @@ def test_canary_of_a_healthy_version_completes_and_promotes(
 
 def test_slow_canary_is_rolled_back_on_alarm(home: Path, server: Server, traffic: Traffic) -> None:
     settings = settings_for(home)
-    store = FolderEndpointStore(settings.workspace)
+    store = endpoint_store(settings.workspace)
     before = store.get("churn")
     champion = _champion(settings)
     plan = DeployPlan(
@@ -211,7 +210,7 @@ def test_slow_canary_is_rolled_back_on_alarm(home: Path, server: Server, traffic
 
 def test_shadow_never_answers_a_caller(home: Path, server: Server, traffic: Traffic) -> None:
     settings = settings_for(home)
-    before = FolderEndpointStore(settings.workspace).get("churn")
+    before = endpoint_store(settings.workspace).get("churn")
     plan = DeployPlan(endpoint="churn", model="1", strategy="shadow", bake_s=3, poll_s=0.5)
     result = deploy(settings, plan)
     _applied(server, traffic, result.final_config.revision)
@@ -226,13 +225,13 @@ def test_shadow_never_answers_a_caller(home: Path, server: Server, traffic: Traf
     assert report["shadow_answers"] > 0 and report["matched_rows"] > 0
     assert report["mean_abs_probability_diff"] is not None
     assert report["shadow_model_latency_us"] is not None
-    after = FolderEndpointStore(settings.workspace).get("churn")
+    after = endpoint_store(settings.workspace).get("churn")
     assert after.shadow is None and after.variants == before.variants
 
 
 def test_bad_plans_change_nothing(home: Path) -> None:
     settings = settings_for(home)
-    store = FolderEndpointStore(settings.workspace)
+    store = endpoint_store(settings.workspace)
     revision = store.get("churn").revision
     with pytest.raises(ConfigError, match="no alarm named 'Nope'"):
         deploy(settings, DeployPlan(endpoint="churn", model="1", alarms=["Nope"]))
@@ -258,7 +257,7 @@ def test_cli_runs_a_linear_deployment_step_by_step(home: Path) -> None:
     assert done.exit_code == 0, done.output
     printed = [line.split(" ")[0] for line in done.output.splitlines()]
     assert printed[:3] == ["linear-50%", "all-traffic", "completed"], done.output
-    final = FolderEndpointStore(settings_for(home).workspace).get("churn")
+    final = endpoint_store(settings_for(home).workspace).get("churn")
     assert [(v.name, v.model) for v in final.variants] == [("AllTraffic", "1")]
     bad = runner.invoke(app, [*args, "--bake", "1s", "--alarm", "Nope"], env=env)
     assert isinstance(bad.exception, ConfigError)
@@ -266,7 +265,7 @@ def test_cli_runs_a_linear_deployment_step_by_step(home: Path) -> None:
 
 def test_an_interrupted_deployment_is_undone(home: Path) -> None:
     settings = settings_for(home)
-    store = FolderEndpointStore(settings.workspace)
+    store = endpoint_store(settings.workspace)
     before = store.get("churn")
 
     def interrupt(_seconds: float) -> None:

@@ -7,19 +7,20 @@ import signal
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from driftloop.agent import Agent
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.config import Settings
 from driftloop.deploy.guarded import DeployPlan, deploy
 from driftloop.deploy.journal import DeployJournal, DeploymentInProgress, recover
 from driftloop.events.log import read_events
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
+from driftloop.workspace import Workspace
 from tests.servers import DRIFTLOOP
 from tests.waiting import wait_until
-from tests.workspaces import service_env, settings_for, trained
+from tests.workspaces import endpoint_store, event_bus, service_env, settings_for, trained
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "churn"
@@ -31,19 +32,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("recovery")
     trained(root, seed=11)
     variants = (Variant(name="AllTraffic", model="1"),)
-    store = FolderEndpointStore(settings_for(root).workspace)
+    store = endpoint_store(settings_for(root).workspace)
     store.save(EndpointConfig(name=ENDPOINT, model_name="churn-model", variants=variants))
     return root
 
 
 def _variants(settings: Settings) -> list[tuple[str, str, float]]:
-    config = FolderEndpointStore(settings.workspace).get(ENDPOINT)
+    config = endpoint_store(settings.workspace).get(ENDPOINT)
     return [(v.name, v.model, v.weight) for v in config.variants]
 
 
 def test_a_killed_deployment_is_rolled_back_by_the_agent(home: Path) -> None:
     settings = settings_for(home)
-    store = FolderEndpointStore(settings.workspace)
+    store = endpoint_store(settings.workspace)
     before = store.get(ENDPOINT)
     args = ["deploy", "-e", ENDPOINT, "-m", "1", "--canary-percent", "30", "--bake", "5m"]
     process = subprocess.Popen(
@@ -75,24 +76,32 @@ def test_a_killed_deployment_is_rolled_back_by_the_agent(home: Path) -> None:
     assert last["step"] == "rolled_back" and "is gone" in last["reason"]
     assert f"process {process.pid}" in last["reason"]
     assert (
-        recover(settings.workspace, FolderEndpointStore(settings.workspace)) == []
+        recover(
+            settings.workspace, endpoint_store(settings.workspace), event_bus(settings.workspace)
+        )
+        == []
     )  # nothing left to do
 
 
 def test_a_second_deployment_waits_for_a_live_one(home: Path) -> None:
     settings = settings_for(home)
     journal = DeployJournal(settings.workspace)
-    current = FolderEndpointStore(settings.workspace).get(ENDPOINT)
+    current = endpoint_store(settings.workspace).get(ENDPOINT)
     journal.begin(ENDPOINT, 1, current)  # this live process is "deploying"
     try:
         with pytest.raises(DeploymentInProgress, match=f"process {os.getpid()}"):
             deploy(settings, DeployPlan(endpoint=ENDPOINT, model="1", bake_s=1, poll_s=0.1))
         assert (
-            recover(settings.workspace, FolderEndpointStore(settings.workspace)) == []
+            recover(
+                settings.workspace,
+                endpoint_store(settings.workspace),
+                event_bus(settings.workspace),
+            )
+            == []
         )  # its owner is alive: left alone
     finally:
         journal.end(ENDPOINT)
-    assert FolderEndpointStore(settings.workspace).get(ENDPOINT).revision == current.revision
+    assert endpoint_store(settings.workspace).get(ENDPOINT).revision == current.revision
 
 
 def test_a_settled_deployment_leaves_no_entry(home: Path) -> None:
@@ -101,3 +110,7 @@ def test_a_settled_deployment_leaves_no_entry(home: Path) -> None:
     assert deploy(settings, plan).status == "completed"
     assert DeployJournal(settings.workspace).list() == []
     assert _variants(settings) == [("AllTraffic", "1", 1.0)]
+
+
+def _recover(workspace: Workspace) -> list[dict[str, Any]]:
+    return recover(workspace, endpoint_store(workspace), event_bus(workspace))

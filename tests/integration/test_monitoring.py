@@ -15,7 +15,6 @@ import orjson
 import pandas as pd
 import pytest
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
@@ -34,6 +33,7 @@ from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
 from tests.servers import DRIFTLOOP
+from tests.workspaces import endpoint_store
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model="champion"),)
-    FolderEndpointStore(ws).save(
+    endpoint_store(ws).save(
         EndpointConfig(name="churn", model_name="churn-model", variants=variants)
     )
     return settings
@@ -61,7 +61,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def _send(settings: Settings, frame: pd.DataFrame, prefix: str, batch: int = 1) -> list[str]:
     """Invoke the endpoint's data plane in-process; every request is captured."""
     ws = settings.workspace
-    table = build_table(FolderEndpointStore(ws).get("churn"), ModelCache(MlflowRegistry(ws)).load)
+    table = build_table(endpoint_store(ws).get("churn"), ModelCache(MlflowRegistry(ws)).load)
     plane = DataPlane(
         table,
         EndpointMetrics("churn", None),

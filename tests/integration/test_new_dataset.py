@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.config import load_settings
 from driftloop.registry.base import THRESHOLD_TAG
 from driftloop.serving.app import ServerState, create_app
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
+from tests.workspaces import endpoint_store
 
 pytestmark = pytest.mark.slow
 LEFT_OUT = 'drop_columns = ["chargeback_filed", "month"]'
@@ -109,7 +109,7 @@ def test_silent_failures_now_say_why(home: Path, cli) -> None:  # type: ignore[n
         model_name="churn-model",
         variants=(Variant(name="AllTraffic", model="champion"),),
     )
-    FolderEndpointStore(load_settings(Path("driftloop.toml")).workspace).save(config)
+    endpoint_store(load_settings(Path("driftloop.toml")).workspace).save(config)
     served = cli("serve", "fraud", "--port", "1")
     assert served.code == 4 and "no alias 'champion'" in served.err
 

@@ -22,7 +22,6 @@ import typer
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.cli import pipeline as pipeline_cli
 from driftloop.config import DataSettings, PipelineSettings, Settings
@@ -48,7 +47,7 @@ from driftloop.pipelines.store import (
 from driftloop.pipelines.training import resume_training, run_training
 from driftloop.registry.base import CHAMPION
 from tests.waiting import wait_until
-from tests.workspaces import BASE_TOML, service_env, settings_for
+from tests.workspaces import BASE_TOML, endpoint_store, service_env, settings_for
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "churn"
@@ -109,7 +108,7 @@ def test_first_run_executes_every_step_and_records_lineage(root: Path, settings:
     assert version.train_snapshot == ingest["train_snapshot"]
     assert version.run_id == train["best"]["run_id"] and version.aliases == (CHAMPION,)
     assert (deployed["action"], deployed["revision"]) == ("created", 1)
-    served = FolderEndpointStore(ws).get(ENDPOINT).variants
+    served = endpoint_store(ws).get(ENDPOINT).variants
     assert [(v.name, v.model) for v in served] == [("AllTraffic", "1")]
     inputs = MlflowClient(ws.tracking_uri).get_run(version.run_id).inputs.dataset_inputs
     assert {d.dataset.name for d in inputs} == {ingest["train_snapshot"], ingest["val_snapshot"]}
@@ -152,7 +151,7 @@ def test_an_identical_run_takes_its_steps_from_the_cache(root: Path, settings: S
     assert _versions(settings) == [1]
     deployed = steps["deploy"].outputs
     assert (deployed["action"], deployed["revision"]) == ("unchanged", 1)
-    assert FolderEndpointStore(settings.workspace).get(ENDPOINT).revision == 1
+    assert endpoint_store(settings.workspace).get(ENDPOINT).revision == 1
 
 
 def test_changes_invalidate_only_the_steps_that_depend_on_them(
@@ -185,7 +184,7 @@ def test_changes_invalidate_only_the_steps_that_depend_on_them(
     }
     deployed = steps["deploy"].outputs
     assert deployed["action"] == "completed"  # a guarded, all-at-once deployment
-    served = FolderEndpointStore(settings.workspace).get(ENDPOINT)
+    served = endpoint_store(settings.workspace).get(ENDPOINT)
     assert served.revision == deployed["revision"] > 1
     assert [v.model for v in served.variants] == ["2"]
     registry = MlflowRegistry(settings.workspace)

@@ -16,7 +16,6 @@ import typer
 from typer.testing import CliRunner
 
 from driftloop.agent import Agent
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
@@ -28,10 +27,12 @@ from driftloop.errors import ConfigError
 from driftloop.events.log import read_events
 from driftloop.flows import train_and_register
 from driftloop.monitoring.target import resolve_target
+from driftloop.pipelines.store import PipelineStore
 from driftloop.registry.base import CHALLENGER, CHAMPION, PENDING
 from driftloop.retraining.retrain import SOURCE, endpoint_of, retrain, roll_out
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from tests.dataplane import data_plane, invoke_each
+from tests.workspaces import endpoint_store
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "churn"
@@ -70,7 +71,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     train_and_register(settings)
     variants = (Variant(name="AllTraffic", model=CHAMPION),)
-    FolderEndpointStore(ws).save(
+    endpoint_store(ws).save(
         EndpointConfig(name=ENDPOINT, model_name="churn-model", variants=variants)
     )
     shifted = generate(SHIFTED_ROWS, seed=32, scenario="concept_shift", strength=2.0)
@@ -181,7 +182,7 @@ def test_the_endpoint_of_an_event(trained: Settings) -> None:
     dims["EndpointName"] = "named"
     assert endpoint_of(trained, {"detail": alarm}) == "named"
     variants = (Variant(name="AllTraffic", model=CHAMPION),)
-    store = FolderEndpointStore(trained.workspace)
+    store = endpoint_store(trained.workspace)
     store.save(EndpointConfig(name="second", model_name="churn-model", variants=variants))
     with pytest.raises(ConfigError, match="2 endpoints"):
         endpoint_of(trained, {"id": "e", "detail": {"alarmName": "a"}})
@@ -198,6 +199,14 @@ def test_two_retrains_on_the_same_captures_give_the_same_model(trained: Settings
     second = retrain(settings, ENDPOINT, force=True)
     assert first.status == second.status == "retrained"
     assert (first.training_rows, first.recent_rows) == (second.training_rows, second.recent_rows)
+    # each retrain is a pipeline run: the second reuses the first's training and registers anew
+    store = PipelineStore(trained.workspace)
+    assert first.pipeline_run and second.pipeline_run
+    assert store.get_run(second.pipeline_run).pipeline == "retraining"
+    steps = {s.step: s for s in store.steps(second.pipeline_run)}
+    assert list(steps) == ["ingest", "validate", "train", "evaluate", "register"]
+    assert steps["train"].cached_from is not None and steps["register"].cached_from is None
+    assert second.version == steps["register"].outputs["version"] != first.version
     rows = generate(200, seed=40, scenario="concept_shift", strength=2.0)
     rows = rows.drop(columns=["customerID", "Churn"])
     assert (

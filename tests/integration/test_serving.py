@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
@@ -36,6 +35,7 @@ from driftloop.registry.lifecycle import register_and_gate
 from driftloop.serving.endpoint_config import EndpointConfig, Fault, Variant
 from tests.servers import DRIFTLOOP, SERVE, Server, post, start_server
 from tests.waiting import wait_until
+from tests.workspaces import endpoint_store
 
 pytestmark = pytest.mark.slow
 FEATURES_JSON = {"content-type": "application/json"}
@@ -52,7 +52,7 @@ def workspace(telco_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Sett
     other = next(c for c in outcome.candidates if c is not outcome.best)
     register_and_gate(MlflowRegistry(ws), other, outcome.val, settings, "file:///none")
     variants = (Variant(name="AllTraffic", model="1"),)
-    FolderEndpointStore(ws).save(
+    endpoint_store(ws).save(
         EndpointConfig(name="churn", model_name="churn-model", variants=variants)
     )
     return settings
@@ -135,7 +135,7 @@ def test_config_change_under_load_drops_no_request(
     server: Server, workspace: Settings, telco_csv: Path
 ) -> None:
     body = _rows(telco_csv).head(1).to_json(orient="records").encode()
-    store = FolderEndpointStore(workspace.workspace)
+    store = endpoint_store(workspace.workspace)
     original = store.get("churn")
     statuses: Counter[int] = Counter()
     variants: Counter[str] = Counter()
@@ -209,7 +209,7 @@ def _captured_ids(workspace: Settings, endpoint: str) -> set[str]:
 def test_sigkill_loses_no_answered_capture(
     workspace: Settings, telco_csv: Path, tmp_path: Path
 ) -> None:
-    store = FolderEndpointStore(workspace.workspace)
+    store = endpoint_store(workspace.workspace)
     store.save(
         EndpointConfig(
             name="killme", model_name="churn-model", variants=(Variant(name="A", model="1"),)
@@ -261,7 +261,7 @@ def _connections(server: Server) -> int:
 def test_sigterm_answers_in_flight_requests(
     workspace: Settings, telco_csv: Path, tmp_path: Path
 ) -> None:
-    store = FolderEndpointStore(workspace.workspace)
+    store = endpoint_store(workspace.workspace)
     slow = Variant(name="Slow", model="1", fault=Fault(delay_ms=2000))
     store.save(EndpointConfig(name="slow", model_name="churn-model", variants=(slow,)))
     running = start_server(["slow", "--workers", "1"], _env(workspace), tmp_path / "slow.log")

@@ -9,7 +9,7 @@ from datetime import datetime
 from driftloop.alarms.base import AlarmStore
 from driftloop.alarms.definition import AlarmDefinition, topics
 from driftloop.alarms.evaluate import Evaluation, evaluate, state_change_event
-from driftloop.events.log import emit
+from driftloop.events.base import EventBus
 from driftloop.metrics.base import MetricStore
 from driftloop.notifications.base import Notifier, alarm_message
 from driftloop.workspace import Workspace
@@ -22,14 +22,15 @@ class AlarmWatcher:
     State Change" event and a notification to the alarm's actions for the new state."""
 
     def __init__(
-        self, workspace: Workspace, alarms: AlarmStore, metrics: MetricStore, notifier: Notifier
+        self,
+        workspace: Workspace,
+        alarms: AlarmStore,
+        metrics: MetricStore,
+        notifier: Notifier,
+        events: EventBus,
     ) -> None:
-        self.workspace, self.alarms, self.metrics, self.notifier = (
-            workspace,
-            alarms,
-            metrics,
-            notifier,
-        )
+        self.workspace, self.alarms, self.metrics = workspace, alarms, metrics
+        self.notifier, self.events = notifier, events
 
     def check(self, alarm: AlarmDefinition, now: datetime) -> Evaluation:
         """Evaluate ``alarm`` at ``now``, record the result and announce a change."""
@@ -52,7 +53,7 @@ class AlarmWatcher:
         self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
     ) -> None:
         detail = state_change_event(alarm, old, new, reason, now)
-        emit(self.workspace, "aws.cloudwatch", "CloudWatch Alarm State Change", detail)
+        self.events.emit("aws.cloudwatch", "CloudWatch Alarm State Change", detail)
         log.info("alarm %s: %s -> %s (%s)", alarm.alarm_name, old, new, reason)
         if not alarm.actions_enabled:
             return
@@ -67,4 +68,4 @@ class AlarmWatcher:
             except Exception as exc:  # a failed page must not stop the tick or a roll-back
                 log.error("alarm %s: notifying topic %s failed: %s", alarm.alarm_name, topic, exc)
                 failure = {"topic": topic, "alarmName": alarm.alarm_name, "error": str(exc)}
-                emit(self.workspace, "driftloop.notifications", "Notification Failed", failure)
+                self.events.emit("driftloop.notifications", "Notification Failed", failure)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from driftloop.capture.base import CaptureStore, LabelStore
     from driftloop.config import Settings
     from driftloop.data.snapshot import SnapshotStore
-    from driftloop.events.base import RuleStore
+    from driftloop.events.base import EventBus, RuleStore
     from driftloop.metrics.base import MetricStore
     from driftloop.notifications.base import Notifier
     from driftloop.registry.base import ModelRegistry
@@ -30,6 +30,7 @@ STORES = (
     "metrics",
     "alarms",
     "rules",
+    "events",
     "snapshots",
     "capture",
     "labels",
@@ -44,14 +45,16 @@ class Backends:
     """Every store of one workspace, for the configured backend kind. A store is built on first
     use, so asking for one store never touches (or creates) another."""
 
-    def __init__(self, factories: Mapping[str, Callable[[], object]]) -> None:
+    def __init__(self, factories: Mapping[str, Callable[[Backends], object]]) -> None:
+        """``factories`` build each store; they get this object, so that one store can use
+        another (the endpoint store announces changes on the event bus)."""
         missing = sorted(set(STORES) - set(factories))
         if missing:
             raise ConfigError(f"the backend builds no {', '.join(missing)} store")
         self._factories = dict(factories)
 
     def _build(self, name: str) -> Any:
-        return self._factories[name]()
+        return self._factories[name](self)
 
     @cached_property
     def metrics(self) -> MetricStore:
@@ -64,6 +67,10 @@ class Backends:
     @cached_property
     def rules(self) -> RuleStore:
         return cast("RuleStore", self._build("rules"))
+
+    @cached_property
+    def events(self) -> EventBus:
+        return cast("EventBus", self._build("events"))
 
     @cached_property
     def snapshots(self) -> SnapshotStore:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from driftloop.cli._context import console, err_console, settings
 from driftloop.errors import ConfigError
 
 if TYPE_CHECKING:
+    from driftloop.alarms.base import AlarmStore
     from driftloop.alarms.definition import AlarmDefinition
     from driftloop.backends.catalog import Backends
     from driftloop.metrics.base import MetricStore
@@ -28,7 +29,7 @@ app = typer.Typer(
 metrics_app = typer.Typer(help="Metric datapoints.", no_args_is_help=True)
 
 
-def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _store(ctx: typer.Context) -> AlarmStore:
     return _backends(ctx).alarms
 
 
@@ -188,9 +189,9 @@ def metrics_get_cmd(
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the series to this PNG."),
 ) -> None:
     """Print a metric's series (CloudWatch statistics over periods)."""
+    from driftloop.durations import parse_at_least
     from driftloop.metrics.statistics import series
     from driftloop.monitoring.job import schedule_name
-    from driftloop.monitoring.schedule import parse_interval
 
     dims = {"EndpointName": endpoint}
     if namespace != "AWS/SageMaker":
@@ -198,7 +199,7 @@ def metrics_get_cmd(
     elif variant:
         dims["VariantName"] = variant
     until = datetime.now(UTC)
-    start = until - parse_interval(since, minimum=parse_interval("1m"))
+    start = until - parse_at_least(since, timedelta(minutes=1), what="--since")
     points = series(_backends(ctx).metrics, namespace, metric, dims, stat, period, start, until)
     table = Table("period start (UTC)", f"{stat} {metric}")
     for moment, value in points:
@@ -211,12 +212,16 @@ def metrics_get_cmd(
 
 
 def _plot(points: list[tuple[int, float | None]], title: str, path: Path) -> None:
-    from driftloop.training.plots import plt
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 3.5))
     xs = [datetime.fromtimestamp(t, tz=UTC) for t, v in points if v is not None]
     ys = [v for _, v in points if v is not None]
-    axes.plot(xs, ys, marker="o")
+    # matplotlib converts datetimes itself; its stubs only admit numbers and arrays
+    axes.plot(xs, ys, marker="o")  # type: ignore[arg-type]
     axes.set(title=title, xlabel="time (UTC)")
     figure.autofmt_xdate()
     figure.savefig(path, dpi=100, bbox_inches="tight")

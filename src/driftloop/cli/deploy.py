@@ -11,9 +11,9 @@ from driftloop.cli._context import console, settings
 
 
 def _seconds(text: str) -> float:
-    from driftloop.monitoring.schedule import parse_interval
+    from driftloop.durations import parse_at_least
 
-    return parse_interval(text, minimum=timedelta(seconds=1)).total_seconds()
+    return parse_at_least(text, timedelta(seconds=1)).total_seconds()
 
 
 def show_step(step: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from driftloop.cli._context import console, settings
 from driftloop.errors import ConfigError
 
 if TYPE_CHECKING:
+    from driftloop.backends.catalog import Backends
     from driftloop.events.base import RuleStore
 
 events_app = typer.Typer(
@@ -30,10 +31,8 @@ def events_list_cmd(
     source: str | None = typer.Option(None, "--source"),
 ) -> None:
     """The newest events."""
-    from driftloop.events.log import LogLine, read_events
-
-    corrupt: list[LogLine] = []
-    events = read_events(settings(ctx).workspace, corrupt)
+    corrupt: list[str] = []
+    events = _stores(ctx).events.read_events(corrupt)
     found = [e for e in events if source in (None, e.get("source"))]
     table = Table("time", "source", "detail-type", "detail")
     for event in found[-limit:]:
@@ -41,10 +40,9 @@ def events_list_cmd(
         table.add_row(event["time"], event["source"], event["detail-type"], detail[:120])
     console.print(table)
     if corrupt:
-        where = ", ".join(str(line.number) for line in corrupt[:10])
-        more = " ..." if len(corrupt) > 10 else ""
+        more = f" (and {len(corrupt) - 10} more)" if len(corrupt) > 10 else ""
         console.print(
-            f"{len(corrupt)} line(s) of the event log are not events (line {where}{more}); "
+            f"{len(corrupt)} item(s) are not events: {'; '.join(corrupt[:10])}{more}; "
             "delivery dead-letters them: driftloop events dead-letters"
         )
 
@@ -54,10 +52,8 @@ def events_dead_letters_cmd(
     ctx: typer.Context, limit: int = typer.Option(30, "--limit", "-n")
 ) -> None:
     """Deliveries that failed every attempt, and event log lines that are not events."""
-    from driftloop.events.delivery_db import dead_letters
-
     table = Table("failed at", "event", "rule", "target", "attempts", "error")
-    for row in dead_letters(settings(ctx).workspace.delivery_db, limit):
+    for row in _stores(ctx).events.dead_letters(limit):
         target = f"{row['target']} ({row['target_type']})" if row["rule"] else "-"
         table.add_row(
             row["failed_at"],
@@ -133,6 +129,10 @@ def register(root: typer.Typer) -> None:
 
 
 def _rules(ctx: typer.Context) -> RuleStore:
+    return _stores(ctx).rules
+
+
+def _stores(ctx: typer.Context) -> Backends:
     from driftloop.backends.catalog import Backends
 
-    return Backends.from_settings(settings(ctx)).rules
+    return Backends.from_settings(settings(ctx))

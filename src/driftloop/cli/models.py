@@ -14,7 +14,6 @@ from driftloop.errors import ModelNotFound
 from driftloop.registry import ModelVersion
 from driftloop.registry.base import GATE_REPORT_TAG, ModelRegistry
 from driftloop.registry.lifecycle import approve, promote, reject
-from driftloop.workspace import Workspace
 
 app = typer.Typer(help="Registered model versions, aliases and approval.", no_args_is_help=True)
 
@@ -24,10 +23,6 @@ _VERSION = typer.Argument(..., help="Version number, or an alias such as 'champi
 def _registry(ctx: typer.Context) -> tuple[ModelRegistry, str]:
     cfg = settings(ctx)
     return Backends.from_settings(cfg).registry, cfg.registry.model_name
-
-
-def _ws(ctx: typer.Context) -> Workspace:
-    return settings(ctx).workspace
 
 
 def _resolve(registry: ModelRegistry, name: str, ref: str) -> int:
@@ -86,7 +81,7 @@ def show_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
 def promote_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Make an Approved version the champion (also rolls back to an older one)."""
     registry, name = _registry(ctx)
-    version = promote(registry, name, _resolve(registry, name, ref), workspace=_ws(ctx))
+    version = promote(registry, name, _resolve(registry, name, ref))
     _said("champion", version)
 
 
@@ -99,7 +94,7 @@ def approve_cmd(
     """Approve a version (PendingManualApproval -> Approved) and make it champion."""
     registry, name = _registry(ctx)
     number = _resolve(registry, name, ref)
-    version = approve(registry, name, number, force=force, workspace=_ws(ctx))
+    version = approve(registry, name, number, force=force)
     _said("approved and champion", version)
 
 
@@ -107,7 +102,7 @@ def approve_cmd(
 def reject_cmd(ctx: typer.Context, ref: str = _VERSION) -> None:
     """Reject a version; it can no longer become champion."""
     registry, name = _registry(ctx)
-    version = reject(registry, name, _resolve(registry, name, ref), workspace=_ws(ctx))
+    version = reject(registry, name, _resolve(registry, name, ref))
     _said("rejected", version)
 
 

@@ -6,12 +6,16 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, progress, settings
 from driftloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftloop.monitoring.job import MonitoringRun
 
 app = typer.Typer(help="Monitoring jobs over captured traffic.", no_args_is_help=True)
 labels_app = typer.Typer(help="Ground-truth labels for captured inferences.", no_args_is_help=True)
@@ -40,12 +44,14 @@ def run_cmd(
     ),
 ) -> None:
     """Check a window of captured traffic: data quality, drift, model quality, report."""
+    from driftloop.durations import parse_at_least
     from driftloop.monitoring.job import run_monitoring
-    from driftloop.monitoring.schedule import parse_interval
 
     cfg = settings(ctx)
     end = _moment(until) if until else datetime.now(UTC)
-    start = _moment(since) if since else end - parse_interval(last, minimum=timedelta(seconds=1))
+    start = (
+        _moment(since) if since else end - parse_at_least(last, timedelta(seconds=1), what="--last")
+    )
     with progress("monitoring") as say:
         run = run_monitoring(
             cfg, endpoint, start, end, variant=variant, report=report, progress=say
@@ -53,7 +59,7 @@ def run_cmd(
     show_run(run)
 
 
-def show_run(run) -> None:  # type: ignore[no-untyped-def]
+def show_run(run: MonitoringRun) -> None:
     """Print a run's drift table, violations, quality and where its files are."""
     summary = run.summary()
     if run.drift is not None:
@@ -92,7 +98,7 @@ def show_run(run) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _metrics(values: dict) -> str:  # type: ignore[type-arg]
+def _metrics(values: dict[str, float | None]) -> str:
     names = ("roc_auc", "precision", "recall", "f1", "accuracy")
     return ", ".join(f"{n} {values[n]:.3f}" for n in names if values.get(n) is not None)
 
@@ -105,10 +111,11 @@ def schedule_cmd(
     variant: str | None = typer.Option(None, "--variant", help="Variant (default: heaviest)."),
 ) -> None:
     """Monitor the interval that just ended, every interval, until SIGTERM or Ctrl-C."""
-    from driftloop.monitoring.schedule import parse_interval, run_schedule
+    from driftloop.durations import parse_at_least
+    from driftloop.monitoring.schedule import run_schedule
 
     cfg = settings(ctx)
-    interval = parse_interval(every)
+    interval = parse_at_least(every, timedelta(minutes=1), what="--every")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"monitoring {endpoint} every {every}; SIGTERM or Ctrl-C stops")

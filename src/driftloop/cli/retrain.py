@@ -60,7 +60,7 @@ def show_retrain(outcome: RetrainOutcome) -> None:
     ):
         table.add_row(name, *(f"{metrics[m]:.4f}" if m in metrics else "-" for m in _SHOWN))
     console.print(table)
-    console.print(f"approval: {outcome.approval}")
+    console.print(f"approval: {outcome.approval}; pipeline run {outcome.pipeline_run}")
 
 
 def register(app: typer.Typer) -> None:

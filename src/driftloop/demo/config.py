@@ -12,6 +12,7 @@ from pathlib import Path
 from driftloop.alarms.definition import DATA_NAMESPACE, SAGEMAKER_NAMESPACE, AlarmDefinition
 from driftloop.config import RETRAIN_ON_VIOLATIONS, DemoSettings, Settings, load_settings
 from driftloop.config_file import toml_value
+from driftloop.durations import format_duration
 from driftloop.errors import ConfigError
 from driftloop.monitoring.job import schedule_name
 
@@ -91,18 +92,18 @@ candidates = ["logistic_regression", "hist_gradient_boosting"]
 
 [serving]
 # Short flushes and polls, so alarms see the endpoint's datapoints within seconds.
-metrics_flush_s = 1.0
-config_poll_s = 0.2
+metrics_flush = "1s"
+config_poll = "200ms"
 
 [agent]
-tick_s = 1.0
+tick = "1s"
 
 [retrain]
 # A retrain trains on the original data plus the labelled captured traffic of the last day,
 # and is judged on the newest labelled traffic, which neither model has trained on.
-window = "P1D"
+window = "1d"
 min_labels = {min_labels}
-cooldown = "PT1H"
+cooldown = "1h"
 max_per_day = 3
 # A passing challenger is rolled out at once with the [deploy] guardrails.
 deploy = true
@@ -111,8 +112,8 @@ deploy = true
 strategy = "canary"
 canary_percent = 10.0
 # Production deployments bake for minutes; the demo bakes seconds.
-bake = "PT{bake_s:g}S"
-poll = "PT1S"
+bake = "{bake}"
+poll = "1s"
 alarms = ["{latency}", "{errors}"]
 topic = "{topic}"
 
@@ -128,7 +129,7 @@ def demo_toml(demo: DemoSettings) -> str:
     """The demo's ``driftloop.toml``."""
     settings = _TOML.format(
         min_labels=max(demo.drifted_requests // 3, 50),
-        bake_s=demo.bake_s,
+        bake=format_duration(demo.bake),
         latency=LATENCY_ALARM,
         errors=ERROR_ALARM,
         topic=TOPIC,

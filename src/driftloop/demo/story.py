@@ -31,13 +31,13 @@ from driftloop.demo.timeline import draw_timeline
 from driftloop.demo.traffic import Traffic
 from driftloop.demo.training import train_first_model
 from driftloop.deploy.guarded import DeployPlan, deploy
+from driftloop.durations import format_duration
 from driftloop.errors import DriftloopError
-from driftloop.events.log import read_events
+from driftloop.events.base import EventBus
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.registry.base import CHAMPION
 from driftloop.serving.endpoint_config import Fault
-from driftloop.workspace import Workspace
 
 Progress = Callable[[str], None]
 BAD_DELAY_MS = 60.0  # the slow challenger's injected latency; the alarm's threshold is 20 ms
@@ -76,11 +76,12 @@ def _story(settings: Settings, server: EndpointProcess, report: DemoReport, say:
     positive = spec.positive_label
 
     def traffic() -> Traffic:
-        return Traffic(server.url, spec.target, positive, demo.label_delay_s)
+        return Traffic(server.url, spec.target, positive, demo.label_delay.total_seconds())
 
-    client, skip = traffic(), sum(1 for _ in read_events(settings.workspace))
+    bus = Backends.from_settings(settings).events
+    client, skip = traffic(), sum(1 for _ in bus.read_events())
     normal = _customers(generate(demo.normal_requests, demo.seed + 1), spec)
-    say(f"normal traffic: {len(normal)} requests, labels {demo.label_delay_s:g} s late")
+    say(f"normal traffic: {len(normal)} requests, labels {format_duration(demo.label_delay)} late")
     report.normal_run = _phase(settings, client, normal, "normal traffic", report, say)
 
     drifted = generate(demo.drifted_requests, demo.seed + 2, demo.scenario, demo.strength)
@@ -106,8 +107,9 @@ def _story(settings: Settings, server: EndpointProcess, report: DemoReport, say:
     answers = client.answers + background.answers
     report.requests = len(answers)
     report.failed_requests = sum(1 for answer in answers if answer.status != 200)
-    for event in islice(read_events(settings.workspace), skip, None):
-        label = _MARKED.get(event["detail-type"], lambda _d: None)(event["detail"])
+    for event in islice(bus.read_events(), skip, None):
+        marker = _MARKED.get(event["detail-type"])
+        label = marker(event["detail"]) if marker is not None else None
         if label is not None:
             report.mark(_epoch(event["time"]), label)
     plot = settings.workspace.reports / "demo" / "timeline.png"
@@ -145,10 +147,10 @@ def _alarm_and_retrain(
     settings: Settings, run: MonitoringRun, report: DemoReport, say: Progress
 ) -> None:
     """Wait for the drift alarm, the agent's retrain and the roll-out it starts."""
-    ws = settings.workspace
-    after, skip = time.time(), sum(1 for _ in read_events(ws))
+    ws, stores = settings.workspace, Backends.from_settings(settings)
+    after, skip = time.time(), sum(1 for _ in stores.events.read_events())
     say(f"waiting for alarm {DRIFT_ALARM}")
-    alarms = Backends.from_settings(settings).alarms
+    alarms = stores.alarms
     _wait(lambda: alarms.get(DRIFT_ALARM).state == "ALARM" or None, ALARM_TIMEOUT_S, "the alarm")
     report.alarm_after_s = time.time() - after
     notes = ws.notifications / f"{TOPIC}.jsonl"
@@ -160,7 +162,7 @@ def _alarm_and_retrain(
     )
     say("the agent's rule is retraining on the labelled captured traffic")
     retrained = _wait(
-        lambda: _event(ws, skip, "driftloop.retrain", _RETRAIN_ENDS),
+        lambda: _event(stores.events, skip, "driftloop.retrain", _RETRAIN_ENDS),
         RETRAIN_TIMEOUT_S,
         "retraining",
     )
@@ -180,7 +182,9 @@ def _alarm_and_retrain(
     say(f"canary of v{detail['version']}: {settings.deploy.canary_percent:g}% of traffic bakes")
     bake = settings.deploy.bake.total_seconds()
     step = _wait(
-        lambda: _deployment_end(ws, skip, detail["version"]), 4 * bake + 120, "the roll-out"
+        lambda: _deployment_end(stores.events, skip, detail["version"]),
+        4 * bake + 120,
+        "the roll-out",
     )
     report.rollout = step
     outcome = f"v{step['version']} is champion" if step["step"] == "completed" else step["reason"]
@@ -223,17 +227,17 @@ def _epoch(stamp: str) -> float:
 _RETRAIN_ENDS = ("Retraining Completed", "Retraining Skipped", "Retraining Failed")
 
 
-def _event(ws: Workspace, skip: int, source: str, kinds: tuple[str, ...]) -> dict[str, Any] | None:
+def _event(bus: EventBus, skip: int, source: str, kinds: tuple[str, ...]) -> dict[str, Any] | None:
     """The first event from ``source`` of one of ``kinds`` after the first ``skip`` events."""
-    for event in islice(read_events(ws), skip, None):
+    for event in islice(bus.read_events(), skip, None):
         if event["source"] == source and event["detail-type"] in kinds:
             return event
     return None
 
 
-def _deployment_end(ws: Workspace, skip: int, version: int) -> dict[str, Any] | None:
+def _deployment_end(bus: EventBus, skip: int, version: int) -> dict[str, Any] | None:
     """The settling step (completed or rolled back) of the deployment of ``version``."""
-    for event in islice(read_events(ws), skip, None):
+    for event in islice(bus.read_events(), skip, None):
         detail = event["detail"]
         step = detail.get("step") if event["detail-type"] == "Deployment Step" else None
         if detail.get("version") == version and step in ("completed", "rolled_back"):

@@ -33,7 +33,7 @@ def draw_timeline(
     axis = np.arange(max(seconds) + 1)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
     for variant, counts in sorted(per_variant.items()):
-        top.plot(axis, [counts.get(s, 0) for s in axis], label=variant, linewidth=1)
+        top.plot(axis, [counts.get(int(s), 0) for s in axis], label=variant, linewidth=1)
     top.set_ylabel("answers / s")
     top.legend(loc="upper left", fontsize=8)
     busy = sorted(latency)

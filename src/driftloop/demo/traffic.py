@@ -41,7 +41,7 @@ class Traffic:
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
-        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
 
     def send(self, frame: pd.DataFrame, stop: threading.Event | None = None) -> int:
         """One request per row (its features as a JSON object); returns how many were sent."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import orjson
@@ -17,6 +17,7 @@ from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
+from driftloop.events.base import EventBus
 from driftloop.metrics.base import MetricStore
 from driftloop.notifications.base import Notifier
 from driftloop.serving.metrics import NAMESPACE
@@ -28,9 +29,10 @@ Strategy = Literal["all-at-once", "canary", "linear", "shadow"]
 
 def check_strategy(strategy: str) -> Strategy:
     """``strategy`` if it is one of the known ones, else :class:`ConfigError`."""
-    if strategy not in ("all-at-once", "canary", "linear", "shadow"):
-        raise ConfigError(f"unknown strategy '{strategy}' (all-at-once, canary, linear, shadow)")
-    return strategy  # type: ignore[return-value]
+    for known in get_args(Strategy):
+        if strategy == known:
+            return cast(Strategy, known)
+    raise ConfigError(f"unknown strategy '{strategy}' (all-at-once, canary, linear, shadow)")
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,13 @@ class AlarmWatch:
     def __init__(
         self,
         workspace: Workspace,
-        stores: tuple[AlarmStore, MetricStore],
+        stores: tuple[AlarmStore, MetricStore, EventBus],
         notifier: Notifier,
         names: list[str],
         now: Callable[[], datetime],
     ) -> None:
-        self.store, self.metrics = stores
-        self.watcher = AlarmWatcher(workspace, self.store, self.metrics, notifier)
+        self.store, self.metrics, events = stores
+        self.watcher = AlarmWatcher(workspace, self.store, self.metrics, notifier, events)
         self.now = now
         self.alarms = [self._definition(name) for name in names]
 

@@ -29,7 +29,6 @@ from driftloop.deploy._steps import (
 )
 from driftloop.deploy.journal import DeployJournal, recover, step_detail
 from driftloop.errors import DeploymentRolledBack, DriftloopError, RegistryError
-from driftloop.events.log import emit
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import promote
 from driftloop.serving.endpoint_config import (
@@ -128,11 +127,12 @@ class _Deployment:
         self.ws, self.plan, self.clock, self.sleep = settings.workspace, plan, clock, sleep
         self.now, self.on_step = now, on_step
         self.steps: list[dict[str, Any]] = []
-        self.store = Backends.from_settings(settings).endpoints
-        recover(self.ws, self.store, plan.endpoint)  # a dead deployment is undone first
+        stores = Backends.from_settings(settings)
+        self.store, self.events = stores.endpoints, stores.events
+        recover(self.ws, self.store, self.events, plan.endpoint)  # undo a dead deployment first
         self.previous = self.store.get(plan.endpoint)
         self.journal = DeployJournal(self.ws)
-        self.notifier = Backends.from_settings(settings).notifier
+        self.notifier = stores.notifier
         if plan.topic is not None:
             self.notifier.check_topic(plan.topic)
         self.schedule = traffic_steps(
@@ -142,13 +142,12 @@ class _Deployment:
             plan.linear_step_percent,
             plan.interval_s,
         )
-        stores = Backends.from_settings(settings)
         self.watch = AlarmWatch(
-            self.ws, (stores.alarms, stores.metrics), self.notifier, plan.alarms, now
+            self.ws, (stores.alarms, stores.metrics, stores.events), self.notifier, plan.alarms, now
         )
         # endpoint workers write their datapoints this late; the alarms must see them
-        self.margin_s = settings.serving.metrics_flush_s + plan.poll_s
-        self.registry = Backends.from_settings(settings).registry
+        self.margin_s = settings.serving.metrics_flush.total_seconds() + plan.poll_s
+        self.registry = stores.registry
         self.version = self._version()
         self.baseline = max(self.previous.variants, key=lambda v: v.weight)
         taken = {v.name for v in self.previous.variants}
@@ -195,7 +194,7 @@ class _Deployment:
     def _promote(self) -> None:
         if self.plan.promote:
             name = self.previous.model_name
-            promote(self.registry, name, self.version, workspace=self.ws)
+            promote(self.registry, name, self.version)
 
     def _shadow(self) -> DeployResult:
         started = self.now().replace(microsecond=0)
@@ -257,7 +256,7 @@ class _Deployment:
             if settle is not None:
                 settle()
             self.journal.end(self.plan.endpoint)
-        emit(self.ws, SOURCE, "Deployment Step", detail)
+        self.events.emit(SOURCE, "Deployment Step", detail)
         self._notify(detail)
         if self.on_step is not None:
             self.on_step(detail)

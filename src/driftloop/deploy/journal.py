@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import DeploymentInProgress
-from driftloop.events.log import emit
+from driftloop.events.base import EventBus
 from driftloop.owner import Owner
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointConfigStore, validate_config
 from driftloop.workspace import Workspace
@@ -108,7 +108,10 @@ def step_detail(step: str, config: EndpointConfig, version: int, **extra: Any) -
 
 
 def recover(
-    workspace: Workspace, store: EndpointConfigStore, endpoint: str | None = None
+    workspace: Workspace,
+    store: EndpointConfigStore,
+    events: EventBus,
+    endpoint: str | None = None,
 ) -> list[dict[str, Any]]:
     """Roll back every in-flight deployment (of ``endpoint``, or all) whose owner is gone,
     through ``store``; the details of the "Deployment Step" events it emitted."""
@@ -121,7 +124,7 @@ def recover(
         restored = store.save(entry.previous)
         reason = f"interrupted: {entry.owner}, which was deploying v{entry.version}, is gone"
         detail = step_detail("rolled_back", restored, entry.version, reason=reason)
-        emit(workspace, SOURCE, "Deployment Step", detail)
+        events.emit(SOURCE, "Deployment Step", detail)
         journal.end(entry.endpoint)
         log.warning("deployment to %s rolled back: %s", entry.endpoint, reason)
         recovered.append(detail)

@@ -45,7 +45,7 @@ def default_handlers(
             target.command,
             input=orjson.dumps(event),
             capture_output=True,
-            timeout=target.timeout_s,
+            timeout=target.timeout.total_seconds(),
             cwd=workspace.root,
             check=False,
         )

@@ -1,4 +1,4 @@
-"""Events in EventBridge's shape, appended to the workspace's event log.
+"""The local event log: events in EventBridge's shape, appended to the workspace's log.
 
 ``{"id", "time", "source", "detail-type", "detail"}``, one JSON line each, written with a single
 ``O_APPEND`` write so several processes can emit at once without interleaving. A line that is
@@ -59,25 +59,25 @@ def event_log(workspace: Workspace) -> Path:
     return workspace.root / EVENT_LOG
 
 
-def emit(
-    workspace: Workspace, source: str, detail_type: str, detail: dict[str, Any]
-) -> dict[str, Any]:
-    """Append one event and return it."""
-    event = {
+def new_event(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An event in EventBridge's shape, with a new id and the current time."""
+    return {
         "id": str(uuid.uuid4()),
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source,
         "detail-type": detail_type,
         "detail": detail,
     }
-    path = event_log(workspace)
+
+
+def append(path: Path, events: list[dict[str, Any]]) -> None:
+    """Append ``events`` to the log at ``path`` in one ``O_APPEND`` write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, orjson.dumps(event) + b"\n")
+        os.write(fd, b"".join(orjson.dumps(event) + b"\n" for event in events))
     finally:
         os.close(fd)
-    return event
 
 
 def problem(value: object) -> str:

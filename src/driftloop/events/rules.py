@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from driftloop.durations import PositiveDuration
 from driftloop.errors import ConfigError, first_problem
 from driftloop.events.patterns import validate_pattern
 
@@ -24,8 +34,10 @@ class CommandTarget(_Model):
     type: Literal["command"] = "command"
     command: list[str] = Field(min_length=1)
     """Program and arguments; the event arrives as JSON on standard input."""
-    timeout_s: float = Field(default=60.0, gt=0)
-    """Seconds before the command is stopped and the delivery counts as failed."""
+    timeout: PositiveDuration = Field(
+        default=timedelta(seconds=60), validation_alias=AliasChoices("timeout", "timeout_s")
+    )
+    """How long the command may run before it is stopped and the delivery counts as failed."""
 
 
 class RetrainTarget(_Model):

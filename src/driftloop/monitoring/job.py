@@ -24,7 +24,6 @@ from driftloop.backends.catalog import Backends
 from driftloop.capture.reader import Window
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
-from driftloop.events.log import emit
 from driftloop.metrics.base import RESOLUTION_S, Datapoint
 from driftloop.monitoring import baseline_drift
 from driftloop.monitoring.drift import DriftResult, detect_drift
@@ -131,7 +130,7 @@ def run_monitoring(
     run.seconds = time.perf_counter() - started
     _write(run)
     _emit_metrics(settings, run, schedule or schedule_name(endpoint))
-    emit(settings.workspace, "driftloop.monitoring", "Monitoring Run Completed", run.summary())
+    stores.events.emit("driftloop.monitoring", "Monitoring Run Completed", run.summary())
     return run
 
 

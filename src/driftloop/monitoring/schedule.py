@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,22 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from driftloop.config import Settings
-from driftloop.errors import ConfigError, DriftloopError
+from driftloop.errors import DriftloopError
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
 
 log = logging.getLogger(__name__)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_interval(text: str, *, minimum: timedelta = timedelta(minutes=1)) -> timedelta:
-    """``90s``, ``15m``, ``1h``, ``2d`` (or combinations like ``1h30m``) as a timedelta."""
-    parts = re.findall(r"(\d+)\s*([smhd])", text.strip().lower())
-    if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s", "", text.lower()):
-        raise ConfigError(f"'{text}' is not an interval like 90s, 15m, 1h or 1h30m")
-    interval = timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
-    if interval < minimum:
-        raise ConfigError(f"interval '{text}' is shorter than {minimum}")
-    return interval
 
 
 @contextmanager
@@ -56,15 +43,21 @@ def job_lock(folder: Path, name: str) -> Iterator[bool]:
 
 
 def run_locked(
-    settings: Settings, endpoint: str, since: datetime, until: datetime, **options: object
+    settings: Settings,
+    endpoint: str,
+    since: datetime,
+    until: datetime,
+    *,
+    variant: str | None = None,
+    schedule: str | None = None,
 ) -> MonitoringRun | None:
     """One run, unless the same job is already running (then None)."""
-    name = f"{endpoint}-{options.get('variant') or 'default'}"
+    name = f"{endpoint}-{variant or 'default'}"
     with job_lock(settings.workspace.monitoring, name) as held:
         if not held:
             log.warning("monitoring %s is still running; skipping this tick", name)
             return None
-        return run_monitoring(settings, endpoint, since, until, **options)  # type: ignore[arg-type]
+        return run_monitoring(settings, endpoint, since, until, variant=variant, schedule=schedule)
 
 
 def run_schedule(

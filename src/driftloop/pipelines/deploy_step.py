@@ -68,4 +68,4 @@ def _serves(registry: ModelRegistry, config: EndpointConfig, number: int) -> boo
 def _make_champion(settings: Settings, registry: ModelRegistry, number: int) -> None:
     name = settings.registry.model_name
     if CHAMPION not in registry.get_version(name, number).aliases:
-        promote(registry, name, number, workspace=settings.workspace)
+        promote(registry, name, number)

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError, PipelineFailed, PipelineStateError
-from driftloop.events.log import emit
 from driftloop.owner import Owner
 from driftloop.pipelines.steps import Context, Outputs, Pipeline, Say, SkipStep, Step, cache_key
 from driftloop.pipelines.store import (
@@ -105,6 +105,7 @@ class _Runner:
         self.say: Say = say or (lambda _message: None)
         self.use_cache = cache and settings.pipeline.cache
         self.store = PipelineStore(settings.workspace)
+        self.events = Backends.from_settings(settings).events
 
     def context(self, record: RunRecord, step: Step, outputs: dict[str, Outputs]) -> Context:
         return Context(self.settings, record.run_id, step.name, record.params, outputs, self.say)
@@ -180,7 +181,7 @@ class _Runner:
         started = self.store.start_step(context.run_id, step.name, key)
         self.say(f"running {step.name}")
         try:
-            outputs = json.loads(json.dumps(step.run(context)))  # JSON-able, and a copy
+            outputs: Outputs = json.loads(json.dumps(step.run(context)))  # JSON-able, a copy
         except SkipStep as skip:
             skipped = {"reason": str(skip)}
             self._ended(self.store.end_step(started.id, SKIPPED, outputs=skipped))
@@ -218,7 +219,7 @@ class _Runner:
             "cacheHitResult": {"sourceRunId": record.cached_from} if record.cached_from else None,
             "failureReason": record.error,
         }
-        emit(self.settings.workspace, SOURCE, "Pipeline Execution Step Status Change", detail)
+        self.events.emit(SOURCE, "Pipeline Execution Step Status Change", detail)
         if self.on_step is not None:
             self.on_step(record)
 
@@ -232,7 +233,7 @@ class _Runner:
             "previousPipelineExecutionStatus": previous,
             "failureReason": reason,
         }
-        emit(self.settings.workspace, SOURCE, "Pipeline Execution Status Change", detail)
+        self.events.emit(SOURCE, "Pipeline Execution Status Change", detail)
 
 
 def _not_orphaned(run: RunRecord) -> str:

@@ -18,6 +18,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from driftloop.errors import NotFoundError
@@ -259,8 +260,7 @@ def _add_owner_columns(db: sqlite3.Connection) -> None:
     for column, kind in _OWNER_COLUMNS.items():
         if column not in present:
             try:
-                add = f"ALTER TABLE runs ADD COLUMN {column} {kind}"
-                retry_locked(lambda add=add: db.execute(add))
+                retry_locked(partial(db.execute, f"ALTER TABLE runs ADD COLUMN {column} {kind}"))
             except sqlite3.OperationalError as exc:  # another process added it meanwhile
                 if "duplicate column" not in str(exc):
                     raise
@@ -271,11 +271,16 @@ def _owner(owner: Owner) -> tuple[int, str, int | None]:
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, pipeline, status, params, *rest, pid, host, started = row
+    run_id, pipeline, status, params, began, ended, failed_step, error, pid, host, started = row
     owner = None if pid is None else Owner(pid, host, started)
-    return RunRecord(run_id, pipeline, status, json.loads(params), *rest, owner=owner)
+    return RunRecord(
+        run_id, pipeline, status, json.loads(params), began, ended, failed_step, error, owner
+    )
 
 
 def _step(row: tuple[Any, ...]) -> StepRecord:
-    *head, outputs, error = row
-    return StepRecord(*head, outputs=json.loads(outputs) if outputs else {}, error=error)
+    id_, run_id, step, attempt, status, key, cached_from, started, ended, outputs, error = row
+    read = json.loads(outputs) if outputs else {}
+    return StepRecord(
+        id_, run_id, step, attempt, status, key, cached_from, started, ended, read, error
+    )

@@ -224,14 +224,22 @@ def _register(ctx: Context) -> Outputs:
     registry = Backends.from_settings(ctx.settings).registry
     name = ctx.settings.registry.model_name
     best = CandidateResult(**ctx.get("train.best"))
-    version = find_version(registry, name, best.run_id)
+    # A retrain registers every time (param "reuse_version" False), like SageMaker's
+    # RegisterModel step: its approval follows today's policy even when training was cached.
+    reuse = ctx.params.get("reuse_version", True)
+    version = find_version(registry, name, best.run_id) if reuse else None
     reused = version is not None
     if version is None:
-        tags = {TRAIN_SNAPSHOT_TAG: ctx.get("ingest.train_snapshot"), PIPELINE_RUN_TAG: ctx.run_id}
+        tags = {
+            TRAIN_SNAPSHOT_TAG: ctx.get("ingest.train_snapshot"),
+            PIPELINE_RUN_TAG: ctx.run_id,
+            **ctx.params.get("tags", {}),
+        }
         uri = Path(ctx.get("validate.baseline")).resolve().as_uri()
         gate = _gate_result(ctx.get("evaluate.gate"))
-        # With an endpoint, the deploy step moves the champion alias once traffic has moved.
-        promote_now = ctx.params["endpoint"] is None
+        # With an endpoint, the deploy step moves the champion alias once traffic has moved;
+        # a retrain's version waits for its guarded deployment (param "promote" False).
+        promote_now = ctx.params.get("promote", ctx.params.get("endpoint") is None)
         registration = register_gated(
             registry, best, gate, ctx.settings, uri, tags, promote=promote_now
         )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from driftloop.events.base import EventBus
+
+REGISTRY_SOURCE = "driftloop.registry"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
@@ -58,7 +62,19 @@ class ModelRegistry(ABC):
 
     Every method that takes a name and version raises
     :class:`~driftloop.errors.ModelNotFound` when the model or version does not exist.
+
+    A registry built by the backend announces each registration and approval or alias change
+    on its event bus (as SageMaker's registry tells EventBridge); one built without a bus
+    announces nothing.
     """
+
+    events: EventBus | None = None
+    """Where :meth:`announce` puts events."""
+
+    def announce(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Put a ``driftloop.registry`` event on the bus, when there is one."""
+        if self.events is not None:
+            self.events.emit(REGISTRY_SOURCE, detail_type, detail)
 
     @abstractmethod
     def create_version(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset
 from driftloop.errors import RegistryError
-from driftloop.events.log import emit
 from driftloop.registry.base import (
     APPROVAL_TAG,
     APPROVED,
@@ -30,9 +29,6 @@ from driftloop.registry.base import (
 from driftloop.registry.gate import Check, GateResult, champion_check, floor_checks
 from driftloop.training.metrics import evaluate
 from driftloop.training.trainer import CandidateResult
-from driftloop.workspace import Workspace
-
-REGISTRY_SOURCE = "driftloop.registry"
 
 
 @dataclass(frozen=True)
@@ -103,9 +99,7 @@ def register_gated(
         registry.delete_version(name, version.version)
         raise
     registered = registry.get_version(name, version.version)
-    emit(
-        settings.workspace,
-        REGISTRY_SOURCE,
+    registry.announce(
         "Model Version Registered",
         {**version_detail(registered), "gate": json.loads(gate.to_json())},
     )
@@ -129,15 +123,9 @@ def version_detail(version: ModelVersion) -> dict[str, object]:
     }
 
 
-def announce(workspace: Workspace | None, change: str, version: ModelVersion) -> ModelVersion:
-    """Emit a "Model Version State Change" event (when a workspace is given); return the version."""
-    if workspace is not None:
-        emit(
-            workspace,
-            REGISTRY_SOURCE,
-            "Model Version State Change",
-            {"change": change, **version_detail(version)},
-        )
+def announce(registry: ModelRegistry, change: str, version: ModelVersion) -> ModelVersion:
+    """Announce a "Model Version State Change" on the registry's bus; return the version."""
+    registry.announce("Model Version State Change", {"change": change, **version_detail(version)})
     return version
 
 
@@ -187,11 +175,10 @@ def approve(
     version: int,
     *,
     force: bool = False,
-    workspace: Workspace | None = None,
 ) -> ModelVersion:
     """Mark ``version`` Approved and make it champion. A gate failure needs ``force``.
 
-    With a ``workspace``, emits one "approved" state change event.
+    The registry announces one "approved" state change event.
     """
     found = registry.get_version(name, version)
     if found.gate_status != "passed" and not force:
@@ -199,15 +186,13 @@ def approve(
             f"{name} v{version} failed its gate ({found.gate_status}); use --force to approve it"
         )
     registry.set_tags(name, version, {APPROVAL_TAG: APPROVED})
-    return announce(workspace, "approved", _make_champion(registry, name, version))
+    return announce(registry, "approved", _make_champion(registry, name, version))
 
 
-def reject(
-    registry: ModelRegistry, name: str, version: int, *, workspace: Workspace | None = None
-) -> ModelVersion:
+def reject(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
     """Mark ``version`` Rejected and drop its challenger alias. The champion cannot be rejected.
 
-    With a ``workspace``, emits one "rejected" state change event.
+    The registry announces one "rejected" state change event.
     """
     found = registry.get_version(name, version)
     if CHAMPION in found.aliases:
@@ -217,17 +202,15 @@ def reject(
     registry.set_tags(name, version, {APPROVAL_TAG: REJECTED})
     if CHALLENGER in found.aliases:
         registry.delete_alias(name, CHALLENGER)
-    return announce(workspace, "rejected", registry.get_version(name, version))
+    return announce(registry, "rejected", registry.get_version(name, version))
 
 
-def promote(
-    registry: ModelRegistry, name: str, version: int, *, workspace: Workspace | None = None
-) -> ModelVersion:
+def promote(registry: ModelRegistry, name: str, version: int) -> ModelVersion:
     """Point ``champion`` at an Approved ``version`` (also a rollback to an older one).
 
-    With a ``workspace``, emits one "promoted" state change event.
+    The registry announces one "promoted" state change event.
     """
-    return announce(workspace, "promoted", _make_champion(registry, name, version))
+    return announce(registry, "promoted", _make_champion(registry, name, version))
 
 
 def _make_champion(registry: ModelRegistry, name: str, version: int) -> ModelVersion:

@@ -25,13 +25,14 @@ from driftloop.data.preprocess import MANIFEST
 from driftloop.data.spec import target_vector
 from driftloop.deploy.guarded import DeployPlan, DeployResult, deploy
 from driftloop.errors import ConfigError
-from driftloop.events.log import emit
+from driftloop.events.base import EventBus
 from driftloop.monitoring.target import MonitorTarget, resolve_target, served_spec
 from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL_TAG
 from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
 from driftloop.retraining.ledger import Ledger
+from driftloop.retraining.pipeline import run_retraining
 from driftloop.training.metrics import evaluate
-from driftloop.workspace import Workspace, atomic_path, atomic_write_text
+from driftloop.workspace import atomic_path, atomic_write_text
 
 SOURCE = "driftloop.retrain"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,6 +47,7 @@ class RetrainOutcome:
     version: int | None = None
     gate_passed: bool | None = None
     approval: str | None = None
+    pipeline_run: str | None = None  # the retraining pipeline's run (step cache and lineage)
     labelled_rows: int = 0  # labelled captured rows new to the champion
     training_rows: int = 0
     captured_in_training: int = 0
@@ -69,9 +71,10 @@ def retrain(
     policy = settings.retrain
     now = utc(now or datetime.now(UTC))
     ws, event_id = settings.workspace, (event or {}).get("id")
+    bus = Backends.from_settings(settings).events
     ledger, detail = Ledger(ws.root / "retrain.db"), {"endpoint": endpoint, "trigger": event_id}
     if ledger.handled(event_id):
-        return _skipped(ws, detail, RetrainOutcome("skipped", "duplicate event"))
+        return _skipped(bus, detail, RetrainOutcome("skipped", "duplicate event"))
     target = resolve_target(settings, endpoint)
     since = now - policy.window if policy.window is not None else None
     labelled = labelled_traffic(settings, target, since, now)
@@ -79,19 +82,19 @@ def retrain(
     fresh = new_rows(labelled, lineage[1])
     reason = ledger.claim(endpoint, event_id, now, policy, force, fresh)
     if reason is not None:
-        return _skipped(ws, detail, RetrainOutcome("skipped", reason, labelled_rows=fresh))
-    emit(ws, SOURCE, "Retraining Started", {**detail, "labelled_rows": fresh})
+        return _skipped(bus, detail, RetrainOutcome("skipped", reason, labelled_rows=fresh))
+    bus.emit(SOURCE, "Retraining Started", {**detail, "labelled_rows": fresh})
     try:
         outcome = _train(settings, target, labelled, lineage, now)
     except Exception as exc:
-        emit(ws, SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
+        bus.emit(SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
         raise
-    emit(ws, SOURCE, "Retraining Completed", {**detail, **outcome.to_dict()})
+    bus.emit(SOURCE, "Retraining Completed", {**detail, **outcome.to_dict()})
     return outcome
 
 
-def _skipped(ws: Workspace, detail: dict[str, Any], outcome: RetrainOutcome) -> RetrainOutcome:
-    emit(ws, SOURCE, "Retraining Skipped", {**detail, **outcome.to_dict()})
+def _skipped(bus: EventBus, detail: dict[str, Any], outcome: RetrainOutcome) -> RetrainOutcome:
+    bus.emit(SOURCE, "Retraining Skipped", {**detail, **outcome.to_dict()})
     return outcome
 
 
@@ -130,8 +133,6 @@ def _train(
     now: datetime,
 ) -> RetrainOutcome:
     """Train on the original data plus older labelled rows, gate on the recent hold-out."""
-    from driftloop.flows import train_and_register
-
     policy, (base_digest, until) = settings.retrain, lineage
     base = None
     if policy.history == "all":
@@ -142,23 +143,24 @@ def _train(
     folder = settings.workspace.root / "retrain" / now.strftime("%Y%m%dT%H%M%S%fZ")
     train_csv, val_csv = _write(folder, target, rows.train, rows.recent)
     tags = {BASE_SNAPSHOT_TAG: base_digest, UNTIL_TAG: rows.cut.to_text()}
-    trained = train_and_register(settings, train_csv, val_csv, promote=False, tags=tags)
-    registration = trained.registration
-    assert registration is not None  # registering is the default
-    version, gate = registration.version, registration.gate
-    champion = _champion_metrics(settings, gate.champion_version or target.version, rows.recent)
+    run, outputs = run_retraining(settings, train_csv, val_csv, target.endpoint, tags)
+    registered, gate = outputs["register"], outputs["evaluate"]["gate"]
+    rival = gate["champion_version"] or target.version
+    champion = _champion_metrics(settings, rival, rows.recent)
+    passed = bool(outputs["evaluate"]["passed"])
     return RetrainOutcome(
         "retrained",
-        f"v{version.version}: gate {'passed' if gate.passed else 'failed'}",
-        version=version.version,
-        gate_passed=gate.passed,
-        approval=version.approval,
+        f"v{registered['version']}: gate {'passed' if passed else 'failed'}",
+        version=registered["version"],
+        gate_passed=passed,
+        approval=registered["approval"],
+        pipeline_run=run.run_id,
         labelled_rows=rows.new_rows,
         training_rows=len(rows.train),
         captured_in_training=rows.captured_in_training,
         recent_rows=len(rows.recent),
         champion_metrics=champion,
-        challenger_metrics=dict(trained.best.metrics),
+        challenger_metrics=dict(outputs["train"]["best"]["metrics"]),
     )
 
 

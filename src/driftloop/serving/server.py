@@ -72,7 +72,9 @@ def _container_plane(settings: Settings, model_dir: Path) -> DataPlane:
     model = load_model_dir(model_dir)
     route = Route(SAGEMAKER_VARIANT, model, RowReader(model.spec))
     table = RoutingTable("default", 0, (route,), Capture(enabled=False))
-    return DataPlane(table, EndpointMetrics("default", None), None, **_limits(settings))
+    max_rows, timeout_s = _limits(settings)
+    metrics = EndpointMetrics("default", None)
+    return DataPlane(table, metrics, None, max_rows=max_rows, timeout_s=timeout_s)
 
 
 def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, ModelCache]:
@@ -81,12 +83,15 @@ def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, Model
     cache = ModelCache(stores.registry)
     table = build_table(stores.endpoints.get(endpoint), cache.load)
     metrics = EndpointMetrics(endpoint, stores.metrics)
-    plane = DataPlane(table, metrics, CaptureWriter(ws.capture, endpoint), **_limits(settings))
+    writer = CaptureWriter(ws.capture, endpoint)
+    max_rows, timeout_s = _limits(settings)
+    plane = DataPlane(table, metrics, writer, max_rows=max_rows, timeout_s=timeout_s)
     return plane, cache
 
 
-def _limits(settings: Settings) -> dict[str, float]:
-    return {"max_rows": settings.serving.max_rows, "timeout_s": settings.serving.request_timeout_s}
+def _limits(settings: Settings) -> tuple[int, float]:
+    """``max_rows`` and ``timeout_s`` of a data plane."""
+    return settings.serving.max_rows, settings.serving.request_timeout.total_seconds()
 
 
 def build_app(settings: Settings) -> Starlette:
@@ -115,7 +120,7 @@ def build_app(settings: Settings) -> Starlette:
         api_key=key,
         max_body_bytes=max_body,
         lifespan=lifespan,
-        load_wait_s=cfg.request_timeout_s,
+        load_wait_s=cfg.request_timeout.total_seconds(),
         labels=_label_sink(settings, state) if cfg.model_dir is None else None,
     )
 
@@ -149,10 +154,10 @@ async def _start(state: ServerState, settings: Settings) -> None:
         return
     state.ready(plane)
     log.info("endpoint %s ready: %s", plane.endpoint, plane.table.versions())
-    background = [_flush_loop(plane, cfg.metrics_flush_s)]
+    background = [_flush_loop(plane, cfg.metrics_flush.total_seconds())]
     if cache is not None:
         store = Backends.from_settings(settings).endpoints
-        background.append(ConfigWatcher(plane, store, cache, cfg.config_poll_s).run())
+        background.append(ConfigWatcher(plane, store, cache, cfg.config_poll.total_seconds()).run())
     await asyncio.gather(*background)
 
 
@@ -198,7 +203,7 @@ def run(settings: Settings) -> None:
             host=cfg.host,
             port=cfg.port,
             workers=cfg.workers,
-            timeout_graceful_shutdown=int(cfg.graceful_timeout_s),
+            timeout_graceful_shutdown=round(cfg.graceful_timeout.total_seconds()),
             log_level="warning",
             access_log=False,
             log_config=None,  # uvicorn's lines go through driftloop's handler

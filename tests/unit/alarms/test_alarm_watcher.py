@@ -17,6 +17,7 @@ from driftloop.config import NotificationSettings
 from driftloop.events.log import read_events
 from driftloop.metrics.base import Datapoint
 from driftloop.workspace import Workspace
+from tests.workspaces import event_bus
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())
 DIMS = {"EndpointName": "churn"}
@@ -53,7 +54,7 @@ def _watcher(tmp_path: Path, actions: list[str]) -> tuple[AlarmWatcher, Workspac
     point = Datapoint("AWS/SageMaker", "ModelLatency", DIMS, T0, "Microseconds", 5e3, 1, 5e3, 5e3)
     metrics.put_metric_data([point])
     notifier = TopicNotifier(NotificationSettings.model_validate(TOPICS), ws)
-    return AlarmWatcher(ws, alarms, metrics, notifier), ws
+    return AlarmWatcher(ws, alarms, metrics, notifier, event_bus(ws)), ws
 
 
 def test_a_change_is_recorded_announced_and_paged_once(tmp_path: Path) -> None:

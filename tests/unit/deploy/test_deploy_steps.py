@@ -14,6 +14,7 @@ from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.config import NotificationSettings
 from driftloop.deploy._steps import AlarmWatch, bake
 from driftloop.workspace import Workspace
+from tests.workspaces import event_bus
 
 T0 = int(datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp())  # a multiple of 60
 
@@ -44,7 +45,7 @@ def workspace(tmp_path: Path) -> Workspace:
 
 def _watch(ws: Workspace, names: list[str], at: float) -> AlarmWatch:
     notifier = TopicNotifier(NotificationSettings(), ws)
-    stores = (SqliteAlarmStore(ws.alarms_db), SqliteMetricStore(ws.metrics_db))
+    stores = (SqliteAlarmStore(ws.alarms_db), SqliteMetricStore(ws.metrics_db), event_bus(ws))
     return AlarmWatch(ws, stores, notifier, names, lambda: datetime.fromtimestamp(at, UTC))
 
 

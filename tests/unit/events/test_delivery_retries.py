@@ -16,8 +16,8 @@ from driftloop.agent import Agent
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.config import load_settings
 from driftloop.events.delivery import Deliverer
-from driftloop.events.log import emit
 from driftloop.workspace import Workspace
+from tests.workspaces import emit
 
 
 class Clock:
@@ -124,7 +124,7 @@ def test_the_agent_tick_does_not_wait_for_a_failing_target(tmp_path: Path) -> No
     started = time.monotonic()
     agent.tick(datetime.now(UTC))
     assert time.monotonic() - started < 1.5  # about 3 s before
-    [waiting] = agent.deliverer.retries()
+    [waiting] = agent.events.retries()
     assert waiting["attempts"] == 1 and "no-such-topic" in waiting["error"]
 
 

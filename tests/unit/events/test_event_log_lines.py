@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.cli import events as events_cli
 from driftloop.events.delivery import Deliverer
-from driftloop.events.log import LogLine, emit, event_log, read_events
+from driftloop.events.log import LogLine, event_log, read_events
 from driftloop.workspace import Workspace
+from tests.workspaces import emit
 
 
 def append(workspace: Workspace, data: bytes) -> None:
@@ -99,7 +100,7 @@ def test_cli_counts_bad_lines_and_shows_dead_letters(home: Path) -> None:
     append(workspace, b"not json\n")
     listed = CliRunner().invoke(events_cli.events_app, ["list"])
     assert listed.exit_code == 0, listed.output
-    assert "1 line(s) of the event log are not events (line 2)" in " ".join(listed.output.split())
+    assert "1 item(s) are not events: line 2, byte" in " ".join(listed.output.split())
     Deliverer(workspace, FileRuleStore(workspace.rules_file), {}).deliver_pending()
     shown = CliRunner().invoke(events_cli.events_app, ["dead-letters"], terminal_width=200)
     assert shown.exit_code == 0, shown.output

@@ -1,4 +1,4 @@
-"""approve, reject and promote emit their own "Model Version State Change" event."""
+"""approve, reject and promote: the registry announces one "Model Version State Change" each."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from driftloop.backends.local.events import LogEventBus
+from driftloop.backends.local.rules import FileRuleStore
 from driftloop.errors import ModelNotFound, RegistryError
 from driftloop.events.log import read_events
 from driftloop.registry.base import (
@@ -79,6 +81,11 @@ def registry() -> MemoryRegistry:
     return registry
 
 
+def on_bus(registry: MemoryRegistry, workspace: Workspace) -> MemoryRegistry:
+    registry.events = LogEventBus(workspace, FileRuleStore(workspace.rules_file))
+    return registry
+
+
 def changes(workspace: Workspace) -> list[tuple[str, int]]:
     return [
         (event["detail"]["change"], event["detail"]["version"])
@@ -89,7 +96,7 @@ def changes(workspace: Workspace) -> list[tuple[str, int]]:
 
 def test_approve_emits_one_event(registry: MemoryRegistry, tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
-    approved = approve(registry, NAME, 1, workspace=workspace)
+    approved = approve(on_bus(registry, workspace), NAME, 1)
     assert approved.approval == APPROVED and approved.aliases == (CHAMPION,)
     assert changes(workspace) == [("approved", 1)]
     [event] = read_events(workspace)
@@ -99,20 +106,21 @@ def test_approve_emits_one_event(registry: MemoryRegistry, tmp_path: Path) -> No
 
 def test_reject_and_promote_emit_one_event_each(registry: MemoryRegistry, tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
-    approve(registry, NAME, 1, workspace=workspace)
-    reject(registry, NAME, 2, workspace=workspace)
-    promote(registry, NAME, 1, workspace=workspace)
+    on_bus(registry, workspace)
+    approve(registry, NAME, 1)
+    reject(registry, NAME, 2)
+    promote(registry, NAME, 1)
     assert changes(workspace) == [("approved", 1), ("rejected", 2), ("promoted", 1)]
 
 
 def test_a_refused_change_emits_nothing(registry: MemoryRegistry, tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
     with pytest.raises(RegistryError):
-        promote(registry, NAME, 2, workspace=workspace)  # still pending
+        promote(on_bus(registry, workspace), NAME, 2)  # still pending
     assert changes(workspace) == []
 
 
-def test_without_a_workspace_nothing_is_emitted(
+def test_a_registry_without_a_bus_announces_nothing(
     registry: MemoryRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)

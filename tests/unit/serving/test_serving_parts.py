@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.backends.local.endpoints import FolderEndpointStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.capture.writer import CaptureWriter, capture_record
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.events.log import read_events
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from driftloop.workspace import Workspace
+from tests.workspaces import endpoint_store
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
 
@@ -111,7 +111,7 @@ def test_metric_store_merges_writers_from_several_processes(tmp_path: Path) -> N
 
 
 def test_endpoint_store_revisions_and_errors(tmp_path: Path) -> None:
-    store = FolderEndpointStore(Workspace(tmp_path))
+    store = endpoint_store(Workspace(tmp_path))
     config = EndpointConfig(
         name="churn", model_name="m", variants=(Variant(name="A", model="champion"),)
     )

@@ -7,54 +7,60 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from driftloop.backends.catalog import Backends
     from driftloop.config import Settings
 
 
-def factories(settings: Settings) -> dict[str, Callable[[], object]]:
+def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
     """How to build each local store of ``settings``' workspace."""
     ws = settings.workspace
 
-    def metrics() -> object:
+    def metrics(_: Backends) -> object:
         from driftloop.backends.local.metrics import SqliteMetricStore
 
         return SqliteMetricStore(ws.metrics_db)
 
-    def alarms() -> object:
+    def alarms(_: Backends) -> object:
         from driftloop.backends.local.alarms import SqliteAlarmStore
 
         return SqliteAlarmStore(ws.alarms_db)
 
-    def rules() -> object:
+    def rules(_: Backends) -> object:
         from driftloop.backends.local.rules import FileRuleStore
 
         return FileRuleStore(ws.rules_file)
 
-    def snapshots() -> object:
+    def snapshots(_: Backends) -> object:
         from driftloop.backends.local.snapshots import FolderSnapshotStore
 
         return FolderSnapshotStore(ws.snapshots)
 
-    def capture() -> object:
+    def capture(_: Backends) -> object:
         from driftloop.backends.local.capture import FolderCaptureStore
 
         return FolderCaptureStore(ws.capture)
 
-    def labels() -> object:
+    def labels(_: Backends) -> object:
         from driftloop.backends.local.capture import FolderLabelStore
 
         return FolderLabelStore(ws)
 
-    def endpoints() -> object:
+    def events(stores: Backends) -> object:
+        from driftloop.backends.local.events import LogEventBus
+
+        return LogEventBus(ws, stores.rules)
+
+    def endpoints(stores: Backends) -> object:
         from driftloop.backends.local.endpoints import FolderEndpointStore
 
-        return FolderEndpointStore(ws)
+        return FolderEndpointStore(ws, stores.events)
 
-    def registry() -> object:
+    def registry(stores: Backends) -> object:
         from driftloop.backends.local.registry import MlflowRegistry
 
-        return MlflowRegistry(ws)
+        return MlflowRegistry(ws, stores.events)
 
-    def notifier() -> object:
+    def notifier(_: Backends) -> object:
         from driftloop.backends.local.notifications import TopicNotifier
 
         return TopicNotifier(settings.notifications, ws)
@@ -63,6 +69,7 @@ def factories(settings: Settings) -> dict[str, Callable[[], object]]:
         "metrics": metrics,
         "alarms": alarms,
         "rules": rules,
+        "events": events,
         "snapshots": snapshots,
         "capture": capture,
         "labels": labels,

@@ -17,7 +17,9 @@ def send_email(settings: SmtpSettings, recipient: str, subject: str, body: str) 
     message["To"] = recipient
     message["Subject"] = subject
     message.set_content(body)
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s) as client:
+    with smtplib.SMTP(
+        settings.host, settings.port, timeout=settings.timeout.total_seconds()
+    ) as client:
         if settings.starttls:
             client.starttls()
         if settings.username:

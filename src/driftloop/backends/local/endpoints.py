@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from driftloop.errors import NotFoundError
-from driftloop.events.log import emit
+from driftloop.events.base import EventBus
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
     EndpointConfigStore,
@@ -19,8 +19,9 @@ from driftloop.workspace import Workspace, atomic_write_text
 class FolderEndpointStore(EndpointConfigStore):
     """Endpoint configs under ``<workspace>/endpoints/<name>.json``."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, events: EventBus) -> None:
         self.workspace = workspace
+        self.events = events
         self.folder = workspace.endpoints
 
     def path(self, name: str) -> Path:
@@ -31,7 +32,7 @@ class FolderEndpointStore(EndpointConfigStore):
         revision = (previous.revision if previous else 0) + 1
         stored = config.model_copy(update={"revision": revision, "updated": time.time()})
         atomic_write_text(self.path(config.name), stored.model_dump_json(indent=2))
-        emit(self.workspace, "driftloop.deploy", "Endpoint Config Updated", summary(stored))
+        self.events.emit("driftloop.deploy", "Endpoint Config Updated", summary(stored))
         return stored
 
     def get(self, name: str) -> EndpointConfig:

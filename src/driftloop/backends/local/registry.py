@@ -10,6 +10,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from driftloop.errors import ModelNotFound
+from driftloop.events.base import EventBus
 from driftloop.registry.base import ModelRegistry, ModelVersion
 from driftloop.training import tracking
 from driftloop.workspace import Workspace
@@ -34,7 +35,8 @@ def _not_found(exc: MlflowException) -> bool:
 class MlflowRegistry(ModelRegistry):
     """:class:`ModelRegistry` backed by an MLflow tracking/registry store."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, events: EventBus | None = None) -> None:
+        self.events = events
         tracking.configure(workspace)
         self._client = MlflowClient(workspace.tracking_uri, workspace.tracking_uri)
 
