@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from driftloop.alarms.definition import parse_alarm
-from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
@@ -52,7 +51,6 @@ class Agent:
         self.endpoints = backends.endpoints
         self.notifier = backends.notifier
         self.events = backends.events
-        self.watcher = AlarmWatcher(ws, self.alarms, self.metrics, self.notifier, self.events)
         self.handlers = default_handlers(ws, self.notifier, self._retrain)
         for raw in settings.alarms:
             self.alarms.put(parse_alarm(raw))
@@ -100,7 +98,7 @@ class Agent:
             log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
 
     def _alarms(self, now: datetime) -> None:
-        self.watcher.check_all(now)
+        self.alarms.evaluate(now)
 
     def _schedules(self, now: datetime) -> None:
         for schedule in self.schedules:

@@ -71,3 +71,16 @@ def test_unknown_alarms_are_not_found(backends: Backends) -> None:
     store.put(_alarm("a"))
     store.delete("a")
     assert store.list() == []
+
+
+def test_evaluate_reports_each_named_alarm_and_refuses_unknown_ones(backends: Backends) -> None:
+    store = backends.alarms
+    store.put(_alarm("quiet"))
+    store.put(_alarm("other"))
+    now = datetime.now(UTC)
+    results = store.evaluate(now, ["quiet"])
+    assert list(results) == ["quiet"]
+    assert results["quiet"].state == "INSUFFICIENT_DATA" and results["quiet"].reason
+    assert sorted(store.evaluate(now)) == ["other", "quiet"]
+    with pytest.raises(NotFoundError, match="missing"):
+        store.evaluate(now, ["missing"])

@@ -1,15 +1,18 @@
-"""The alarm store contract: definitions, their current state and their state history.
+"""The alarm service contract: definitions, their evaluation, current state and history.
 
-Locally the agent evaluates the alarms and records each evaluation here; on a cloud backend the
-service evaluates them itself. Every method that names an alarm raises
-:class:`~driftloop.errors.NotFoundError` when there is none of that name.
+:meth:`AlarmStore.evaluate` brings states up to date: locally it evaluates each alarm against
+the metric store, records it and announces a change; CloudWatch evaluates alarms (and runs
+their actions) by itself, so there it reads the states. Every method that names an alarm
+raises :class:`~driftloop.errors.NotFoundError` when there is none of that name.
 """
 
 from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from driftloop.alarms.decision import State
 from driftloop.alarms.definition import AlarmDefinition
@@ -62,6 +65,13 @@ class AlarmStore(ABC):
     @abstractmethod
     def delete(self, name: str) -> None:
         """Remove an alarm (its history stays)."""
+
+    @abstractmethod
+    def evaluate(self, now: datetime, names: Sequence[str] | None = None) -> dict[str, Evaluation]:
+        """The state and reason of the named alarms (every alarm when None) as of ``now``.
+        A change of state is recorded in the history, put on the event bus as a "CloudWatch
+        Alarm State Change" event and sent to the alarm's actions for the new state. With
+        ``names`` None, an alarm that cannot be evaluated is logged and left out."""
 
     @abstractmethod
     def set_state(self, name: str, evaluation: Evaluation) -> tuple[str, str] | None:

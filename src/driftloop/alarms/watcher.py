@@ -12,7 +12,6 @@ from driftloop.alarms.evaluate import Evaluation, evaluate, state_change_event
 from driftloop.events.base import EventBus
 from driftloop.metrics.base import MetricStore
 from driftloop.notifications.base import Notifier, alarm_message
-from driftloop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +22,14 @@ class AlarmWatcher:
 
     def __init__(
         self,
-        workspace: Workspace,
+        where: str,
         alarms: AlarmStore,
         metrics: MetricStore,
         notifier: Notifier,
         events: EventBus,
     ) -> None:
-        self.workspace, self.alarms, self.metrics = workspace, alarms, metrics
+        """``where`` names the workspace in notification messages."""
+        self.where, self.alarms, self.metrics = where, alarms, metrics
         self.notifier, self.events = notifier, events
 
     def check(self, alarm: AlarmDefinition, now: datetime) -> Evaluation:
@@ -41,13 +41,15 @@ class AlarmWatcher:
             self._announce(alarm, *change, result.reason, now)
         return result
 
-    def check_all(self, now: datetime) -> None:
-        """Every stored alarm; one that cannot be evaluated is logged and skipped."""
+    def check_all(self, now: datetime) -> dict[str, Evaluation]:
+        """Every stored alarm; one that cannot be evaluated is logged and left out."""
+        results = {}
         for alarm in self.alarms.list():
             try:
-                self.check(alarm, now)
+                results[alarm.alarm_name] = self.check(alarm, now)
             except Exception:
                 log.exception("alarm %s could not be evaluated", alarm.alarm_name)
+        return results
 
     def _announce(
         self, alarm: AlarmDefinition, old: str, new: str, reason: str, now: datetime
@@ -60,8 +62,7 @@ class AlarmWatcher:
         actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
             new, alarm.insufficient_data_actions
         )
-        where = str(self.workspace.root)
-        subject, message = alarm_message(alarm.alarm_name, old, new, reason, where)
+        subject, message = alarm_message(alarm.alarm_name, old, new, reason, self.where)
         for topic in topics(actions):
             try:
                 self.notifier.publish(topic, subject, message, detail)

@@ -14,12 +14,9 @@ import orjson
 
 from driftloop.alarms.base import AlarmStore
 from driftloop.alarms.definition import AlarmDefinition
-from driftloop.alarms.watcher import AlarmWatcher
 from driftloop.capture.reader import hour_folders
 from driftloop.errors import ConfigError, NotFoundError
-from driftloop.events.base import EventBus
 from driftloop.metrics.base import MetricStore
-from driftloop.notifications.base import Notifier
 from driftloop.serving.metrics import NAMESPACE
 from driftloop.workspace import Workspace
 
@@ -67,18 +64,10 @@ def traffic_steps(
 
 
 class AlarmWatch:
-    """Evaluates the watched alarms, recording and announcing state changes like the agent."""
+    """Evaluates the watched alarms through the alarm service, as the agent does."""
 
-    def __init__(
-        self,
-        workspace: Workspace,
-        stores: tuple[AlarmStore, MetricStore, EventBus],
-        notifier: Notifier,
-        names: list[str],
-        now: Callable[[], datetime],
-    ) -> None:
-        self.store, self.metrics, events = stores
-        self.watcher = AlarmWatcher(workspace, self.store, self.metrics, notifier, events)
+    def __init__(self, store: AlarmStore, names: list[str], now: Callable[[], datetime]) -> None:
+        self.store = store
         self.now = now
         self.alarms = [self._definition(name) for name in names]
 
@@ -92,13 +81,9 @@ class AlarmWatch:
 
     def firing(self) -> tuple[str, str] | None:
         """``(alarm name, reason)`` of the first watched alarm in ALARM, else None."""
-        now = self.now()
-        found = None
-        for alarm in self.alarms:
-            result = self.watcher.check(alarm, now)
-            if result.state == "ALARM" and found is None:
-                found = (alarm.alarm_name, result.reason)
-        return found
+        results = self.store.evaluate(self.now(), [alarm.alarm_name for alarm in self.alarms])
+        firing = [(name, r.reason) for name, r in results.items() if r.state == "ALARM"]
+        return firing[0] if firing else None
 
     def settle_s(self, margin_s: float) -> float:
         """Seconds from now until every watched alarm has evaluated its full evaluation range

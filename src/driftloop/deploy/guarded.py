@@ -142,9 +142,8 @@ class _Deployment:
             plan.linear_step_percent,
             plan.interval_s,
         )
-        self.watch = AlarmWatch(
-            self.ws, (stores.alarms, stores.metrics, stores.events), self.notifier, plan.alarms, now
-        )
+        self.watch = AlarmWatch(stores.alarms, plan.alarms, now)
+        self.metrics = stores.metrics
         # endpoint workers write their datapoints this late; the alarms must see them
         self.margin_s = settings.serving.metrics_flush.total_seconds() + plan.poll_s
         self.registry = stores.registry
@@ -207,7 +206,7 @@ class _Deployment:
         until = self.now() + timedelta(seconds=1)
         report = shadow_report(
             self.ws,
-            self.watch.metrics,
+            self.metrics,
             self.plan.endpoint,
             self.baseline.name,
             self.new_name,

@@ -54,7 +54,7 @@ def _watcher(tmp_path: Path, actions: list[str]) -> tuple[AlarmWatcher, Workspac
     point = Datapoint("AWS/SageMaker", "ModelLatency", DIMS, T0, "Microseconds", 5e3, 1, 5e3, 5e3)
     metrics.put_metric_data([point])
     notifier = TopicNotifier(NotificationSettings.model_validate(TOPICS), ws)
-    return AlarmWatcher(ws, alarms, metrics, notifier, event_bus(ws)), ws
+    return AlarmWatcher(str(ws.root), alarms, metrics, notifier, event_bus(ws)), ws
 
 
 def test_a_change_is_recorded_announced_and_paged_once(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.alarms.definition import parse_alarm
-from driftloop.backends.local.alarms import SqliteAlarmStore
+from driftloop.backends.local.alarms import Evaluator, SqliteAlarmStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.config import NotificationSettings
@@ -45,8 +45,9 @@ def workspace(tmp_path: Path) -> Workspace:
 
 def _watch(ws: Workspace, names: list[str], at: float) -> AlarmWatch:
     notifier = TopicNotifier(NotificationSettings(), ws)
-    stores = (SqliteAlarmStore(ws.alarms_db), SqliteMetricStore(ws.metrics_db), event_bus(ws))
-    return AlarmWatch(ws, stores, notifier, names, lambda: datetime.fromtimestamp(at, UTC))
+    parts = Evaluator(str(ws.root), SqliteMetricStore(ws.metrics_db), notifier, event_bus(ws))
+    alarms = SqliteAlarmStore(ws.alarms_db, parts)
+    return AlarmWatch(alarms, names, lambda: datetime.fromtimestamp(at, UTC))
 
 
 def test_settle_covers_the_first_complete_evaluation_range(workspace: Workspace) -> None:

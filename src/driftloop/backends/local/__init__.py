@@ -20,10 +20,11 @@ def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
 
         return SqliteMetricStore(ws.metrics_db)
 
-    def alarms(_: Backends) -> object:
-        from driftloop.backends.local.alarms import SqliteAlarmStore
+    def alarms(stores: Backends) -> object:
+        from driftloop.backends.local.alarms import Evaluator, SqliteAlarmStore
 
-        return SqliteAlarmStore(ws.alarms_db)
+        parts = Evaluator(str(ws.root), stores.metrics, stores.notifier, stores.events)
+        return SqliteAlarmStore(ws.alarms_db, parts)
 
     def rules(_: Backends) -> object:
         from driftloop.backends.local.rules import FileRuleStore

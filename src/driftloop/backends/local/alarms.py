@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,11 @@ from driftloop.alarms.base import INITIAL_STATE, AlarmStore, HistoryItem, Stored
 from driftloop.alarms.decision import State
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
-from driftloop.errors import NotFoundError
+from driftloop.alarms.watcher import AlarmWatcher
+from driftloop.errors import ConfigError, NotFoundError
+from driftloop.events.base import EventBus
+from driftloop.metrics.base import MetricStore
+from driftloop.notifications.base import Notifier
 from driftloop.sqlite_db import connect
 
 _SCHEMA = (
@@ -24,15 +30,41 @@ _SCHEMA = (
 )
 
 
+@dataclass(frozen=True)
+class Evaluator:
+    """What local alarms are evaluated with: the metric store, and where changes go."""
+
+    where: str
+    """The workspace, as notification messages name it."""
+    metrics: MetricStore
+    notifier: Notifier
+    events: EventBus
+
+    @property
+    def parts(self) -> tuple[MetricStore, Notifier, EventBus]:
+        return self.metrics, self.notifier, self.events
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SqliteAlarmStore(AlarmStore):
-    """The workspace's alarms in ``alarms.db``."""
+    """The workspace's alarms in ``alarms.db``, evaluated against ``metrics`` (alarms opened
+    without one can be read and changed, not evaluated)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, evaluator: Evaluator | None = None) -> None:
         self.path = path
+        self._watcher = (
+            None if evaluator is None else AlarmWatcher(evaluator.where, self, *evaluator.parts)
+        )
+
+    def evaluate(self, now: datetime, names: Sequence[str] | None = None) -> dict[str, Evaluation]:
+        if self._watcher is None:
+            raise ConfigError(f"{self.path} was opened without a metric store to evaluate with")
+        if names is None:
+            return self._watcher.check_all(now)
+        return {name: self._watcher.check(self.get(name).definition, now) for name in names}
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path, _SCHEMA)
