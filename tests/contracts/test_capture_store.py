@@ -81,3 +81,17 @@ def test_labels_per_key_all_or_none(backends: Backends, tmp_path: Path) -> None:
     assert "r9" not in store.read("churn")
     store.put_records("churn", [{"inference_id": "r1", "label": 0}], SPEC)
     assert store.read("churn")["r1"] == 0  # a later label wins
+
+
+def test_raw_records_of_one_variant_in_a_window(backends: Backends) -> None:
+    store = backends.capture
+    later = T0 + timedelta(seconds=3)
+    store.write("churn", "A", [_record([{"x": 1.0, "c": "a"}], "r1", T0)], T0)
+    store.write("churn", "A", [_record([{"x": 2.0, "c": "b"}], "r2", later), b"[1]\n"], later)
+    store.write("churn", "B", [_record([{"x": 3.0, "c": "a"}], "r3", later)], later)
+    found = list(store.read_records("churn", "A", since=T0, until=T0 + timedelta(minutes=1)))
+    assert [r["eventMetadata"]["inferenceId"] for r in found] == ["r1", "r2"]
+    assert found[0]["captureData"]["endpointOutput"]["encoding"] == "JSON"
+    after = T0 + timedelta(seconds=1)
+    assert len(list(store.read_records("churn", "A", since=after, until=later))) == 0
+    assert list(store.read_records("nope", "A", since=T0, until=later)) == []

@@ -8,7 +8,7 @@ Writing capture records stays with whoever serves: the local endpoint appends th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,14 @@ class CaptureStore(ABC):
         """Every row ``endpoint`` captured in ``[since, until)`` (of ``variants`` only, when
         given), typed by ``spec``; unusable lines are counted as problems, never raised. An
         endpoint that captured nothing gives an empty window."""
+
+    @abstractmethod
+    def read_records(
+        self, endpoint: str, variant: str, *, since: datetime, until: datetime
+    ) -> Iterator[dict[str, Any]]:
+        """Each capture record (SageMaker's ``captureData`` and ``eventMetadata``) that
+        ``variant`` of ``endpoint`` wrote in ``[since, until)``, oldest file first. A line
+        that is not a JSON object is skipped; nothing captured gives nothing."""
 
 
 class LabelStore(ABC):

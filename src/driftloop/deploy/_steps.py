@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -14,11 +13,10 @@ import orjson
 
 from driftloop.alarms.base import AlarmStore
 from driftloop.alarms.definition import AlarmDefinition
-from driftloop.capture.reader import hour_folders
+from driftloop.capture.base import CaptureStore
 from driftloop.errors import ConfigError, NotFoundError
 from driftloop.metrics.base import MetricStore
 from driftloop.serving.metrics import NAMESPACE
-from driftloop.workspace import Workspace
 
 log = logging.getLogger("driftloop.deploy")
 Strategy = Literal["all-at-once", "canary", "linear", "shadow"]
@@ -115,19 +113,12 @@ def bake(
 
 
 def _captured(
-    folder: Path, since: datetime, until: datetime
+    capture: CaptureStore, endpoint: str, variant: str, since: datetime, until: datetime
 ) -> Iterator[tuple[str | None, list[float]]]:
     """``(inferenceId, probabilities)`` of each capture record in ``[since, until)``."""
-    if not folder.is_dir():
-        return
-    low, high = f"{since:%Y-%m-%dT%H:%M:%S}", f"{until:%Y-%m-%dT%H:%M:%S}"
-    for hour in hour_folders(folder, since, until):
-        for path in sorted(hour.glob("*.jsonl")):
-            for line in path.read_bytes().splitlines():
-                record = orjson.loads(line)
-                meta = record["eventMetadata"]
-                if low <= meta["inferenceTime"][:19] < high:
-                    yield meta.get("inferenceId"), _probabilities(record["captureData"])
+    for record in capture.read_records(endpoint, variant, since=since, until=until):
+        meta = record.get("eventMetadata", {})
+        yield meta.get("inferenceId"), _probabilities(record.get("captureData", {}))
 
 
 def _probabilities(data: dict[str, Any]) -> list[float]:
@@ -150,7 +141,7 @@ def _mean_latency(metrics: MetricStore, endpoint: str, variant: str, since: int)
 
 
 def shadow_report(
-    workspace: Workspace,
+    capture: CaptureStore,
     metrics: MetricStore,
     endpoint: str,
     production: str,
@@ -159,10 +150,9 @@ def shadow_report(
     until: datetime,
 ) -> dict[str, object]:
     """Shadow answers vs the production variant's over ``[since, until)``."""
-    folder = workspace.capture / endpoint
-    answered = list(_captured(folder / production, since, until))
+    answered = list(_captured(capture, endpoint, production, since, until))
     prod = {key: values for key, values in answered if key is not None}
-    shadowed = list(_captured(folder / shadow, since, until))
+    shadowed = list(_captured(capture, endpoint, shadow, since, until))
     diffs = [
         abs(a - b)
         for key, values in shadowed

@@ -143,7 +143,7 @@ class _Deployment:
             plan.interval_s,
         )
         self.watch = AlarmWatch(stores.alarms, plan.alarms, now)
-        self.metrics = stores.metrics
+        self.metrics, self.capture = stores.metrics, stores.capture
         # endpoint workers write their datapoints this late; the alarms must see them
         self.margin_s = settings.serving.metrics_flush.total_seconds() + plan.poll_s
         self.registry = stores.registry
@@ -205,7 +205,7 @@ class _Deployment:
         restored = self._apply("shadow-removed", self.previous)
         until = self.now() + timedelta(seconds=1)
         report = shadow_report(
-            self.ws,
+            self.capture,
             self.metrics,
             self.plan.endpoint,
             self.baseline.name,
