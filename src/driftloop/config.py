@@ -138,8 +138,52 @@ class NotificationSettings(_Section):
 
 
 class BackendSettings(_Section):
-    kind: Literal["local"] = "local"
-    """Where the loop keeps its state: "local" is the workspace folder (files and SQLite)."""
+    kind: Literal["local", "aws"] = "local"
+    """Where the loop keeps its state: "local" is the workspace folder (files and SQLite),
+    "aws" is S3, CloudWatch, SNS, EventBridge and SQS (the ``[aws]`` section; needs
+    ``pip install "driftloop[aws]"``)."""
+
+
+AWS_SERVICES = ("s3", "cloudwatch", "sns", "events", "sqs", "sagemaker", "sagemaker-runtime")
+
+
+class AwsSettings(_Section):
+    """Where the aws backend keeps things. Credentials come from the usual AWS chain
+    (environment, profile, instance role), never from this file."""
+
+    region: str | None = None
+    """AWS region; unset: the chain's (``AWS_REGION``, the profile)."""
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """S3 bucket of snapshots, captures, labels, events and monitoring results."""
+    prefix: str = Field(default="driftloop", pattern=r"^[A-Za-z0-9!_.*'()/-]*$")
+    """Key prefix inside the bucket (no leading or trailing slash needed)."""
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    """SageMaker execution role."""
+    training_image: str | None = None
+    """Training image URI (SageMaker's scikit-learn image, or driftloop's own)."""
+    inference_image: str | None = None
+    """Inference image URI (driftloop's container)."""
+    training_instance_type: str = "ml.m5.large"
+    """Instance type of training jobs."""
+    inference_instance_type: str = "ml.m5.large"
+    """Instance type of endpoint variants."""
+    event_bus: str = "default"
+    """EventBridge bus driftloop's events are put on."""
+    queue: str = "driftloop-deliveries"
+    """SQS queue the rules' retrain targets send to; the agent consumes it."""
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Attempts per AWS call (botocore's standard retry mode)."""
+    endpoint_urls: dict[str, str] = {}
+    """Per-service endpoint URL overrides for moto or LocalStack, e.g.
+    {s3 = "http://127.0.0.1:5000"}; keys: s3, cloudwatch, sns, events, sqs, sagemaker,
+    sagemaker-runtime."""
+
+    @model_validator(mode="after")
+    def _known_services(self) -> AwsSettings:
+        unknown = sorted(set(self.endpoint_urls) - set(AWS_SERVICES))
+        if unknown:
+            raise ValueError(f"endpoint_urls has unknown service(s) {', '.join(unknown)}")
+        return self
 
 
 class DataSettings(_Section):
@@ -373,6 +417,8 @@ class Settings(BaseSettings):
     """Workspace folder holding all local state (MLflow store, snapshots, baselines, reports)."""
     backend: BackendSettings = BackendSettings()
     """The backend every store is built for."""
+    aws: AwsSettings = AwsSettings()
+    """The aws backend's region, bucket and services (used when backend.kind is "aws")."""
     data: DataSettings = DataSettings()
     """Input data: target, identifiers, column kinds and the train/validation split."""
     training: TrainingSettings = TrainingSettings()
@@ -421,6 +467,12 @@ class Settings(BaseSettings):
     @property
     def workspace(self) -> Workspace:
         return Workspace(self.home)
+
+    @model_validator(mode="after")
+    def _aws_needs_a_bucket(self) -> Settings:
+        if self.backend.kind == "aws" and self.aws.bucket is None:
+            raise ValueError('backend.kind "aws" needs aws.bucket (the S3 bucket it keeps to)')
+        return self
 
 
 class LogSettings(BaseSettings):

@@ -203,3 +203,12 @@ class DeploymentInProgress(DriftloopError):
     status_code = 409
     exit_code = 12
     code = "deployment_in_progress"
+
+
+class CloudError(DriftloopError):
+    """A cloud service refused or failed a call (denied, throttled, a missing bucket); the
+    message names the service, the operation and what it said."""
+
+    status_code = 502
+    exit_code = 13
+    code = "cloud_error"

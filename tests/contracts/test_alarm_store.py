@@ -11,6 +11,9 @@ from driftloop.alarms.evaluate import Evaluation
 from driftloop.backends.catalog import Backends
 from driftloop.errors import NotFoundError
 
+STORES = ("alarms",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 
 def _alarm(name: str, threshold: float = 1000.0):  # type: ignore[no-untyped-def]
     return parse_alarm(

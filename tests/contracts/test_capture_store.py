@@ -13,6 +13,9 @@ from driftloop.capture.writer import capture_record
 from driftloop.data.spec import ColumnSpec, TabularSpec
 from driftloop.errors import DataError
 
+STORES = ("capture", "labels")
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 SPEC = TabularSpec(
     (
         ColumnSpec("x", "numeric", "feature"),

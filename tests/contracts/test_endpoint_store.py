@@ -8,6 +8,9 @@ from driftloop.backends.catalog import Backends
 from driftloop.errors import NotFoundError
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
 
+STORES = ("endpoints",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 
 def _config(name: str, model: str = "champion") -> EndpointConfig:
     return EndpointConfig(

@@ -7,6 +7,9 @@ from typing import Any
 from driftloop.backends.catalog import Backends
 from driftloop.events.base import EventEntry
 
+STORES = ("rules", "events")
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 DRIFT = {"source": ["driftloop.monitoring"], "detail-type": ["Monitoring Run Completed"]}
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from driftloop.backends.catalog import Backends
 from driftloop.metrics.base import Datapoint
 
+STORES = ("metrics",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 DIMS = {"EndpointName": "churn", "VariantName": "A"}
 
 

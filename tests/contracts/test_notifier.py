@@ -11,6 +11,9 @@ from driftloop.backends.catalog import Backends
 from driftloop.config import load_settings
 from driftloop.errors import NotFoundError, NotificationFailed
 
+STORES = ("notifier",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 TOPICS = {
     "topics": [
         {

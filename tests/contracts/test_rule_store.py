@@ -7,6 +7,9 @@ import pytest
 from driftloop.backends.catalog import Backends
 from driftloop.errors import ConfigError, NotFoundError
 
+STORES = ("rules",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 
 def test_rules_keep_their_place_when_replaced(backends: Backends) -> None:
     store = backends.rules

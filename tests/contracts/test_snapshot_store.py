@@ -9,6 +9,9 @@ from driftloop.backends.catalog import Backends
 from driftloop.data.spec import ColumnSpec, TabularSpec
 from driftloop.errors import NotFoundError
 
+STORES = ("snapshots",)
+"""The stores these tests exercise: they run for every backend kind that builds them."""
+
 SPEC = TabularSpec(
     (ColumnSpec("x", "numeric", "feature"), ColumnSpec("y", "categorical", "target")),
     "y",

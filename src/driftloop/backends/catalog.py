@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from driftloop.registry.base import ModelRegistry
     from driftloop.serving.endpoint_config import EndpointConfigStore
 
-KINDS = {"local": ("driftloop.backends.local", None)}
+KINDS = {
+    "local": ("driftloop.backends.local", None),
+    "aws": ("driftloop.backends.aws", "aws"),
+}
 """Backend kind -> (implementation module, the pip extra that brings its SDK)."""
 STORES = (
     "metrics",
@@ -38,22 +41,31 @@ STORES = (
     "registry",
     "notifier",
 )
-"""The stores every backend kind builds."""
+"""Every store a backend kind may build. The local kind builds all of them; a kind that
+builds fewer (the aws backend, while it grows) says so in one sentence when a missing one is
+asked for."""
 
 
 class Backends:
     """Every store of one workspace, for the configured backend kind. A store is built on first
     use, so asking for one store never touches (or creates) another."""
 
-    def __init__(self, factories: Mapping[str, Callable[[Backends], object]]) -> None:
+    def __init__(
+        self, factories: Mapping[str, Callable[[Backends], object]], kind: str = "local"
+    ) -> None:
         """``factories`` build each store; they get this object, so that one store can use
         another (the endpoint store announces changes on the event bus)."""
-        missing = sorted(set(STORES) - set(factories))
-        if missing:
-            raise ConfigError(f"the backend builds no {', '.join(missing)} store")
+        unknown = sorted(set(factories) - set(STORES))
+        if unknown:
+            raise ConfigError(f"the {kind} backend builds unknown stores: {', '.join(unknown)}")
+        self.kind = kind
         self._factories = dict(factories)
 
     def _build(self, name: str) -> Any:
+        if name not in self._factories:
+            raise ConfigError(
+                f'the {self.kind} backend has no {name} store yet; use backend.kind "local"'
+            )
         return self._factories[name](self)
 
     @cached_property
@@ -109,4 +121,10 @@ class Backends:
         except ImportError as exc:
             hint = f'pip install "driftloop[{extra}]"' if extra else "reinstall driftloop"
             raise ConfigError(f"the {kind} backend cannot load ({exc}); {hint}") from None
-        return cls(module.factories(settings))
+        return cls(module.factories(settings), kind)
+
+
+def builds(kind: str) -> tuple[str, ...]:
+    """The stores backend ``kind`` builds (its module's ``BUILDS``)."""
+    module_name, _extra = KINDS[kind]
+    return tuple(importlib.import_module(module_name).BUILDS)

@@ -22,9 +22,16 @@ def test_the_local_kind_builds_each_store_on_first_use(tmp_path: Path) -> None:
         assert getattr(stores, name) is not None
 
 
-def test_a_backend_must_build_every_store() -> None:
-    with pytest.raises(ConfigError, match="builds no alarms"):
-        Backends({name: object for name in catalog.STORES if name != "alarms"})
+def test_a_store_the_backend_does_not_build_is_one_sentence() -> None:
+    stores = Backends({"metrics": lambda _: "m"}, "cloud")
+    assert stores.metrics == "m"
+    with pytest.raises(
+        ConfigError, match=r'the cloud backend has no alarms store yet; use backend\.kind "local"'
+    ):
+        _ = stores.alarms
+    with pytest.raises(ConfigError, match="unknown stores: teapot"):
+        Backends({"teapot": lambda _: None})
+    assert catalog.builds("local") == catalog.STORES
 
 
 def test_a_kind_whose_sdk_is_missing_names_the_extra(

@@ -11,6 +11,21 @@ if TYPE_CHECKING:
     from driftloop.config import Settings
 
 
+BUILDS = (
+    "metrics",
+    "alarms",
+    "rules",
+    "events",
+    "snapshots",
+    "capture",
+    "labels",
+    "endpoints",
+    "registry",
+    "notifier",
+)
+"""Every store: the local backend builds them all."""
+
+
 def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
     """How to build each local store of ``settings``' workspace."""
     ws = settings.workspace
