@@ -25,8 +25,8 @@ demo: $(STAMP)
 	$(BIN)/driftloop demo
 
 test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py
-	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py
+	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py train_model.py
+	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py train_model.py
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -47,11 +47,11 @@ bench-loop: $(DEV_STAMP)
 	$(BIN)/python benchmarks/loop.py
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts preprocess_telco.py
+	$(BIN)/ruff check src tests scripts preprocess_telco.py train_model.py
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format src tests scripts preprocess_telco.py
-	$(BIN)/ruff check --fix src tests scripts preprocess_telco.py
+	$(BIN)/ruff format src tests scripts preprocess_telco.py train_model.py
+	$(BIN)/ruff check --fix src tests scripts preprocess_telco.py train_model.py
 
 # requirements.txt is generated from pyproject.toml, never edited by hand.
 requirements: $(BIN)/python
