@@ -25,6 +25,7 @@ _CLASSES = {
     "snapshots": ("snapshots", "S3SnapshotStore"),
     "capture": ("capture", "S3CaptureStore"),
     "labels": ("capture", "S3LabelStore"),
+    "registry": ("registry", "SageMakerRegistry"),
 }
 """Store -> (module under driftloop.backends.aws, class). Each class is built as
 ``Class(settings, stores)``."""
