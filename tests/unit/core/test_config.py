@@ -63,3 +63,24 @@ def test_rendered_config_loads_back_to_defaults(home: Path) -> None:
     assert load_settings(path) == Settings()
     with pytest.raises(ConfigError, match="already exists"):
         config_file.write(path)
+
+
+def test_the_aws_backend_is_checked_when_settings_load(home: Path) -> None:
+    Path("driftloop.toml").write_text('[backend]\nkind = "aws"\n')
+    with pytest.raises(ConfigError, match=r'backend\.kind "aws" needs aws\.bucket'):
+        load_settings()
+    Path("driftloop.toml").write_text(
+        '[backend]\nkind = "aws"\n[aws]\nbucket = "team-ml"\nregion = "eu-west-1"\n'
+        'endpoint_urls = {s3 = "http://127.0.0.1:5000"}\n'
+    )
+    settings = load_settings()
+    assert (settings.aws.bucket, settings.aws.prefix) == ("team-ml", "driftloop")
+    for bad, key in [
+        ('bucket = "Not_A_Bucket"', "aws.bucket"),
+        ('role_arn = "my-role"', "aws.role_arn"),
+        ('endpoint_urls = {dynamodb = "http://x"}', "unknown service.*dynamodb"),
+        ('aws_secret_access_key = "never here"', "unknown config key 'aws.aws_secret_access_key'"),
+    ]:
+        Path("driftloop.toml").write_text(f'[backend]\nkind = "aws"\n[aws]\n{bad}\n')
+        with pytest.raises(ConfigError, match=key):
+            load_settings()
