@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from driftloop.backends.aws._clients import call, client
@@ -24,33 +24,20 @@ class Bucket:
     def uri(self, relative: str) -> str:
         return f"s3://{self.name}/{self.key(relative)}"
 
-    def put(self, relative: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
-        call(
-            "s3",
-            self.s3.put_object,
-            self.uri(relative),
-            Bucket=self.name,
-            Key=self.key(relative),
-            Body=body,
-            Metadata=metadata or {},
+    def _call(self, operation: Callable[..., Any], relative: str, **kwargs: Any) -> Any:
+        """``operation`` on the object at ``relative``, errors naming its s3:// URI."""
+        return call(
+            "s3", operation, self.uri(relative), Bucket=self.name, Key=self.key(relative), **kwargs
         )
+
+    def put(self, relative: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
+        self._call(self.s3.put_object, relative, Body=body, Metadata=metadata or {})
 
     def get(self, relative: str) -> bytes:
-        answer = call(
-            "s3", self.s3.get_object, self.uri(relative), Bucket=self.name, Key=self.key(relative)
-        )
-        return bytes(answer["Body"].read())
+        return bytes(self._call(self.s3.get_object, relative)["Body"].read())
 
     def head(self, relative: str) -> dict[str, Any]:
-        return dict(
-            call(
-                "s3",
-                self.s3.head_object,
-                self.uri(relative),
-                Bucket=self.name,
-                Key=self.key(relative),
-            )
-        )
+        return dict(self._call(self.s3.head_object, relative))
 
     def keys(self, relative_prefix: str) -> Iterator[str]:
         """Keys under ``relative_prefix`` (relative to the prefix), in S3's (UTF-8) order."""
@@ -63,10 +50,4 @@ class Bucket:
                 yield str(item["Key"])[start:]
 
     def delete(self, relative: str) -> None:
-        call(
-            "s3",
-            self.s3.delete_object,
-            self.uri(relative),
-            Bucket=self.name,
-            Key=self.key(relative),
-        )
+        self._call(self.s3.delete_object, relative)

@@ -6,23 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from driftloop.backends.catalog import STORES
+
 if TYPE_CHECKING:
     from driftloop.backends.catalog import Backends
     from driftloop.config import Settings
 
 
-BUILDS = (
-    "metrics",
-    "alarms",
-    "rules",
-    "events",
-    "snapshots",
-    "capture",
-    "labels",
-    "endpoints",
-    "registry",
-    "notifier",
-)
+BUILDS = STORES
 """Every store: the local backend builds them all."""
 
 
