@@ -144,7 +144,16 @@ class BackendSettings(_Section):
     ``pip install "driftloop[aws]"``)."""
 
 
-AWS_SERVICES = ("s3", "cloudwatch", "sns", "events", "sqs", "sagemaker", "sagemaker-runtime")
+AWS_SERVICES = (
+    "s3",
+    "cloudwatch",
+    "sns",
+    "events",
+    "sqs",
+    "sagemaker",
+    "sagemaker-runtime",
+    "sts",
+)
 
 
 class AwsSettings(_Section):
@@ -176,7 +185,7 @@ class AwsSettings(_Section):
     endpoint_urls: dict[str, str] = {}
     """Per-service endpoint URL overrides for moto or LocalStack, e.g.
     {s3 = "http://127.0.0.1:5000"}; keys: s3, cloudwatch, sns, events, sqs, sagemaker,
-    sagemaker-runtime."""
+    sagemaker-runtime, sts."""
 
     @model_validator(mode="after")
     def _known_services(self) -> AwsSettings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
@@ -113,15 +114,36 @@ class Backends:
         """The stores of ``settings.backend.kind``; :class:`ConfigError` in one sentence when
         the kind is unknown or its extra is not installed."""
         kind = settings.backend.kind
-        if kind not in KINDS:
-            raise ConfigError(f"backend.kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
-        module_name, extra = KINDS[kind]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            hint = f'pip install "driftloop[{extra}]"' if extra else "reinstall driftloop"
-            raise ConfigError(f"the {kind} backend cannot load ({exc}); {hint}") from None
-        return cls(module.factories(settings), kind)
+        return cls(_module(kind).factories(settings), kind)
+
+
+def _module(kind: str) -> Any:
+    """The implementation module of backend ``kind``; one sentence when it cannot load."""
+    if kind not in KINDS:
+        raise ConfigError(f"backend.kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
+    module_name, extra = KINDS[kind]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f'pip install "driftloop[{extra}]"' if extra else "reinstall driftloop"
+        raise ConfigError(f"the {kind} backend cannot load ({exc}); {hint}") from None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing a backend needs, and whether it is there."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check(settings: Settings, *, enable_versioning: bool = False) -> list[Check]:
+    """What ``settings.backend.kind`` needs before the loop runs on it (a writable workspace;
+    on aws the region, credentials, the bucket and its versioning, which
+    ``enable_versioning`` turns on)."""
+    module = _module(settings.backend.kind)
+    return list(module.check(settings, enable_versioning))
 
 
 def builds(kind: str) -> tuple[str, ...]:

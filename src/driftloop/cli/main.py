@@ -10,6 +10,7 @@ import typer
 
 from driftloop.cli import (
     alarms,
+    backend,
     batch,
     data,
     demo,
@@ -64,6 +65,7 @@ events.register(app)
 deploy.register(app)
 retrain.register(app)
 app.add_typer(pipeline.app, name="pipeline")
+backend.register(app)
 demo.register(app)
 
 

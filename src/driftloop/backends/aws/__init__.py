@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING
 
 import boto3  # noqa: F401  (the extra this backend needs: fail here, not mid-way)
 
+from driftloop.backends.aws._check import check
+
+__all__ = ["BUILDS", "check", "factories"]
+
 if TYPE_CHECKING:
     from driftloop.backends.catalog import Backends
     from driftloop.config import Settings

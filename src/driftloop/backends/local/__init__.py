@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from driftloop.backends.catalog import STORES
 
 if TYPE_CHECKING:
-    from driftloop.backends.catalog import Backends
+    from driftloop.backends.catalog import Backends, Check
     from driftloop.config import Settings
 
 
@@ -84,3 +84,18 @@ def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
         "registry": registry,
         "notifier": notifier,
     }
+
+
+def check(settings: Settings, enable_versioning: bool = False) -> list[Check]:
+    """The workspace folder can be created and written."""
+    from driftloop.backends.catalog import Check
+
+    root = settings.workspace.root
+    try:
+        settings.workspace.ensure()
+        probe = root / ".driftloop-check"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return [Check("workspace", False, f"{root} is not writable: {exc}")]
+    return [Check("workspace", True, f"{root} is writable")]
