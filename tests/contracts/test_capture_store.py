@@ -51,7 +51,10 @@ def test_a_window_holds_what_was_captured_in_it(backends: Backends) -> None:
     store.write("churn", "B", [_record([one], "r3", later)], later)
     store.write("churn", "A", [b"not json\n"], later)
     window = store.read_window("churn", SPEC, since=T0, until=T0 + timedelta(minutes=1))
-    assert window.rows == 4 and window.records == 4 and len(window.problems) == 1
+    assert window.rows == 4 and window.records == 4
+    (problem,) = window.problems  # named by file (relative to the capture root) and line
+    assert problem.file.startswith("churn/A/2026/03/01/13/") and problem.file.endswith(".jsonl")
+    assert problem.line == 1 and problem.reason.startswith("not JSON")
     assert sorted(window.inference_ids) == ["r1", "r2", "r2", "r3"]
     only_a = store.read_window(
         "churn",
@@ -73,8 +76,11 @@ def test_labels_per_key_all_or_none(backends: Backends, tmp_path: Path) -> None:
     assert (stored.labels, stored.positives) == (1, 1)
     source = tmp_path / "truth.csv"
     source.write_text("inference_id,label\nr2#1,No\nr2#2,1\n")
-    store.put_file("churn", source, SPEC)
+    assert str(store.put_file("churn", source, SPEC).path).endswith(".jsonl")
     assert store.read("churn") == {"r1": 1, "r2#1": 0, "r2#2": 1}
+    now = datetime.now(UTC)
+    assert len(store.read("churn", since=now - timedelta(hours=1))) == 3
+    assert store.read("churn", since=now + timedelta(hours=2)) == {}  # stored in earlier hours
     with pytest.raises(DataError, match="request:2"):
         store.put_records(
             "churn",

@@ -25,7 +25,7 @@ def test_put_is_content_addressed_and_reads_back(backends: Backends) -> None:
     frame = pd.DataFrame({"x": [1.0, 2.5, None], "y": ["Yes", "No", "No"]})
     first = store.put(frame, SPEC, name="train")
     again = store.put(frame.copy(), SPEC, name="other name")
-    assert first == again and first.rows == 3
+    assert first == again and first.rows == 3 and first.digest in first.uri
     assert store.get(first.digest) == first
     pd.testing.assert_frame_equal(store.read(first.digest), frame)
     assert store.spec(first.digest) == SPEC

@@ -1,7 +1,8 @@
 """Ground-truth labels in SageMaker Model Monitor's format: ingested, stored and read back.
 
-Stored like Model Monitor's ground truth: JSON Lines under ``labels/{endpoint}/YYYY/MM/DD/HH/``
-(the hour of ingestion), one record per label::
+Stored like Model Monitor's ground truth: JSON Lines under ``{endpoint}/YYYY/MM/DD/HH/`` (the hour
+of ingestion) of a store's ground-truth root (the workspace's ``labels/``, or ``groundtruth/``
+under the S3 prefix), one record per label::
 
     {"groundTruthData": {"data": "1", "encoding": "CSV"},
      "eventMetadata": {"eventId": "...", "inferenceId": "..."}, "eventVersion": "0"}
@@ -12,6 +13,9 @@ records always carry an ``eventId`` (the inference id when that is all the sourc
 Model Monitor's own merge reads them too. Sources are
 Model Monitor's ground-truth JSON Lines, or a CSV with an ``inference_id,label`` header; labels may
 be 1/0, true/false or the spec's target values. Every line is checked before anything is written.
+
+Checking, storing and reading work on names and bytes; the stores say where files go and come
+from (:func:`ingest_labels` and :func:`read_labels` are the workspace folder's).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import binascii
 import csv
 import io
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from driftloop.capture.reader import hour_folders, utc
+from driftloop.capture.layout import hour_folders, hour_of, utc
 from driftloop.capture.writer import utcnow
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotFoundError
@@ -40,13 +44,20 @@ _TRUE, _FALSE = frozenset({"1", "true"}), frozenset({"0", "false"})
 _STORED_TRUTH = [{"data": "0", "encoding": "CSV"}, {"data": "1", "encoding": "CSV"}]
 
 
+Labels = dict[str, tuple[int, dict[str, str]]]
+"""Checked labels: ``id -> (0/1, eventMetadata to store)``."""
+Write = Callable[[str, bytes], Path | str]
+"""Stores one ground-truth file at a path relative to the ground-truth root and says where it
+went (a path, an s3:// URI)."""
+
+
 @dataclass(frozen=True)
 class LabelIngest:
     """What one ingestion stored."""
 
     labels: int
     positives: int
-    path: Path
+    path: Path | str  # the file written: a local path, or an s3:// URI
 
     @property
     def negatives(self) -> int:
@@ -71,6 +82,44 @@ def ingest_labels(
     workspace: Workspace, endpoint: str, source: Path, spec: TabularSpec
 ) -> LabelIngest:
     """Check every line of ``source`` (ground-truth JSON Lines or CSV), then store them all."""
+    return store_labels(endpoint, file_labels(source, spec), source.name, _writer(workspace))
+
+
+def ingest_label_records(
+    workspace: Workspace, endpoint: str, records: list[dict[str, Any]], spec: TabularSpec
+) -> LabelIngest:
+    """Store labels posted as objects (ground-truth records or ``{"inference_id", "label"}``).
+
+    Errors name ``request`` and the 1-based position of the record.
+    """
+    labels = record_labels(records, spec)
+    return store_labels(endpoint, labels, "request", _writer(workspace))
+
+
+def read_labels(
+    workspace: Workspace, endpoint: str, *, since: datetime | None = None
+) -> dict[str, int]:
+    """Label per id (0/1) from files ingested in hours ending after ``since``; later ones win."""
+    folder = labels_root(workspace) / endpoint
+    if not folder.is_dir():
+        return {}
+    hours = hour_folders(folder, utc(since) if since else None, None)
+    paths = (path for hour in hours for path in sorted(hour.glob("*.jsonl")))
+    return labels_in((str(path), path.read_bytes()) for path in paths)
+
+
+def _writer(workspace: Workspace) -> Write:
+    def write(relative: str, body: bytes) -> Path:
+        path = labels_root(workspace) / relative
+        atomic_write_bytes(path, body)
+        return path
+
+    return write
+
+
+def file_labels(source: Path, spec: TabularSpec) -> Labels:
+    """Every label of ``source`` (ground-truth JSON Lines or CSV), checked; :class:`DataError`
+    naming every bad line."""
     if not source.is_file():
         raise NotFoundError(f"label file not found: {source}", details={"path": str(source)})
     raw = source.read_bytes()
@@ -82,33 +131,26 @@ def ingest_labels(
         lines = _jsonl_lines(enumerate(text.splitlines(), 1))
     else:
         lines = _csv_lines(text)
-    return _store(workspace, endpoint, _checked(lines, spec, source.name), source.name)
+    return _checked(lines, spec, source.name)
 
 
-def ingest_label_records(
-    workspace: Workspace, endpoint: str, records: list[dict[str, Any]], spec: TabularSpec
-) -> LabelIngest:
-    """Store labels posted as objects (ground-truth records or ``{"inference_id", "label"}``).
+def record_labels(records: list[dict[str, Any]], spec: TabularSpec) -> Labels:
+    """Labels posted as objects, checked; errors name ``request`` and the 1-based position."""
+    return _checked(enumerate(records, 1), spec, "request")
 
-    Errors name ``request`` and the 1-based position of the record.
+
+def labels_in(files: Iterable[tuple[str, bytes]]) -> dict[str, int]:
+    """Label per id of ground-truth files ``(name, content)`` in time order; later ones win.
+
+    Lines not written by :func:`store_labels` (Model Monitor's, say) are fully checked: a bad
+    one raises :class:`DataError` naming ``name:line``.
     """
-    return _store(workspace, endpoint, _checked(enumerate(records, 1), spec, "request"), "request")
-
-
-def read_labels(
-    workspace: Workspace, endpoint: str, *, since: datetime | None = None
-) -> dict[str, int]:
-    """Label per id (0/1) from files ingested in hours ending after ``since``; later ones win."""
-    folder = labels_root(workspace) / endpoint
-    if not folder.is_dir():
-        return {}
     labels: dict[str, int] = {}
-    for hour in hour_folders(folder, utc(since) if since else None, None):
-        for path in sorted(hour.glob("*.jsonl")):
-            for number, line in enumerate(path.read_bytes().splitlines(), 1):
-                if line.strip():
-                    key, label = _stored(line) or _checked_line(line, number, path)
-                    labels[key] = label
+    for name, content in files:
+        for number, line in enumerate(content.splitlines(), 1):
+            if line.strip():
+                key, label = _stored(line) or _checked_line(line, number, name)
+                labels[key] = label
     return labels
 
 
@@ -123,20 +165,18 @@ def _stored(line: bytes) -> tuple[str, int] | None:
     return (key, label) if type(key) is str and key and key == key.strip() else None
 
 
-def _checked_line(line: bytes, number: int, path: Path) -> tuple[str, int]:
+def _checked_line(line: bytes, number: int, name: str) -> tuple[str, int]:
     """Any other ground-truth line (from Model Monitor, say), fully checked."""
-    ((key, (label, _)),) = _checked(_jsonl_lines([(number, line)]), None, path).items()
+    ((key, (label, _)),) = _checked(_jsonl_lines([(number, line)]), None, name).items()
     return key, label
 
 
-def _checked(
-    lines: Iterable[tuple[int, Any]], spec: TabularSpec | None, source: str | Path
-) -> dict[str, tuple[int, dict[str, str]]]:
+def _checked(lines: Iterable[tuple[int, Any]], spec: TabularSpec | None, source: str) -> Labels:
     """``id -> (label, eventMetadata)`` for every ``(line, record)``, the later label winning.
 
     Any bad line fails the whole source, naming every bad line.
     """
-    labels: dict[str, tuple[int, dict[str, str]]] = {}
+    labels: Labels = {}
     errors: list[str] = []
     for number, record in lines:
         try:
@@ -242,21 +282,17 @@ def _label(value: Any, spec: TabularSpec | None) -> int:
     raise DataError(f"label {value!r} is not one of {accepted}")
 
 
-def _store(
-    workspace: Workspace,
-    endpoint: str,
-    labels: dict[str, tuple[int, dict[str, str]]],
-    source: str,
-) -> LabelIngest:
-    """Write ``labels`` as one ground-truth file in the hour folder of now, atomically."""
+def store_labels(endpoint: str, labels: Labels, source: str, write: Write) -> LabelIngest:
+    """Store ``labels`` as one ground-truth file ``{endpoint}/YYYY/MM/DD/HH/<name>.jsonl`` (the
+    hour of now), written whole by ``write``."""
     if not labels:
         raise DataError(f"{source}: no labels")
     now = utcnow()
     name = f"{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl"
-    path = labels_root(workspace) / endpoint / f"{now:%Y/%m/%d/%H}" / name
-    atomic_write_bytes(path, b"".join(_ground_truth(*entry) for entry in labels.values()))
+    body = b"".join(_ground_truth(*entry) for entry in labels.values())
+    where = write(f"{endpoint}/{hour_of(now)}/{name}", body)
     positives = sum(label for label, _ in labels.values())
-    return LabelIngest(labels=len(labels), positives=positives, path=path)
+    return LabelIngest(labels=len(labels), positives=positives, path=where)
 
 
 def _ground_truth(label: int, meta: dict[str, str]) -> bytes:

@@ -1,8 +1,10 @@
 """Captured traffic of one endpoint over a time window, as typed rows: the monitoring input.
 
-Reads the data-capture layout ``{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl`` (SageMaker's format,
-see :mod:`driftloop.capture.writer`), opening only hour folders that overlap ``[since, until)``
-and keeping records whose ``eventMetadata.inferenceTime`` falls inside it. Request bodies are
+Parses capture files of the data-capture layout ``{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl``
+(SageMaker's format, see :mod:`driftloop.capture.writer`) from wherever a store keeps them: the
+store feeds :func:`parse_window` (or :func:`records_in`) ``(variant, name, lines)`` of each file
+in an hour overlapping ``[since, until)``, and only records whose ``eventMetadata.inferenceTime``
+falls inside it are kept. :func:`read_window` feeds it a capture folder. Request bodies are
 split into rows by the endpoint's own codec helpers, then typed in bulk: rows of many records go
 through one :class:`RowReader` call per chunk, and only a chunk that fails is re-read record by
 record, so a bad record costs its chunk a second pass and never drops good rows. Every line that
@@ -15,10 +17,10 @@ import base64
 import binascii
 import gc
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,18 @@ import orjson
 import pandas as pd
 
 from driftloop.capture._rows import RowSink, Where
+from driftloop.capture.layout import hour_folders as hour_folders  # re-exported
+from driftloop.capture.layout import utc as utc  # re-exported
 from driftloop.data import codecs
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, DataError
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted
+
+CaptureFile = tuple[str, str, Iterable[bytes]]
+"""One capture file as a store feeds it: its variant, its name relative to the capture root
+(``{endpoint}/{variant}/YYYY/MM/DD/HH/<file>.jsonl``, as problems name it) and its lines."""
 
 
 @dataclass(frozen=True)
@@ -89,19 +97,46 @@ def read_window(
     until: datetime,
     variants: Sequence[str] | None = None,
 ) -> Window:
-    """Every row ``endpoint`` captured in ``[since, until)`` (naive datetimes are UTC).
+    """Every row ``endpoint`` captured in ``[since, until)`` (naive datetimes are UTC) under
+    the capture folder ``capture_root``.
 
     ``variants`` limits the read to those variant folders. An endpoint with no capture folder
     gives an empty window.
     """
+    files = folder_files(capture_root, endpoint, utc(since), utc(until), variants)
+    return parse_window(files, spec, since=since, until=until)
+
+
+def parse_window(
+    files: Iterable[CaptureFile], spec: TabularSpec, *, since: datetime, until: datetime
+) -> Window:
+    """The rows of ``files`` (in the order given) captured in ``[since, until)``."""
     since, until = utc(since), utc(until)
     if until <= since:
         raise ConfigError(f"the window ends ({until:%Y-%m-%dT%H:%M:%S}) before it starts")
     reader = _Reader(spec, since, until)
     with _collector_paused():
-        for variant, path in _files(capture_root / endpoint, since, until, variants):
-            reader.read_file(path, path.relative_to(capture_root).as_posix(), variant)
+        for variant, name, lines in files:
+            reader.read_lines(lines, name, variant)
         return reader.finish()
+
+
+def records_in(
+    files: Iterable[CaptureFile], *, since: datetime, until: datetime
+) -> Iterator[dict[str, Any]]:
+    """Each record of ``files`` whose ``inferenceTime`` is in ``[since, until)``; a line that is
+    not a JSON object (or has no such time) is skipped."""
+    low, high = str(whole_second(since)), str(whole_second(until))
+    for _variant, _name, lines in files:
+        for line in lines:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            meta = record.get("eventMetadata") if isinstance(record, dict) else None
+            moment = meta.get("inferenceTime") if isinstance(meta, dict) else None
+            if isinstance(moment, str) and low <= moment[:19] < high:
+                yield record
 
 
 @contextmanager
@@ -116,11 +151,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def utc(when: datetime) -> datetime:
-    """``when`` as an aware UTC datetime (naive values are taken to be UTC)."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def whole_second(when: datetime) -> np.datetime64:
@@ -146,12 +176,11 @@ class _Reader:
     def _problem(self, where: Where, reason: str) -> None:
         self.problems.append(Problem(where[0], where[1], reason))
 
-    def read_file(self, path: Path, name: str, variant: str) -> None:
-        with path.open("rb", buffering=1 << 20) as lines:
-            for number, line in enumerate(lines, 1):
-                if len(line) < 3 and not line.strip():
-                    continue
-                self._line(line, variant, (name, number))
+    def read_lines(self, lines: Iterable[bytes], name: str, variant: str) -> None:
+        for number, line in enumerate(lines, 1):
+            if len(line) < 3 and not line.strip():
+                continue
+            self._line(line, variant, (name, number))
 
     def _line(self, line: bytes, variant: str, where: Where) -> None:
         reason = self._record(line, variant, where)
@@ -274,10 +303,16 @@ def _output_probabilities(payload: Any) -> list[float]:
         raise DataError(f"no probabilities readable ({type(exc).__name__}: {exc})") from None
 
 
-def _files(
-    folder: Path, since: datetime, until: datetime, variants: Sequence[str] | None
-) -> Iterator[tuple[str, Path]]:
-    """``(variant, file)`` for every capture file in an hour folder overlapping the window."""
+def folder_files(
+    capture_root: Path,
+    endpoint: str,
+    since: datetime,
+    until: datetime,
+    variants: Sequence[str] | None,
+) -> Iterator[CaptureFile]:
+    """Every capture file of ``endpoint`` under ``capture_root`` in an hour folder overlapping
+    the window, variant by variant; each is opened when its lines are read."""
+    folder = capture_root / endpoint
     if not folder.is_dir():
         return
     for variant_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -285,35 +320,10 @@ def _files(
             continue
         for hour in hour_folders(variant_dir, since, until):
             for path in sorted(hour.glob("*.jsonl")):
-                yield variant_dir.name, path
+                name = path.relative_to(capture_root).as_posix()
+                yield variant_dir.name, name, _file_lines(path)
 
 
-def hour_folders(
-    folder: Path, since: datetime | None, until: datetime | None, parts: tuple[int, ...] = ()
-) -> Iterator[Path]:
-    """``YYYY/MM/DD/HH`` folders under ``folder`` overlapping ``[since, until)``, in time order.
-
-    Shared by the capture and the ground-truth layouts; ``None`` leaves that side open.
-    """
-    for child in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
-        span = _span((*parts, int(child.name)))
-        if span is None or (since and span[1] <= since) or (until and span[0] >= until):
-            continue
-        if len(parts) == 3:
-            yield child
-        else:
-            yield from hour_folders(child, since, until, (*parts, int(child.name)))
-
-
-def _span(parts: tuple[int, ...]) -> tuple[datetime, datetime] | None:
-    """The time range a (year[, month[, day[, hour]]]) folder covers; None if not a date."""
-    year, month, day, hour = parts + (1, 1, 0)[len(parts) - 1 :]
-    try:
-        start = datetime(year, month, day, hour, tzinfo=UTC)
-        if len(parts) == 1:
-            return start, start.replace(year=year + 1)
-        if len(parts) == 2:
-            return start, (start + timedelta(days=32)).replace(day=1)
-        return start, start + (timedelta(days=1) if len(parts) == 3 else timedelta(hours=1))
-    except (ValueError, OverflowError):
-        return None
+def _file_lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb", buffering=1 << 20) as lines:
+        yield from lines

@@ -67,6 +67,11 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
+def capture_file_name(when: datetime, tag: str) -> str:
+    """A capture file's name in its hour (SageMaker's ``MM-SS-mmm-<tag>.jsonl``)."""
+    return f"{when.strftime('%M-%S')}-{when.microsecond // 1000:03d}-{tag}.jsonl"
+
+
 class CaptureWriter:
     """Appends capture lines for one endpoint; keeps one open file per variant and hour."""
 
@@ -90,7 +95,7 @@ class CaptureWriter:
             os.close(previous[1])
         folder = self.root / variant / hour
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{when.strftime('%M-%S')}-{when.microsecond // 1000:03d}-{self._tag}.jsonl"
+        name = capture_file_name(when, self._tag)
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._open[variant] = (hour, fd)
         return fd

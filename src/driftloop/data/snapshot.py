@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from driftloop.data.spec import TabularSpec
+from driftloop.errors import NotFoundError
 
 _HASH_CHARS = 16
 
@@ -34,6 +35,24 @@ def content_digest(frame: pd.DataFrame) -> str:
     hasher.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
     hasher.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return hasher.hexdigest()[:_HASH_CHARS]
+
+
+def schema_document(snapshot: Snapshot, spec: TabularSpec, name: str) -> str:
+    """What a store keeps beside a snapshot's data (JSON): its name, digest, rows and spec."""
+    described = {"name": name, "digest": snapshot.digest, "rows": snapshot.rows}
+    return json.dumps(described | {"spec": spec.to_dict()}, indent=2)
+
+
+def schema_spec(document: str | bytes) -> TabularSpec:
+    """The spec of a :func:`schema_document`."""
+    return TabularSpec.from_dict(json.loads(document)["spec"])
+
+
+def snapshot_missing(digest: str, where: str) -> NotFoundError:
+    """The error for a snapshot ``where`` (a folder, an S3 prefix) does not hold."""
+    return NotFoundError(
+        f"dataset snapshot {digest} not found in {where}", details={"snapshot": digest}
+    )
 
 
 class SnapshotStore(ABC):

@@ -7,11 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from driftloop.capture.base import CaptureStore, LabelStore
 from driftloop.capture.labels import LabelIngest, ingest_label_records, ingest_labels, read_labels
-from driftloop.capture.reader import Window, hour_folders, read_window, utc
+from driftloop.capture.reader import Window, folder_files, read_window, records_in, utc
 from driftloop.capture.writer import CaptureWriter
 from driftloop.data.spec import TabularSpec
 from driftloop.workspace import Workspace
@@ -45,26 +43,8 @@ class FolderCaptureStore(CaptureStore):
     def read_records(
         self, endpoint: str, variant: str, *, since: datetime, until: datetime
     ) -> Iterator[dict[str, Any]]:
-        folder = self.root / endpoint / variant
-        if not folder.is_dir():
-            return
-        low, high = f"{utc(since):%Y-%m-%dT%H:%M:%S}", f"{utc(until):%Y-%m-%dT%H:%M:%S}"
-        for hour in hour_folders(folder, since, until):
-            for path in sorted(hour.glob("*.jsonl")):
-                for line in path.read_bytes().splitlines():
-                    record = _record(line)
-                    moment = str(record.get("eventMetadata", {}).get("inferenceTime", ""))[:19]
-                    if record and low <= moment < high:
-                        yield record
-
-
-def _record(line: bytes) -> dict[str, Any]:
-    """A capture line as a record, or {} when it is not a JSON object."""
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        files = folder_files(self.root, endpoint, utc(since), utc(until), [variant])
+        return records_in(files, since=since, until=until)
 
 
 class FolderLabelStore(LabelStore):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-from driftloop.data.snapshot import Snapshot, SnapshotStore, content_digest
+from driftloop.data.snapshot import (
+    Snapshot,
+    SnapshotStore,
+    content_digest,
+    schema_document,
+    schema_spec,
+    snapshot_missing,
+)
 from driftloop.data.spec import TabularSpec
-from driftloop.errors import NotFoundError
 from driftloop.workspace import atomic_path, atomic_write_text
 
 
@@ -29,8 +34,7 @@ class FolderSnapshotStore(SnapshotStore):
         snapshot = Snapshot(digest, data.resolve().as_uri(), len(frame))
         if data.exists() and schema.exists():
             return snapshot
-        described = {"name": name, "digest": digest, "rows": len(frame), "spec": spec.to_dict()}
-        atomic_write_text(schema, json.dumps(described, indent=2))
+        atomic_write_text(schema, schema_document(snapshot, spec, name))
         with atomic_path(data) as tmp:
             frame.to_parquet(tmp, index=False)
         return snapshot
@@ -45,14 +49,10 @@ class FolderSnapshotStore(SnapshotStore):
 
     def spec(self, digest: str) -> TabularSpec:
         self._existing(digest)
-        schema = json.loads(self._paths(digest)[1].read_text())
-        return TabularSpec.from_dict(schema["spec"])
+        return schema_spec(self._paths(digest)[1].read_text())
 
     def _existing(self, digest: str) -> Path:
         data = self._paths(digest)[0]
         if not data.is_file():
-            raise NotFoundError(
-                f"dataset snapshot {digest} not found in {self.folder}",
-                details={"snapshot": digest},
-            )
+            raise snapshot_missing(digest, str(self.folder))
         return data
