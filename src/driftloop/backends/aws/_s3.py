@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from driftloop.backends.aws._clients import call, client
+from driftloop.backends.aws._clients import call, client, translated
 from driftloop.config import Settings
 
 
@@ -45,7 +45,9 @@ class Bucket:
             Bucket=self.name, Prefix=self.key(relative_prefix)
         )
         start = len(self.key(""))
-        for page in call("s3", lambda: list(pages), self.uri(relative_prefix)):
+        with translated("s3", "ListObjectsV2", self.uri(relative_prefix)):
+            listed = list(pages)
+        for page in listed:
             for item in page.get("Contents", []):
                 yield str(item["Key"])[start:]
 
