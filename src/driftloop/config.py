@@ -78,14 +78,14 @@ class _Section(BaseModel):
         return data
 
 
-SubscriptionProtocol = Literal["file", "webhook", "slack", "email"]
+SubscriptionProtocol = Literal["file", "webhook", "slack", "email", "sqs"]
 
 
 class Subscription(_Section):
     protocol: SubscriptionProtocol
-    """How to deliver: ``file``, ``webhook``, ``slack`` or ``email``."""
+    """How to deliver: ``file``, ``webhook``, ``slack``, ``email`` or (aws backend) ``sqs``."""
     endpoint: str = Field(min_length=1)
-    """File path, http(s) URL or email address, depending on the protocol."""
+    """File path, http(s) URL, email address or SQS queue ARN, depending on the protocol."""
 
     @model_validator(mode="after")
     def _endpoint_fits(self) -> Subscription:
@@ -95,6 +95,8 @@ class Subscription(_Section):
             raise ValueError(f"a {self.protocol} endpoint must be an http(s) URL")
         if self.protocol == "email" and "@" not in self.endpoint:
             raise ValueError("an email endpoint must be an address")
+        if self.protocol == "sqs" and not self.endpoint.startswith("arn:aws"):
+            raise ValueError("an sqs endpoint must be a queue ARN (arn:aws:sqs:...)")
         return self
 
 
@@ -478,9 +480,15 @@ class Settings(BaseSettings):
         return Workspace(self.home)
 
     @model_validator(mode="after")
-    def _aws_needs_a_bucket(self) -> Settings:
+    def _fits_the_backend(self) -> Settings:
         if self.backend.kind == "aws" and self.aws.bucket is None:
             raise ValueError('backend.kind "aws" needs aws.bucket (the S3 bucket it keeps to)')
+        if self.backend.kind == "local":
+            for topic in self.notifications.topics:
+                if any(s.protocol == "sqs" for s in topic.subscriptions):
+                    raise ValueError(
+                        f'topic {topic.name}: sqs subscriptions need backend.kind "aws"'
+                    )
         return self
 
 

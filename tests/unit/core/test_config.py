@@ -84,3 +84,17 @@ def test_the_aws_backend_is_checked_when_settings_load(home: Path) -> None:
         Path("driftloop.toml").write_text(f'[backend]\nkind = "aws"\n[aws]\n{bad}\n')
         with pytest.raises(ConfigError, match=key):
             load_settings()
+
+
+def test_an_sqs_subscription_needs_the_aws_backend(home: Path) -> None:
+    topic = (
+        '[[notifications.topics]]\nname = "ops"\n[[notifications.topics.subscriptions]]\n'
+        'protocol = "sqs"\nendpoint = "{endpoint}"\n'
+    )
+    Path("driftloop.toml").write_text(topic.format(endpoint="arn:aws:sqs:eu-west-1:1:q"))
+    with pytest.raises(ConfigError, match=r'topic ops: sqs subscriptions need backend\.kind "aws"'):
+        load_settings()
+    aws = '[backend]\nkind = "aws"\n[aws]\nbucket = "team-ml"\n'
+    Path("driftloop.toml").write_text(aws + topic.format(endpoint="my-queue"))
+    with pytest.raises(ConfigError, match="queue ARN"):
+        load_settings()
