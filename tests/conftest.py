@@ -14,6 +14,7 @@ from driftloop.config import DataSettings
 from driftloop.data.dataset import spec_from_settings
 from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec
+from tests.aws import moto_server
 
 os.environ["COLUMNS"] = "200"  # Rich wraps at 80 columns when not on a terminal
 
@@ -80,3 +81,10 @@ def tree(folder: Path) -> set[str]:
     if not folder.exists():
         return set()
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's server (AWS in tests) on a loopback port, for the whole session."""
+    with moto_server() as url:
+        yield url

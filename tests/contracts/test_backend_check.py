@@ -10,7 +10,7 @@ import pytest
 from driftloop.backends.catalog import check
 from driftloop.cli.main import main
 from driftloop.config import Settings
-from tests.contracts.conftest import REGION, settings_for
+from tests.aws import REGION, settings_for
 
 STORES = ()
 """No store: every backend kind is checked."""

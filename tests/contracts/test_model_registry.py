@@ -138,6 +138,8 @@ def test_missing_versions_are_model_not_found(backends: Backends, saved_model: s
         registry.set_alias(NAME, CHAMPION, 9)
     with pytest.raises(ModelNotFound):
         registry.load_model(NAME, 9)
+    with pytest.raises(ModelNotFound):
+        registry.delete_version(NAME, 9)
 
 
 def test_a_version_loads_as_the_fitted_pipeline(backends: Backends, saved_model: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from driftloop.backends.catalog import Backends
 from driftloop.config import load_settings
 from driftloop.errors import NotFoundError, NotificationFailed
-from tests.contracts.conftest import REGION, settings_for
+from tests.aws import REGION, settings_for
 
 STORES = ("notifier",)
 """The stores these tests exercise: they run for every backend kind that builds them."""

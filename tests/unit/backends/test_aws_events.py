@@ -16,7 +16,7 @@ from driftloop.backends.aws.events import EventBridgeBus
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.events.base import EventEntry
-from tests.contracts.conftest import REGION, moto_url, settings_for  # noqa: F401  (fixture)
+from tests.aws import REGION, settings_for
 
 DRIFT = {"source": ["driftloop.monitoring"]}
 
@@ -93,7 +93,7 @@ def test_a_retry_that_succeeds_is_a_delivery(bus: EventBridgeBus) -> None:
 
 def test_what_is_not_a_delivery_is_dead_lettered_at_once(
     bus: EventBridgeBus,
-    moto_url: str,  # noqa: F811
+    moto_url: str,
 ) -> None:
     sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_url)
     sqs.send_message(QueueUrl=bus.queues.main.url, MessageBody="hello")

@@ -12,7 +12,7 @@ import pytest
 from driftloop.backends.aws.rules import MATCH_ALL
 from driftloop.backends.catalog import Backends
 from driftloop.errors import ConfigError, NotFoundError
-from tests.contracts.conftest import REGION, moto_url, settings_for  # noqa: F401  (fixture)
+from tests.aws import REGION, settings_for
 
 TOPICS = {"topics": [{"name": "ops"}]}
 
@@ -24,7 +24,7 @@ def stores(tmp_path: Path, request: pytest.FixtureRequest) -> Backends:
 
 
 @pytest.fixture
-def aws(moto_url: str) -> dict[str, Any]:  # noqa: F811
+def aws(moto_url: str) -> dict[str, Any]:
     return {
         name: boto3.client(name, region_name=REGION, endpoint_url=moto_url)
         for name in ("events", "sns", "sqs")

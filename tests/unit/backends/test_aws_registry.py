@@ -20,7 +20,7 @@ from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING, R
 from driftloop.registry.lifecycle import approve, promote, reject
 
 # Fixtures shared with the contract tests: moto's server, the saved model, DeleteModelPackage.
-from tests.contracts.conftest import REGION, moto_url, settings_for  # noqa: F401
+from tests.aws import REGION, settings_for
 from tests.contracts.test_model_registry import (  # noqa: F401
     NAME,
     PASSED,

@@ -16,7 +16,7 @@ import pytest
 from driftloop.backends.aws.notifications import sns_subject
 from driftloop.backends.catalog import Backends
 from driftloop.errors import ConfigError
-from tests.contracts.conftest import REGION, moto_url, settings_for  # noqa: F401  (fixture)
+from tests.aws import REGION, settings_for
 from tests.webhook_receiver import make_handler
 
 
@@ -79,7 +79,7 @@ def test_protocols_sns_cannot_serve_are_refused(
 def test_topics_managed_elsewhere_are_found_by_name_or_arn(
     tmp_path: Path,
     request: pytest.FixtureRequest,
-    moto_url: str,  # noqa: F811
+    moto_url: str,
 ) -> None:
     stores = _stores(tmp_path, request)
     sns = boto3.client("sns", region_name=REGION, endpoint_url=moto_url)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 import boto3  # noqa: F401  (the extra this backend needs: fail here, not mid-way)
@@ -34,9 +33,7 @@ _CLASSES = {
 """Store -> (module under driftloop.backends.aws, class). Each class is built as
 ``Class(settings, stores)``."""
 
-BUILDS = tuple(
-    store for store, (module, _) in _CLASSES.items() if find_spec(f"{__name__}.{module}")
-)
+BUILDS = tuple(_CLASSES)
 """The stores the aws backend builds so far (the SageMaker endpoint store and model registry
 come with the SageMaker work)."""
 

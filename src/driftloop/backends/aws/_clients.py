@@ -32,7 +32,6 @@ NOT_FOUND = {
     "ResourceNotFoundFault",
     "AWS.SimpleQueueService.NonExistentQueue",
     "QueueDoesNotExist",
-    "ValidationError",  # SageMaker's answer for a missing model package or endpoint
 }
 
 

@@ -90,6 +90,7 @@ class MlflowRegistry(ModelRegistry):
                 raise
 
     def delete_version(self, name: str, version: int) -> None:
+        self.get_version(name, version)  # ModelNotFound, as the contract says
         self._client.delete_model_version(name, str(version))
 
     def load_model(self, name: str, version: int) -> Any:
