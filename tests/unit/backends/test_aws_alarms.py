@@ -26,7 +26,9 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudWatc
     aws = {"region": REGION, "bucket": "unit-bucket", "max_attempts": 1}
     settings = load_settings(home=tmp_path, backend={"kind": "aws"}, aws=aws)
     with mock_aws():
-        yield CloudWatchAlarmStore(settings, Backends({}, "aws"))
+        store = Backends.from_settings(settings).alarms
+        assert isinstance(store, CloudWatchAlarmStore)
+        yield store
 
 
 def _alarm(actions: list[str]):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from driftloop.alarms.definition import AlarmDefinition
 from driftloop.alarms.evaluate import Evaluation
 from driftloop.backends.aws._clients import call, client, translated
 from driftloop.backends.aws.metrics import dimension_list
+from driftloop.backends.aws.notifications import SnsNotifier
 from driftloop.config import Settings
 from driftloop.errors import ConfigError, NotFoundError
 
@@ -76,7 +77,7 @@ class CloudWatchAlarmStore(AlarmStore):
 
     def __init__(self, settings: Settings, stores: Backends) -> None:
         self.cloudwatch = client(settings, "cloudwatch")
-        self.sns = client(settings, "sns")
+        self.stores = stores  # the notifier turns topic names into ARNs
 
     def put(self, alarm: AlarmDefinition) -> None:
         """PutMetricAlarm: CloudWatch starts a new alarm INSUFFICIENT_DATA and keeps the state
@@ -91,16 +92,15 @@ class CloudWatchAlarmStore(AlarmStore):
     def _arn(self, action: str, alarm: str) -> str:
         if action.startswith("arn:"):
             return action
-        pages = self.sns.get_paginator("list_topics").paginate()
-        with translated("sns", "ListTopics", f"alarm '{alarm}'"):
-            arns = [topic["TopicArn"] for page in pages for topic in page["Topics"]]
-        for arn in arns:
-            if arn.rsplit(":", 1)[-1] == action:
-                return str(arn)
-        raise NotFoundError(
-            f"alarm '{alarm}': no SNS topic named '{action}' for its actions",
-            details={"alarm": alarm, "topic": action},
-        )
+        notifier = self.stores.notifier
+        assert isinstance(notifier, SnsNotifier)  # the aws backend builds this one
+        try:
+            return notifier.topic_arn(action)
+        except NotFoundError:
+            raise NotFoundError(
+                f"alarm '{alarm}': no SNS topic named '{action}' for its actions",
+                details={"alarm": alarm, "topic": action},
+            ) from None
 
     def _describe(self, names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         """DescribeAlarms of the named metric alarms (every one when None)."""

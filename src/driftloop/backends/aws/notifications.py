@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from driftloop.backends.aws._clients import call, client
+from driftloop.backends.aws._clients import call, client, translated
 from driftloop.config import Settings, Subscription, Topic
 from driftloop.errors import CloudError, ConfigError, NotFoundError, NotificationFailed
 from driftloop.notifications.base import DeliveryResult, Notifier
@@ -132,7 +132,9 @@ class SnsNotifier(Notifier):
             call("sns", self.sns.get_topic_attributes, what, TopicArn=name)
             return name
         pages = self.sns.get_paginator("list_topics").paginate()
-        for page in call("sns", lambda: list(pages), what):
+        with translated("sns", "ListTopics", what):
+            listed_pages = list(pages)
+        for page in listed_pages:
             for listed in page.get("Topics", []):
                 if str(listed["TopicArn"]).rsplit(":", 1)[-1] == name:
                     return str(listed["TopicArn"])
