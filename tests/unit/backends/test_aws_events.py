@@ -4,7 +4,6 @@ dead-lettered by SQS's redrive."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,10 @@ from driftloop.backends.aws.events import EventBridgeBus
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.events.base import EventEntry
+from driftloop.events.delivery import DeliveryReport
+from driftloop.events.handlers import Handler
 from tests.aws import REGION, settings_for
+from tests.waiting import wait_until
 
 DRIFT = {"source": ["driftloop.monitoring"]}
 
@@ -41,6 +43,16 @@ def bus(settings: Settings, stores: Backends) -> EventBridgeBus:
 
 def down(_target: object, _event: dict[str, Any]) -> None:
     raise RuntimeError("target down")
+
+
+def _once_back(bus: EventBridgeBus, handlers: dict[str, Handler]) -> DeliveryReport:
+    """The first delivery call that receives the message again, once its backoff is over."""
+
+    def attempt() -> DeliveryReport | None:
+        report = bus.deliver_pending(handlers)
+        return report if report.events or report.dead_lettered else None
+
+    return wait_until(attempt, 10, what="the message back after its backoff")
 
 
 def test_puts_of_more_than_ten_entries_keep_their_order(stores: Backends) -> None:
@@ -68,12 +80,10 @@ def test_a_failing_target_is_retried_after_its_backoff_then_redriven(bus: EventB
     event = bus.emit("driftloop.monitoring", "Monitoring Run Completed", {})
     assert bus.deliver_pending({"retrain": down}).scheduled == 1
     assert bus.deliver_pending({"retrain": down}).events == 0  # hidden for its backoff
-    time.sleep(1.1)
-    second = bus.deliver_pending({"retrain": down})
+    second = _once_back(bus, {"retrain": down})
     assert (second.retries, second.scheduled) == (1, 1)
     assert [row["attempts"] for row in bus.retries()] == [2]
-    time.sleep(1.1)
-    assert bus.deliver_pending({"retrain": down}).dead_lettered == 1
+    assert _once_back(bus, {"retrain": down}).dead_lettered == 1
     assert bus.deliver_pending({"retrain": down}).events == 0  # SQS moved it
     [dead] = bus.dead_letters()
     assert (dead["event_id"], dead["rule"], dead["attempts"]) == (event["id"], "drift", 3)
@@ -83,9 +93,8 @@ def test_a_failing_target_is_retried_after_its_backoff_then_redriven(bus: EventB
 def test_a_retry_that_succeeds_is_a_delivery(bus: EventBridgeBus) -> None:
     event = bus.emit("driftloop.monitoring", "Monitoring Run Completed", {})
     bus.deliver_pending({"retrain": down})
-    time.sleep(1.1)
     seen: list[str] = []
-    report = bus.deliver_pending({"retrain": lambda _t, e: seen.append(e["id"])})
+    report = _once_back(bus, {"retrain": lambda _t, e: seen.append(e["id"])})
     assert (report.delivered, report.retries, seen) == (1, 1, [event["id"]])
     assert [(r["event_id"], r["attempts"]) for r in bus.deliveries()] == [(event["id"], 2)]
     assert bus.retries() == [] and bus.dead_letters() == []
