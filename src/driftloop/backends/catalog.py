@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from driftloop.notifications.base import Notifier
     from driftloop.registry.base import ModelRegistry
     from driftloop.serving.endpoint_config import EndpointConfigStore
+    from driftloop.training.jobs import TrainingJobs
 
 KINDS = {
     "local": ("driftloop.backends.local", None),
@@ -41,8 +42,9 @@ STORES = (
     "endpoints",
     "registry",
     "notifier",
+    "training",
 )
-"""Every store a backend kind may build. The local kind builds all of them; a kind that
+"""Every store a backend kind may build. The local kind builds all but training jobs; a kind that
 builds fewer (the aws backend, while it grows) says so in one sentence when a missing one is
 asked for."""
 
@@ -108,6 +110,12 @@ class Backends:
     @cached_property
     def notifier(self) -> Notifier:
         return cast("Notifier", self._build("notifier"))
+
+    @cached_property
+    def training(self) -> TrainingJobs:
+        """Training jobs run by a service (the aws kind's SageMaker); the local kind trains
+        in-process (``flows.train_and_register``) and builds none."""
+        return cast("TrainingJobs", self._build("training"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:

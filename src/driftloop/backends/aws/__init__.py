@@ -29,6 +29,7 @@ _CLASSES = {
     "capture": ("capture", "S3CaptureStore"),
     "labels": ("capture", "S3LabelStore"),
     "registry": ("registry", "SageMakerRegistry"),
+    "training": ("training", "SageMakerTrainingJobs"),
     "endpoints": ("endpoints", "SageMakerEndpointStore"),
 }
 """Store -> (module under driftloop.backends.aws, class). Each class is built as

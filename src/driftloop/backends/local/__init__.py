@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from driftloop.config import Settings
 
 
-BUILDS = STORES
-"""Every store: the local backend builds them all."""
+BUILDS = tuple(name for name in STORES if name != "training")
+"""Every store but training jobs: local training runs in-process (``flows.train_and_register``)."""
 
 
 def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
