@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from driftloop.backends.catalog import Backends
+from driftloop.backends.catalog import Backends, builds
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset, read_typed, store
-from driftloop.data.preprocess import read_manifest_spec
-from driftloop.errors import NotFoundError
+from driftloop.data.preprocess import MANIFEST, read_manifest_spec
+from driftloop.errors import ConfigError, NotFoundError
 from driftloop.registry.base import TRAIN_SNAPSHOT_TAG
 from driftloop.registry.lifecycle import Registration, register_and_gate
+from driftloop.training.job_runs import JOB_TAG, hyperparameters, track_job_model
+from driftloop.training.jobs import JobRequest
 from driftloop.training.trainer import CandidateResult, Progress, best_candidate, train_candidates
 from driftloop.validation import Baseline, write_baseline
 
@@ -80,8 +83,57 @@ def train_and_register(
     registration = None
     if register:
         say(f"registering {best.name} and running the gate")
-        registry = Backends.from_settings(settings).registry
-        uri = baseline.constraints_path.parent.resolve().as_uri()
-        tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest, **(tags or {})}
-        registration = register_and_gate(registry, best, val, settings, uri, tags, promote=promote)
+        registration = _register(settings, best, (train, val), baseline, tags or {}, promote)
     return TrainingOutcome(train, val, baseline, results, best, registration)
+
+
+def train_on_sagemaker(
+    settings: Settings,
+    train_path: Path | None = None,
+    val_path: Path | None = None,
+    *,
+    poll: float = 30.0,
+    progress: Progress | None = None,
+    register: bool = True,
+) -> TrainingOutcome:
+    """As :func:`train_and_register`, with the fitting done by a training job: the data are
+    checked and snapshotted here, the job trains on the same CSVs, and its model is logged
+    as an MLflow run here, then registered and gated like a local candidate."""
+    say = progress or (lambda _message: None)
+    if "training" not in builds(settings.backend.kind):
+        raise ConfigError(
+            f'train --on sagemaker needs backend.kind "aws" (the {settings.backend.kind} '
+            "backend runs no training jobs)"
+        )
+    jobs = Backends.from_settings(settings).training
+    jobs.require()  # before the first write
+    train, val = load_pair(settings, train_path, val_path)
+    baseline = baseline_for(settings, train)
+    manifest = Path(train.source).parent / MANIFEST
+    found = manifest if manifest.is_file() else None
+    request = JobRequest(Path(train.source), Path(val.source), hyperparameters(settings), found)
+    say("uploading the channels and submitting the training job")
+    name = jobs.submit(request)
+    jobs.wait(name, say, poll=poll)
+    with tempfile.TemporaryDirectory() as folder:
+        best = track_job_model(settings, name, jobs.fetch(name, Path(folder)), train, val)
+    registration = None
+    if register:
+        say(f"registering {best.name} from {name} and running the gate")
+        registration = _register(settings, best, (train, val), baseline, {JOB_TAG: name}, True)
+    return TrainingOutcome(train, val, baseline, [best], best, registration)
+
+
+def _register(
+    settings: Settings,
+    best: CandidateResult,
+    data: tuple[Dataset, Dataset],
+    baseline: Baseline,
+    tags: dict[str, str],
+    promote: bool,
+) -> Registration:
+    """Register and gate ``best`` with its lineage tags (training snapshot, baseline)."""
+    registry = Backends.from_settings(settings).registry
+    uri = baseline.constraints_path.parent.resolve().as_uri()
+    tags = {TRAIN_SNAPSHOT_TAG: data[0].snapshot.digest, **tags}
+    return register_and_gate(registry, best, data[1], settings, uri, tags, promote=promote)

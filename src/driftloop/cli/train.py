@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -10,17 +9,10 @@ from typing import Literal
 import typer
 from rich.table import Table
 
-from driftloop.backends.catalog import Backends, builds
 from driftloop.cli._context import console, progress, settings
-from driftloop.config import Settings
-from driftloop.data.preprocess import MANIFEST
 from driftloop.durations import parse_at_least
-from driftloop.errors import ConfigError, GateFailed
-from driftloop.flows import TrainingOutcome, baseline_for, load_pair, train_and_register
-from driftloop.registry.base import TRAIN_SNAPSHOT_TAG
-from driftloop.registry.lifecycle import register_and_gate
-from driftloop.training.job_runs import JOB_TAG, hyperparameters, track_job_model
-from driftloop.training.jobs import JobRequest, Progress
+from driftloop.errors import GateFailed
+from driftloop.flows import TrainingOutcome, train_and_register, train_on_sagemaker
 
 _SHOWN = ("roc_auc", "pr_auc", "f1", "accuracy", "log_loss", "brier")
 
@@ -44,7 +36,9 @@ def train_cmd(
     with progress("training") as say:
         if on == "sagemaker":
             every = parse_at_least(poll, timedelta(0), what="--poll").total_seconds()
-            outcome = train_on_sagemaker(cfg, train, val, every, say, register)
+            outcome = train_on_sagemaker(
+                cfg, train, val, poll=every, progress=say, register=register
+            )
         else:
             outcome = train_and_register(cfg, train, val, register=register, progress=say)
     show_outcome(outcome)
@@ -56,44 +50,6 @@ def train_cmd(
             f"({'; '.join(registration.gate.failures)}) and was registered Rejected; "
             "the floors are the config key gate.min_metrics"
         )
-
-
-def train_on_sagemaker(
-    cfg: Settings,
-    train_path: Path | None,
-    val_path: Path | None,
-    poll: float,
-    say: Progress,
-    register: bool = True,
-) -> TrainingOutcome:
-    """As ``train_and_register``, with the fitting done by a training job: the data are
-    checked and snapshotted here, the job trains on the same CSVs, and its model is logged
-    as an MLflow run here, then registered and gated like a local candidate."""
-    if "training" not in builds(cfg.backend.kind):
-        raise ConfigError(
-            f'train --on sagemaker needs backend.kind "aws" (the {cfg.backend.kind} backend '
-            "runs no training jobs)"
-        )
-    stores = Backends.from_settings(cfg)
-    jobs = stores.training
-    jobs.require()  # before the first write
-    train, val = load_pair(cfg, train_path, val_path)
-    baseline = baseline_for(cfg, train)
-    manifest = Path(train.source).parent / MANIFEST
-    found = manifest if manifest.is_file() else None
-    request = JobRequest(Path(train.source), Path(val.source), hyperparameters(cfg), found)
-    say("uploading the channels and submitting the training job")
-    name = jobs.submit(request)
-    jobs.wait(name, say, poll=poll)
-    with tempfile.TemporaryDirectory() as folder:
-        best = track_job_model(cfg, name, jobs.fetch(name, Path(folder)), train, val)
-    registration = None
-    if register:
-        say(f"registering {best.name} from {name} and running the gate")
-        uri = baseline.constraints_path.parent.resolve().as_uri()
-        tags = {TRAIN_SNAPSHOT_TAG: train.snapshot.digest, JOB_TAG: name}
-        registration = register_and_gate(stores.registry, best, val, cfg, uri, tags)
-    return TrainingOutcome(train, val, baseline, [best], best, registration)
 
 
 def show_outcome(outcome: TrainingOutcome) -> None:

@@ -185,7 +185,7 @@ def test_uploading_to_a_missing_bucket_is_a_cloud_error(settings: Settings, tmp_
         update={"aws": settings.aws.model_copy(update={"bucket": "no-such-bucket"})}
     )
     (tmp_path / "a.csv").write_text("a\n1\n")
-    sentence = r"^s3://no-such-bucket/.* does not exist; create it or name another bucket$"
+    sentence = r"^s3://no-such-bucket/.*: the bucket does not exist; create it or name another"
     with pytest.raises(CloudError, match=sentence) as refused:
         Backends.from_settings(missing).training.upload([tmp_path / "a.csv"], "prepared")
     assert refused.value.exit_code == 13

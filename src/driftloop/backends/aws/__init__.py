@@ -36,8 +36,8 @@ _CLASSES = {
 ``Class(settings, stores)``."""
 
 BUILDS = tuple(_CLASSES)
-"""The stores the aws backend builds so far (the SageMaker endpoint store and model registry
-come with the SageMaker work)."""
+"""The stores the aws backend builds: every one, and the SageMaker training jobs the local
+backend has no need of."""
 
 
 def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:

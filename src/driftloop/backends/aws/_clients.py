@@ -24,7 +24,6 @@ T = TypeVar("T")
 NOT_FOUND = {
     "404",
     "NoSuchKey",
-    "NoSuchBucket",
     "NotFound",
     "NotFoundException",
     "ResourceNotFound",
@@ -64,6 +63,10 @@ def translated(service: str, operation: str, what: str = "") -> Iterator[None]:
         subject = f"{what}: " if what else ""
         if code in NOT_FOUND:
             raise NotFoundError(f"{subject}{service} {operation}: {message}") from None
+        if code == "NoSuchBucket":  # the configuration is wrong, not a missing object
+            raise CloudError(
+                f"{subject}the bucket does not exist; create it or name another bucket"
+            ) from None
         raise CloudError(f"{subject}{service} {operation} failed ({code}): {message}") from None
     except BotoCoreError as error:
         raise CloudError(f"{service} {operation} failed: {error}") from None

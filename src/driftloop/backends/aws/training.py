@@ -24,7 +24,7 @@ from driftloop.backends.aws._training_request import (
     job_name,
     source_bundle,
 )
-from driftloop.errors import CloudError, ConfigError, NotFoundError, TrainingError
+from driftloop.errors import ConfigError, NotFoundError, TrainingError
 from driftloop.training.jobs import COMPLETED, JobModel, JobRequest, JobStatus, TrainingJobs
 
 if TYPE_CHECKING:
@@ -95,12 +95,8 @@ class SageMakerTrainingJobs(TrainingJobs):
         return dict(answer)
 
     def _put(self, relative: str, body: bytes) -> str:
-        """Put ``body`` at ``relative``; its URI. A missing bucket is a refused call here
-        (CloudError), not a missing object."""
-        try:
-            self._bucket.put(relative, body)
-        except NotFoundError as exc:
-            raise CloudError(f"{exc.message}; create it or name another bucket") from None
+        """Put ``body`` at ``relative``; its URI."""
+        self._bucket.put(relative, body)
         return self._bucket.uri(relative)
 
     def _download(self, job: str, uri: str) -> bytes:
