@@ -53,6 +53,7 @@ def aws_settings(home: Path, url: str, **overrides: Any) -> Settings:
         "bucket": BUCKET,
         "prefix": "team/churn",
         "max_attempts": 1,
+        "role_arn": "arn:aws:iam::123456789012:role/driftloop-sagemaker",
         "endpoint_urls": dict.fromkeys(AWS_SERVICES, url),
     }
     return load_settings(home=home, backend={"kind": "aws"}, aws=aws, **overrides)

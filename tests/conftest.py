@@ -15,6 +15,7 @@ from driftloop.data.dataset import spec_from_settings
 from driftloop.data.readers import read_table
 from driftloop.data.spec import TabularSpec
 from tests.aws import moto_server
+from tests.sagemaker import save_tiny_model, teach_moto
 
 os.environ["COLUMNS"] = "200"  # Rich wraps at 80 columns when not on a terminal
 
@@ -88,3 +89,22 @@ def moto_url() -> Iterator[str]:
     """moto's server (AWS in tests) on a loopback port, for the whole session."""
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny real scikit-learn pipeline saved as an MLflow model folder, registered by the
+    registry and endpoint tests."""
+    return save_tiny_model(str(tmp_path_factory.mktemp("saved") / "model"))
+
+
+@pytest.fixture
+def moto_updates_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's SageMaker answers UpdateEndpoint for the length of a test."""
+    teach_moto(monkeypatch, "update_endpoint")
+
+
+@pytest.fixture
+def moto_deletes_model_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's SageMaker answers DeleteModelPackage for the length of a test."""
+    teach_moto(monkeypatch, "delete_model_package")

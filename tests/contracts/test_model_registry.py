@@ -5,17 +5,8 @@ Versions are a tiny real scikit-learn pipeline saved once as an MLflow model, so
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import mlflow
 import numpy as np
 import pytest
-from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.responses import SageMakerResponse
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from driftloop.backends.catalog import Backends
 from driftloop.errors import ModelNotFound
@@ -30,41 +21,12 @@ from driftloop.registry.base import (
     REJECTED,
 )
 from driftloop.registry.lifecycle import approve, reject
+from tests.sagemaker import NAME, PASSED, RUN
 
 STORES = ("registry",)
 """The stores these tests exercise: they run for every backend kind that builds them."""
 
-NAME = "churn-model"
-RUN = uuid.uuid4().hex
-PASSED = {GATE_TAG: "passed", APPROVAL_TAG: PENDING}
-
-
-@pytest.fixture(scope="session")
-def saved_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An MLflow model folder holding a fitted two-step pipeline (one feature)."""
-    features, target = np.arange(8.0).reshape(-1, 1), [0, 0, 0, 0, 1, 1, 1, 1]
-    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(features, target)
-    folder = tmp_path_factory.mktemp("saved") / "model"
-    mlflow.sklearn.save_model(pipeline, str(folder))
-    return str(folder)
-
-
-def _delete_model_package(self: SageMakerResponse) -> str:
-    """DeleteModelPackage, which moto 5.2.5 lacks (it answers 500 "not implemented")."""
-    backend, name = self.sagemaker_backend, self._get_param("ModelPackageName")
-    arn = backend.model_package_name_mapping.get(name, name)
-    if backend.model_packages.pop(arn, None) is None:
-        raise ValidationError(f"Model package {name} not found")
-    return "{}"
-
-
-@pytest.fixture(autouse=True)
-def moto_deletes_model_packages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Teach the in-process moto server DeleteModelPackage for the length of a test."""
-    monkeypatch.setattr(
-        SageMakerResponse, "delete_model_package", _delete_model_package, raising=False
-    )
-    yield
+pytestmark = pytest.mark.usefixtures("moto_deletes_model_packages")
 
 
 def test_versions_count_up_with_their_run_source_and_tags(

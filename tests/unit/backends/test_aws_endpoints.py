@@ -28,9 +28,9 @@ from driftloop.serving.endpoint_config import Capture, EndpointConfig, Fault, Sh
 
 # Fixtures shared with the contract tests: moto's server, the saved model, UpdateEndpoint.
 from tests.aws import BUCKET, REGION, settings_for
-from tests.contracts.test_endpoint_store import ROLE, moto_updates_endpoints  # noqa: F401
-from tests.contracts.test_model_registry import NAME, PASSED, RUN, saved_model  # noqa: F401
+from tests.sagemaker import NAME, PASSED, ROLE, RUN
 
+pytestmark = pytest.mark.usefixtures("moto_updates_endpoints")
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 Requests = list[tuple[str, dict[str, Any]]]
 
@@ -43,7 +43,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def backends(settings: Settings, saved_model: str) -> Backends:  # noqa: F811
+def backends(settings: Settings, saved_model: str) -> Backends:
     """The aws stores, with versions 1 (the champion) and 2 of the model registered."""
     built = Backends.from_settings(settings)
     for _ in range(2):

@@ -18,17 +18,10 @@ from driftloop.config import Settings
 from driftloop.errors import ConfigError, RegistryError
 from driftloop.registry.base import APPROVAL_TAG, APPROVED, CHAMPION, PENDING, REJECTED
 from driftloop.registry.lifecycle import approve, promote, reject
-
-# Fixtures shared with the contract tests: moto's server, the saved model, DeleteModelPackage.
 from tests.aws import REGION, settings_for
-from tests.contracts.test_model_registry import (  # noqa: F401
-    NAME,
-    PASSED,
-    RUN,
-    moto_deletes_model_packages,
-    saved_model,
-)
+from tests.sagemaker import NAME, PASSED, RUN
 
+pytestmark = pytest.mark.usefixtures("moto_deletes_model_packages")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/driftloop:1"
 
 
