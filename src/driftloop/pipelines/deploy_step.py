@@ -7,7 +7,6 @@ idempotent.
 
 from __future__ import annotations
 
-from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.guarded import DeploymentRolledBack, DeployPlan, deploy
 from driftloop.errors import NotFoundError
@@ -25,12 +24,12 @@ def deploy_step(ctx: Context) -> Outputs:
     if endpoint is None:
         raise SkipStep("no endpoint given")
     settings, number = ctx.settings, int(ctx.get("register.version"))
-    registry = Backends.from_settings(settings).registry
+    registry = ctx.stores.registry
     name = settings.registry.model_name
     approval = registry.get_version(name, number).approval
     if approval != APPROVED:
         raise SkipStep(f"{name} v{number} is {approval}; only Approved versions are deployed")
-    store = Backends.from_settings(settings).endpoints
+    store = ctx.stores.endpoints
     done = {"endpoint": endpoint, "model": name, "version": number}
     if store.change_marker(endpoint) is None:  # no such endpoint yet
         _make_champion(settings, registry, number)

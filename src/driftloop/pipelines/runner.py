@@ -105,10 +105,12 @@ class _Runner:
         self.say: Say = say or (lambda _message: None)
         self.use_cache = cache and settings.pipeline.cache
         self.store = PipelineStore(settings.workspace)
-        self.events = Backends.from_settings(settings).events
+        self.stores = Backends.from_settings(settings)
 
     def context(self, record: RunRecord, step: Step, outputs: dict[str, Outputs]) -> Context:
-        return Context(self.settings, record.run_id, step.name, record.params, outputs, self.say)
+        return Context(
+            self.settings, self.stores, record.run_id, step.name, record.params, outputs, self.say
+        )
 
     def reusable(self, record: RunRecord) -> tuple[int, dict[str, Outputs]]:
         """Index of the first step to run again, and the outputs of the steps before it."""
@@ -219,7 +221,7 @@ class _Runner:
             "cacheHitResult": {"sourceRunId": record.cached_from} if record.cached_from else None,
             "failureReason": record.error,
         }
-        self.events.emit(SOURCE, "Pipeline Execution Step Status Change", detail)
+        self.stores.events.emit(SOURCE, "Pipeline Execution Step Status Change", detail)
         if self.on_step is not None:
             self.on_step(record)
 
@@ -233,7 +235,7 @@ class _Runner:
             "previousPipelineExecutionStatus": previous,
             "failureReason": reason,
         }
-        self.events.emit(SOURCE, "Pipeline Execution Status Change", detail)
+        self.stores.events.emit(SOURCE, "Pipeline Execution Status Change", detail)
 
 
 def _not_orphaned(run: RunRecord) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import driftloop
+from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.errors import NotFoundError
 
@@ -31,9 +32,11 @@ class SkipStep(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    """What a step sees: settings, the run's parameters and the outputs of earlier steps."""
+    """What a step sees: settings, the run's stores and parameters, and the outputs of earlier
+    steps."""
 
     settings: Settings
+    stores: Backends
     run_id: str
     step: str
     params: dict[str, Any]

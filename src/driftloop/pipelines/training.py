@@ -19,7 +19,6 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.data.dataset import Dataset
 from driftloop.data.preprocess import preprocess
@@ -101,7 +100,7 @@ def _ingest(ctx: Context) -> Outputs:
 
 
 def _snapshots(ctx: Context) -> SnapshotStore:
-    return Backends.from_settings(ctx.settings).snapshots
+    return ctx.stores.snapshots
 
 
 def _snapshots_exist(ctx: Context, outputs: Outputs) -> bool:
@@ -180,7 +179,7 @@ def _runs_exist(ctx: Context, outputs: Outputs) -> bool:
 
 
 def _evaluate(ctx: Context) -> Outputs:
-    registry = Backends.from_settings(ctx.settings).registry
+    registry = ctx.stores.registry
     best = CandidateResult(**ctx.get("train.best"))
     holdout = _dataset(ctx, "val")
     gate = gate_candidate(registry, best, holdout, ctx.settings, _rival(ctx, registry))
@@ -207,7 +206,7 @@ def _rival(ctx: Context, registry: ModelRegistry) -> ModelVersion | None:
 
 
 def _gate_params(ctx: Context) -> dict[str, Any]:
-    rival = _rival(ctx, Backends.from_settings(ctx.settings).registry)
+    rival = _rival(ctx, ctx.stores.registry)
     return {
         "gate": ctx.settings.gate.model_dump(mode="json"),
         "metric": ctx.settings.training.primary_metric,
@@ -221,7 +220,7 @@ def _gate_params(ctx: Context) -> dict[str, Any]:
 
 
 def _register(ctx: Context) -> Outputs:
-    registry = Backends.from_settings(ctx.settings).registry
+    registry = ctx.stores.registry
     name = ctx.settings.registry.model_name
     best = CandidateResult(**ctx.get("train.best"))
     # A retrain registers every time (param "reuse_version" False), like SageMaker's

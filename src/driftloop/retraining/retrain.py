@@ -27,7 +27,13 @@ from driftloop.deploy.guarded import DeployPlan, DeployResult, deploy
 from driftloop.errors import ConfigError
 from driftloop.events.base import EventBus
 from driftloop.monitoring.target import MonitorTarget, resolve_target, served_spec
-from driftloop.registry.base import APPROVED, BASE_SNAPSHOT_TAG, CHAMPION, UNTIL_TAG
+from driftloop.registry.base import (
+    APPROVED,
+    BASE_SNAPSHOT_TAG,
+    CHAMPION,
+    UNTIL_TAG,
+    ModelRegistry,
+)
 from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
 from driftloop.retraining.ledger import Ledger
 from driftloop.retraining.pipeline import run_retraining
@@ -71,21 +77,22 @@ def retrain(
     policy = settings.retrain
     now = utc(now or datetime.now(UTC))
     ws, event_id = settings.workspace, (event or {}).get("id")
-    bus = Backends.from_settings(settings).events
+    stores = Backends.from_settings(settings)
+    bus = stores.events
     ledger, detail = Ledger(ws.root / "retrain.db"), {"endpoint": endpoint, "trigger": event_id}
     if ledger.handled(event_id):
         return _skipped(bus, detail, RetrainOutcome("skipped", "duplicate event"))
     target = resolve_target(settings, endpoint)
     since = now - policy.window if policy.window is not None else None
-    labelled = labelled_traffic(settings, target, since, now)
-    lineage = _lineage(settings, target)
+    labelled = labelled_traffic(stores, target, since, now)
+    lineage = _lineage(settings, stores.registry, target)
     fresh = new_rows(labelled, lineage[1])
     reason = ledger.claim(endpoint, event_id, now, policy, force, fresh)
     if reason is not None:
         return _skipped(bus, detail, RetrainOutcome("skipped", reason, labelled_rows=fresh))
     bus.emit(SOURCE, "Retraining Started", {**detail, "labelled_rows": fresh})
     try:
-        outcome = _train(settings, target, labelled, lineage, now)
+        outcome = _train(settings, stores, target, labelled, lineage, now)
     except Exception as exc:
         bus.emit(SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
         raise
@@ -99,21 +106,21 @@ def _skipped(bus: EventBus, detail: dict[str, Any], outcome: RetrainOutcome) -> 
 
 
 def labelled_traffic(
-    settings: Settings, target: MonitorTarget, since: datetime | None, until: datetime
+    stores: Backends, target: MonitorTarget, since: datetime | None, until: datetime
 ) -> pd.DataFrame:
     """Labelled captured rows of ``[since, until)`` (``since`` None: all captured history),
     each once, in capture-time order (see :mod:`driftloop.retraining.data`)."""
-    stores = Backends.from_settings(settings)
     window = stores.capture.read_window(
         target.endpoint, target.spec, since=since or EPOCH, until=until
     )
     return labelled_rows(window, stores.labels.read(target.endpoint), target.spec)
 
 
-def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None]:
+def _lineage(
+    settings: Settings, registry: ModelRegistry, target: MonitorTarget
+) -> tuple[str, Cut | None]:
     """The original training snapshot the served version's lineage started from, and the cut up
     to which it and the champion trained on captured traffic (the later of the two)."""
-    registry = Backends.from_settings(settings).registry
     name = settings.registry.model_name
     champion = registry.get_by_alias(name, CHAMPION)
     versions = [registry.get_version(name, target.version)]
@@ -127,6 +134,7 @@ def _lineage(settings: Settings, target: MonitorTarget) -> tuple[str, Cut | None
 
 def _train(
     settings: Settings,
+    stores: Backends,
     target: MonitorTarget,
     labelled: pd.DataFrame,
     lineage: tuple[str, Cut | None],
@@ -136,7 +144,7 @@ def _train(
     policy, (base_digest, until) = settings.retrain, lineage
     base = None
     if policy.history == "all":
-        base = Backends.from_settings(settings).snapshots.read(base_digest)
+        base = stores.snapshots.read(base_digest)
     rows = split_rows(
         labelled, base, until, policy.recent_fraction, target.spec, policy.recent_max_rows
     )
@@ -146,7 +154,7 @@ def _train(
     run, outputs = run_retraining(settings, train_csv, val_csv, target.endpoint, tags)
     registered, gate = outputs["register"], outputs["evaluate"]["gate"]
     rival = gate["champion_version"] or target.version
-    champion = _champion_metrics(settings, rival, rows.recent)
+    champion = _champion_metrics(settings, stores.registry, rival, rows.recent)
     passed = bool(outputs["evaluate"]["passed"])
     return RetrainOutcome(
         "retrained",
@@ -178,9 +186,10 @@ def _write(
     return paths
 
 
-def _champion_metrics(settings: Settings, version: int, recent: pd.DataFrame) -> dict[str, float]:
+def _champion_metrics(
+    settings: Settings, registry: ModelRegistry, version: int, recent: pd.DataFrame
+) -> dict[str, float]:
     """The champion's metrics on the recent hold-out (the gate's comparison, in full)."""
-    registry = Backends.from_settings(settings).registry
     model = registry.load_model(settings.registry.model_name, version)
     spec, threshold = served_spec(settings.registry.model_name, version)
     proba = model.predict_proba(recent[spec.features])[:, 1]

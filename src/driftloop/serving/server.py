@@ -127,14 +127,13 @@ def build_app(settings: Settings) -> Starlette:
 
 def _label_sink(settings: Settings, state: ServerState) -> LabelSink:
     """POST /labels: store ground truth for this endpoint, checked against its model's spec."""
+    stores = Backends.from_settings(settings)  # the label store is built on first use
 
     def store(records: list[dict[str, Any]]) -> dict[str, Any]:
-
         if state.plane is None:
             raise ConfigError("the endpoint is still loading")
         spec = state.plane.table.routes[0].model.spec
-        labels = Backends.from_settings(settings).labels
-        result = labels.put_records(state.plane.endpoint, records, spec)
+        result = stores.labels.put_records(state.plane.endpoint, records, spec)
         return result.to_dict()
 
     return store
@@ -185,8 +184,8 @@ def run(settings: Settings) -> None:
     key = cfg.api_key.get_secret_value() if cfg.api_key else None
     check_bind(cfg.host, key, container=cfg.model_dir is not None)
     if cfg.model_dir is None:  # fail now, not in a worker
-        config = Backends.from_settings(settings).endpoints.get(cfg.endpoint or "")
-        check_references(Backends.from_settings(settings).registry, config)
+        stores = Backends.from_settings(settings)
+        check_references(stores.registry, stores.endpoints.get(cfg.endpoint or ""))
     env = {"DRIFTLOOP_HOME": str(settings.home.resolve()), "OMP_NUM_THREADS": "1"}
     if cfg.endpoint:
         env["DRIFTLOOP_SERVING__ENDPOINT"] = cfg.endpoint
