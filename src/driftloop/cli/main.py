@@ -17,6 +17,7 @@ from driftloop.cli import (
     deploy,
     endpoints,
     events,
+    invoke,
     models,
     monitor,
     pipeline,
@@ -58,6 +59,7 @@ train.register(app)
 app.add_typer(models.app, name="models")
 app.add_typer(endpoints.app, name="endpoints")
 serve.register(app)
+invoke.register(app)
 batch.register(app)
 monitor.register(app)
 alarms.register(app)
