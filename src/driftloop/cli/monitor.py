@@ -1,8 +1,11 @@
-"""``driftloop monitor run|schedule`` and ``driftloop labels put``."""
+"""``driftloop monitor run|schedule|analyze`` and ``driftloop labels put``."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +15,7 @@ import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, progress, settings
-from driftloop.errors import ConfigError
+from driftloop.errors import ConfigError, DriftloopError
 
 if TYPE_CHECKING:
     from driftloop.monitoring.job import MonitoringRun
@@ -124,6 +127,50 @@ def schedule_cmd(
     except KeyboardInterrupt:
         count = -1
     console.print(f"schedule stopped after {max(count, 0)} run(s)")
+
+
+@app.command("analyze")
+def analyze_cmd(ctx: typer.Context) -> None:
+    """Run as a SageMaker Model Monitor analyzer (bring your own container).
+
+    Reads the monitoring job's environment (sagemaker_endpoint_name, start_time, end_time,
+    dataset_source, baseline_statistics, baseline_constraints, output_path,
+    publish_cloudwatch_metrics, ...), checks the window's captured traffic against the baseline
+    and writes statistics.json, constraint_violations.json and run.json to output_path, the
+    CloudWatch metrics file and the job's exit message. A failure exits non-zero with its reason
+    in the exit message.
+    """
+    from driftloop.monitoring.container import Contract, analyze, message_file, write_message
+
+    def failed(reason: str) -> None:
+        with contextlib.suppress(OSError):  # the reason still reaches stderr and the exit code
+            write_message(message_file(os.environ), f"Failed: {reason}")
+
+    try:
+        contract = Contract.from_environ(os.environ)
+        found = analyze(contract, target=settings(ctx).data.target)
+    except DriftloopError as exc:
+        failed(exc.message)
+        raise
+    except OSError as exc:  # an unreadable capture file, an output folder it may not write
+        reason = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        failed(reason)
+        raise DriftloopError(reason) from None
+    if found.violations:
+        table = Table(
+            "feature", "check", "description", title=f"{len(found.violations)} violation(s)"
+        )
+        for item in found.violations:
+            table.add_row(item["feature_name"], item["constraint_check_type"], item["description"])
+        console.print(table)
+    console.print(found.message(), highlight=False, soft_wrap=True)
+
+
+def container_analyze() -> None:
+    """The monitoring container's entry point (``ContainerEntrypoint: ["monitor-analyze"]``)."""
+    from driftloop.cli.main import main
+
+    main(["monitor", "analyze", *sys.argv[1:]])
 
 
 @labels_app.command("put")
