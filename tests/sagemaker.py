@@ -11,6 +11,7 @@ import uuid
 import mlflow
 import numpy as np
 import pytest
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
@@ -45,20 +46,42 @@ def _delete_model_package(self: SageMakerResponse) -> str:
 
 def _update_endpoint(self: SageMakerResponse) -> str:
     """UpdateEndpoint, which moto 5.2.5 lacks (it answers 500 "not implemented"): the endpoint
-    takes the new config at once, where SageMaker rolls it out while the endpoint is Updating."""
+    takes the new config at once, where SageMaker rolls it out while the endpoint is Updating.
+    A DeploymentConfig is kept as LastDeploymentConfig; when one of its auto-rollback alarms
+    is in ALARM in moto's CloudWatch, the endpoint keeps its config and says why, as SageMaker
+    does after rolling back."""
     backend = self.sagemaker_backend
     name, config_name = self._get_param("EndpointName"), self._get_param("EndpointConfigName")
     endpoint = backend.endpoints.get(name)
     if endpoint is None:
         raise ValidationError(f"Could not find endpoint '{name}'.")
     config = backend.describe_endpoint_config(config_name)
+    deployment = self._get_param("DeploymentConfig")
+    if deployment is not None:
+        endpoint.last_deployment_config = deployment
+        firing = _firing(self, deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+        if firing:
+            endpoint.failure_reason = f"Rolled back: alarm {firing} is in ALARM"
+            endpoint.last_modified_time = utcnow()
+            return json.dumps({"EndpointArn": endpoint.arn})
     endpoint.endpoint_config_name = config_name
+    endpoint.failure_reason = None
     endpoint.production_variants = endpoint._process_production_variants(
         config["ProductionVariants"]
     )
     endpoint.data_capture_config = config.get("DataCaptureConfig", {})
     endpoint.last_modified_time = utcnow()
     return json.dumps({"EndpointArn": endpoint.arn})
+
+
+def _firing(response: SageMakerResponse, alarms: list[dict[str, str]]) -> str | None:
+    """The first of ``alarms`` that is in ALARM in moto's CloudWatch (None: none is)."""
+    cloudwatch = cloudwatch_backends[response.current_account][response.region]
+    for alarm in alarms:
+        found = cloudwatch.alarms.get(alarm["AlarmName"])
+        if found is not None and found.state_value == "ALARM":
+            return alarm["AlarmName"]
+    return None
 
 
 def teach_moto(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:

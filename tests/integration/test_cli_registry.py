@@ -1,4 +1,5 @@
-"""`driftloop models` emits one event per change; `endpoints create --shadow` keeps its percent."""
+"""`driftloop models` emits one event per change; `endpoints create --shadow` keeps its percent;
+`endpoints create --serverless` keeps its settings and refuses capture."""
 
 from __future__ import annotations
 
@@ -52,3 +53,18 @@ def test_shadow_sampling_percent(versions: Path, cli, shadow: str, percent: floa
     assert created.code == 0, created.err
     config = endpoint_store(load_settings(None).workspace).get("churn")
     assert config.shadow is not None and config.shadow.sampling_percent == percent
+
+
+def test_serverless_endpoints(versions: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    made = cli("endpoints", "create", "churn", "-v", "A=1", "--serverless", "--memory-mb", "3072")
+    assert made.code == 0, made.err
+    assert "churn (serverless)" in made.out
+    config = endpoint_store(load_settings(None).workspace).get("churn")
+    assert config.serverless is not None and config.serverless.memory_mb == 3072
+    assert not config.capture.enabled
+    refused = cli("endpoints", "create", "b", "--serverless", "--capture-percent", "50")
+    assert refused.code == 2 and "cannot capture data" in refused.err
+    refused = cli("endpoints", "create", "c", "-v", "A=1", "-v", "B=2", "--serverless")
+    assert refused.code == 2 and "one production variant" in refused.err
+    refused = cli("deploy", "-e", "churn", "-m", "2", "--strategy", "canary", "--no-promote")
+    assert refused.code == 2 and "all-at-once deployments only" in refused.err

@@ -73,15 +73,33 @@ def create_cmd(
     variant: list[str] | None = _VARIANTS,
     shadow: str | None = _SHADOW,
     capture_percent: float | None = _CAPTURE,
+    serverless: bool = typer.Option(
+        False, "--serverless", help="Serverless (SageMaker ServerlessConfig): no capture."
+    ),
+    memory_mb: int = typer.Option(2048, help="Serverless memory: 1024-6144, by 1024."),
+    max_concurrency: int = typer.Option(20, help="Serverless concurrent requests: 1-200."),
+    provisioned_concurrency: int | None = typer.Option(
+        None, help="Serverless concurrency kept warm (at most --max-concurrency)."
+    ),
 ) -> None:
     """Create (or replace) an endpoint config; default: AllTraffic=champion."""
     cfg = settings(ctx)
+    capture = Capture(sampling_percent=100.0 if capture_percent is None else capture_percent)
+    if serverless and capture_percent is None:
+        capture = Capture(enabled=False)
     config = _validated(
         name=name,
         model_name=cfg.registry.model_name,
         variants=_variants(variant or ["AllTraffic=champion"]),
         shadow=_shadow(shadow) if shadow else None,
-        capture=Capture(sampling_percent=100.0 if capture_percent is None else capture_percent),
+        capture=capture,
+        serverless={
+            "memory_mb": memory_mb,
+            "max_concurrency": max_concurrency,
+            "provisioned_concurrency": provisioned_concurrency,
+        }
+        if serverless
+        else None,
     )
     _show(_save(ctx, config))
 
@@ -137,7 +155,8 @@ def delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 
 def _show(config: EndpointConfig) -> None:
     variants = ", ".join(f"{v.name}={v.model} (weight {v.weight:g})" for v in config.variants)
-    console.print(f"endpoint {config.name} revision {config.revision}: {variants}")
+    kind = " (serverless)" if config.serverless else ""
+    console.print(f"endpoint {config.name}{kind} revision {config.revision}: {variants}")
 
 
 def _store(ctx: typer.Context) -> EndpointConfigStore:

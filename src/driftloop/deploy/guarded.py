@@ -6,6 +6,12 @@ the listed alarms are evaluated. A watched alarm in ALARM restores the previous 
 in one save. A shadow deployment only copies traffic to the new model and reports how its
 answers compare; no caller ever gets one of them. One deployment per endpoint runs at a time;
 one whose process died is rolled back by the next (:mod:`driftloop.deploy.journal`).
+
+Where the endpoint service shifts traffic itself (SageMaker's deployment guardrails), the
+deployment hands it the whole update instead: one blue/green update of the endpoint's one
+variant to the new version, shifted and baked as the plan says and rolled back by the service
+when a watched alarm goes to ALARM. The service owns that update, so it keeps no journal.
+A serverless endpoint takes all-at-once deployments only.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from driftloop.deploy._steps import (
     traffic_steps,
 )
 from driftloop.deploy.journal import DeployJournal, recover, step_detail
-from driftloop.errors import DeploymentRolledBack, DriftloopError, RegistryError
+from driftloop.errors import ConfigError, DeploymentRolledBack, DriftloopError, RegistryError
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import promote
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
     Fault,
+    Rollout,
     Shadow,
     Variant,
     validate_config,
@@ -152,6 +159,27 @@ class _Deployment:
         taken = {v.name for v in self.previous.variants}
         taken |= {self.previous.shadow.name} if self.previous.shadow else set()
         self.new_name = NEW_VARIANT if NEW_VARIANT not in taken else f"{NEW_VARIANT}-2"
+        if self.previous.serverless is not None and plan.strategy != "all-at-once":
+            raise ConfigError(
+                f"endpoint '{plan.endpoint}' is serverless: it has one variant and no shadow, "
+                f"so it takes all-at-once deployments only, not {plan.strategy}"
+            )
+        self.rollout = self._rollout() if self.store.shifts_traffic else None
+
+    def _rollout(self) -> Rollout | None:
+        """What the service is told to do when it shifts traffic itself (None: shadow)."""
+        plan = self.plan
+        if plan.strategy == "shadow":
+            return None
+        if plan.fault is not None:
+            raise ConfigError("fault injection runs only on driftloop's own endpoint server")
+        bake, interval = round(plan.bake_s), round(plan.interval_s)
+        if plan.strategy == "canary":
+            return Rollout("CANARY", plan.canary_percent, bake, bake, tuple(plan.alarms))
+        if plan.strategy == "linear":
+            step = plan.linear_step_percent
+            return Rollout("LINEAR", step, interval, bake, tuple(plan.alarms))
+        return Rollout("ALL_AT_ONCE", 100.0, bake, 0, tuple(plan.alarms))
 
     def _version(self) -> int:
         name = self.previous.model_name
@@ -165,6 +193,8 @@ class _Deployment:
         return version
 
     def run(self) -> DeployResult:
+        if self.rollout is not None:
+            return self._hand_over(self.rollout)
         self.journal.begin(self.plan.endpoint, self.version, self.previous)
         try:
             return self._shadow() if self.plan.strategy == "shadow" else self._shift()
@@ -189,6 +219,20 @@ class _Deployment:
         )
         reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
         return DeployResult("completed", self.steps, final, reason, self.version)
+
+    def _hand_over(self, rollout: Rollout) -> DeployResult:
+        """One update that the service shifts, bakes and, on an alarm, rolls back itself."""
+        final = self._with(variants=(self._variant(self.baseline.name, 1.0),))
+        try:
+            saved = self.store.roll_out(final, rollout)
+        except DeploymentRolledBack as exc:
+            log.warning("deployment to %s rolled back: %s", self.plan.endpoint, exc.message)
+            current = self.store.get(self.plan.endpoint)
+            restored = self._record("rolled_back", current, reason=exc.message)
+            return DeployResult("rolled_back", self.steps, restored, exc.message, self.version)
+        self._record("completed", saved, settle=self._promote)
+        reason = f"all traffic on v{self.version}" + (" (champion)" if self.plan.promote else "")
+        return DeployResult("completed", self.steps, saved, reason, self.version)
 
     def _promote(self) -> None:
         if self.plan.promote:
@@ -248,7 +292,16 @@ class _Deployment:
     ) -> EndpointConfig:
         """Save ``config`` as ``step``; a settling step also runs ``settle`` and frees the
         endpoint before it is announced, so whoever sees it may deploy again at once."""
-        saved = self.store.save(config)
+        return self._record(step, self.store.save(config), settle, **extra)
+
+    def _record(
+        self,
+        step: str,
+        saved: EndpointConfig,
+        settle: Callable[[], None] | None = None,
+        **extra: Any,
+    ) -> EndpointConfig:
+        """Keep, announce and notify the step that left ``saved`` in place."""
         detail = step_detail(step, saved, self.version, strategy=self.plan.strategy, **extra)
         self.steps.append(detail)
         if step in SETTLED:

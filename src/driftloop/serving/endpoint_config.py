@@ -1,4 +1,5 @@
-"""Endpoint configs: production variants, an optional shadow, data capture. Stored as JSON.
+"""Endpoint configs: production variants, an optional shadow, data capture, or serverless.
+Stored as JSON.
 
 Saving a config is a deployment: the file is replaced atomically with a higher ``revision`` and
 running workers pick it up without a restart.
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -55,12 +57,32 @@ class Capture(_Strict):
     modes: tuple[Literal["Input", "Output"], ...] = ("Input", "Output")
 
 
+class Serverless(_Strict):
+    """SageMaker's ServerlessConfig: memory and concurrency instead of instances. Locally the
+    values are checked and kept; the endpoint serves as usual."""
+
+    memory_mb: int = Field(default=2048, ge=1024, le=6144, multiple_of=1024)
+    max_concurrency: int = Field(default=20, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _check(self) -> Serverless:
+        provisioned = self.provisioned_concurrency
+        if provisioned is not None and provisioned > self.max_concurrency:
+            raise ValueError(
+                f"provisioned_concurrency {provisioned} is above max_concurrency "
+                f"{self.max_concurrency}"
+            )
+        return self
+
+
 class EndpointConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     model_name: str = Field(min_length=1)
     variants: tuple[Variant, ...] = Field(min_length=1)
     shadow: Shadow | None = None
     capture: Capture = Capture()
+    serverless: Serverless | None = None
     revision: int = 0
     updated: float = 0.0
 
@@ -71,12 +93,56 @@ class EndpointConfig(_Strict):
             raise ValueError(f"variant names must be unique, got {names}")
         if sum(v.weight for v in self.variants) <= 0:
             raise ValueError("at least one variant needs a weight above 0")
+        if self.serverless is not None:
+            _check_serverless(self)
         return self
+
+
+def _check_serverless(config: EndpointConfig) -> None:
+    """What SageMaker refuses for a serverless endpoint, in one sentence."""
+    if len(config.variants) > 1 or config.shadow is not None:
+        raise ValueError(
+            "a serverless endpoint has one production variant and no shadow "
+            f"(got {len(config.variants)} variant(s)"
+            + (f" and shadow '{config.shadow.name}')" if config.shadow else ")")
+        )
+    if config.capture.enabled:
+        raise ValueError(
+            "a serverless endpoint cannot capture data (SageMaker has no data capture, and so "
+            "no Model Monitor, for serverless endpoints): set capture.enabled = false"
+        )
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How a store that shifts traffic itself moves it to a new config (SageMaker's
+    DeploymentConfig: a blue/green update with traffic shifting and auto-rollback alarms)."""
+
+    kind: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+    step_percent: float
+    """Canary size, or linear step, in % of capacity (unused for ALL_AT_ONCE)."""
+    wait_s: int
+    """Bake between traffic shifts (WaitIntervalInSeconds)."""
+    final_bake_s: int
+    """Bake with all traffic on the new fleet before the old one goes (TerminationWaitInSeconds)."""
+    alarms: tuple[str, ...]
+    """Alarms whose ALARM state rolls the update back."""
 
 
 class EndpointConfigStore(ABC):
     """Endpoint configs by name (SageMaker's CreateEndpointConfig, DescribeEndpointConfig,
     UpdateEndpoint). ``get`` and ``delete`` raise :class:`NotFoundError` for an unknown name."""
+
+    shifts_traffic: ClassVar[bool] = False
+    """True when the service behind the store moves traffic to a new config by itself and
+    rolls back on alarms (SageMaker's deployment guardrails): deployments then hand it the
+    whole update through :meth:`roll_out` instead of stepping through weights."""
+
+    def roll_out(self, config: EndpointConfig, rollout: Rollout) -> EndpointConfig:
+        """Store ``config`` and have the service shift traffic to it as ``rollout`` says;
+        returns once it is done. :class:`DeploymentRolledBack` when the service rolled back
+        (the previous config is then in place again). Only stores that ``shifts_traffic``."""
+        raise ConfigError(f"{type(self).__name__} shifts no traffic by itself")
 
     @abstractmethod
     def save(self, config: EndpointConfig) -> EndpointConfig:

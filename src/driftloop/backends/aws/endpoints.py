@@ -20,14 +20,29 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from driftloop.backends.aws._clients import call, client, translated
+from driftloop.backends.aws._deployment import (
+    UPDATING,
+    WAIT_MARGIN_S,
+    deployment_config,
+    max_seconds,
+    serverless_config,
+)
 from driftloop.backends.aws._s3 import Bucket
 from driftloop.backends.aws.registry import MODEL_DATA_TAG, PACKAGE_TAG
 from driftloop.config import Settings
-from driftloop.errors import ConfigError, DriftloopError, NotFoundError
+from driftloop.errors import (
+    CloudError,
+    ConfigError,
+    DeploymentRolledBack,
+    DriftloopError,
+    NotFoundError,
+)
 from driftloop.registry.base import ModelVersion
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
     EndpointConfigStore,
+    Rollout,
+    Serverless,
     Shadow,
     Variant,
     summary,
@@ -90,32 +105,80 @@ def config_name(endpoint: str, revision: int) -> str:
 class SageMakerEndpointStore(EndpointConfigStore):
     """:class:`EndpointConfigStore` on SageMaker endpoints, with driftloop's JSON on S3."""
 
-    def __init__(self, settings: Settings, stores: Backends) -> None:
+    shifts_traffic = True
+
+    def __init__(self, settings: Settings, stores: Backends, *, poll_s: float = 15.0) -> None:
+        self.poll_s = poll_s
         self._aws = settings.aws
         self._sagemaker = client(settings, "sagemaker")
         self._bucket = Bucket(settings)
         self._stores = stores
 
     def save(self, config: EndpointConfig) -> EndpointConfig:
+        return self._save(config, None)
+
+    def roll_out(self, config: EndpointConfig, rollout: Rollout) -> EndpointConfig:
+        """UpdateEndpoint with a DeploymentConfig (blue/green, traffic shifting, auto-rollback
+        alarms), then DescribeEndpoint until SageMaker has finished."""
+        previous = self.get(config.name)
+        _check_blue_green(previous, config)
+        stored = self._save(config, deployment_config(rollout))
+        self._wait(stored, previous, max_seconds(rollout) + WAIT_MARGIN_S)
+        return stored
+
+    def _save(self, config: EndpointConfig, deployment: dict[str, Any] | None) -> EndpointConfig:
+        """Make the models and the endpoint config, then create or update the endpoint."""
         previous = self._record(config.name)
         revision = (validate_config(json.loads(previous)).revision if previous else 0) + 1
         refuse_unsupported(config, revision)
         stored = config.model_copy(update={"revision": revision, "updated": time.time()})
         models = self._model_requests(stored)
-        exists = self._endpoint(stored.name) is not None
+        found = self._endpoint(stored.name)
+        if found is not None:
+            self._check_same_kind(stored)
         undo: _Undo = []
         try:
             self._create_models(stored.name, models, undo)
             self._create_config(stored, {v: r["ModelName"] for v, r in models.items()}, undo)
             self._bucket.put(self._key(stored.name), stored.model_dump_json(indent=2).encode())
             undo.append(("its previous record", lambda: self._restore(stored.name, previous)))
-            self._deploy(stored.name, config_name(stored.name, revision), exists)
+            target = config_name(stored.name, revision)
+            self._deploy(stored.name, target, found is not None, deployment)
         except BaseException:
             for what, step in reversed(undo):
                 _best_effort(what, step)
             raise
         self._stores.events.emit("driftloop.deploy", "Endpoint Config Updated", summary(stored))
         return stored
+
+    def _wait(self, stored: EndpointConfig, previous: EndpointConfig, seconds: float) -> None:
+        """Until the update of ``stored`` ends. When SageMaker went back to the old fleet, the
+        previous config is recorded as the next revision (as a local roll-back saves it) and
+        DeploymentRolledBack raised; CloudError when the update failed."""
+        name, target = stored.name, config_name(stored.name, stored.revision)
+        deadline = time.monotonic() + seconds
+        while True:
+            found = self._sm("describe_endpoint", name, EndpointName=name)
+            status = found["EndpointStatus"]
+            if status not in UPDATING:
+                break
+            if time.monotonic() > deadline:
+                raise CloudError(f"endpoint '{name}' is still {status} after {seconds:.0f} s")
+            time.sleep(self.poll_s)
+        if status == "InService" and found["EndpointConfigName"] == target:
+            return
+        reason = found.get("FailureReason") or f"the endpoint is {status}"
+        if status == "InService":
+            back = previous.model_copy(
+                update={"revision": stored.revision + 1, "updated": time.time()}
+            )
+            self._bucket.put(self._key(name), back.model_dump_json(indent=2).encode())
+            self._stores.events.emit("driftloop.deploy", "Endpoint Config Updated", summary(back))
+            raise DeploymentRolledBack(
+                f"SageMaker rolled endpoint '{name}' back to "
+                f"{found['EndpointConfigName']}: {reason}"
+            )
+        raise CloudError(f"the update of endpoint '{name}' to {target} failed: {reason}")
 
     def get(self, name: str) -> EndpointConfig:
         raw = self._record(name)
@@ -202,7 +265,8 @@ class SageMakerEndpointStore(EndpointConfigStore):
         name = config_name(config.name, config.revision)
         request: dict[str, Any] = {
             "ProductionVariants": [
-                self._variant(v.name, models[v.name], v.weight) for v in config.variants
+                self._variant(v.name, models[v.name], v.weight, config.serverless)
+                for v in config.variants
             ]
         }
         if config.shadow is not None:
@@ -232,18 +296,48 @@ class SageMakerEndpointStore(EndpointConfigStore):
         )
         undo.append((f"endpoint config {name}", partial(self._delete, "endpoint_config", name)))
 
-    def _variant(self, name: str, model: str, weight: float) -> dict[str, Any]:
-        return {
+    def _variant(
+        self, name: str, model: str, weight: float, serverless: Serverless | None = None
+    ) -> dict[str, Any]:
+        variant: dict[str, Any] = {
             "VariantName": name,
             "ModelName": model,
             "InitialVariantWeight": weight,
-            "InstanceType": self._aws.inference_instance_type,
-            "InitialInstanceCount": 1,
         }
+        if serverless is None:
+            variant |= {
+                "InstanceType": self._aws.inference_instance_type,
+                "InitialInstanceCount": 1,
+            }
+        else:
+            variant["ServerlessConfig"] = serverless_config(serverless)
+        return variant
 
-    def _deploy(self, endpoint: str, config: str, exists: bool) -> None:
+    def _check_same_kind(self, config: EndpointConfig) -> None:
+        """SageMaker cannot turn an instance-based endpoint serverless, nor back."""
+        described = self._sm("describe_endpoint", config.name, EndpointName=config.name)
+        was = any("CurrentServerlessConfig" in v for v in described.get("ProductionVariants", []))
+        if was != (config.serverless is not None):
+            kinds = ("instance-based", "serverless")
+            raise ConfigError(
+                f"endpoint '{config.name}' is {kinds[was]} on SageMaker and cannot become "
+                f"{kinds[not was]}: delete it and create it again"
+            )
+
+    def _deploy(
+        self, endpoint: str, config: str, exists: bool, deployment: dict[str, Any] | None
+    ) -> None:
         if exists:
-            self._sm("update_endpoint", endpoint, EndpointName=endpoint, EndpointConfigName=config)
+            extra = {} if deployment is None else {"DeploymentConfig": deployment}
+            self._sm(
+                "update_endpoint",
+                endpoint,
+                EndpointName=endpoint,
+                EndpointConfigName=config,
+                **extra,
+            )
+        elif deployment is not None:
+            raise NotFoundError(f"endpoint '{endpoint}' does not exist on SageMaker yet")
         else:
             self._sm(
                 "create_endpoint",
@@ -303,6 +397,17 @@ class SageMakerEndpointStore(EndpointConfigStore):
 
     def _sm(self, operation: str, what: str, **kwargs: Any) -> Any:
         return call("sagemaker", getattr(self._sagemaker, operation), what, **kwargs)
+
+
+def _check_blue_green(previous: EndpointConfig, config: EndpointConfig) -> None:
+    """SageMaker's guardrails shift traffic between fleets of one variant of the same name."""
+    old, new = [v.name for v in previous.variants], [v.name for v in config.variants]
+    if len(old) != 1 or old != new:
+        raise ConfigError(
+            f"endpoint '{config.name}': SageMaker shifts traffic blue/green only from one "
+            f"production variant to one of the same name (now {', '.join(old)}; new "
+            f"{', '.join(new)}): deploy all-at-once, or make it one variant first"
+        )
 
 
 def _variants(config: EndpointConfig) -> tuple[Variant | Shadow, ...]:
