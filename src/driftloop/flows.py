@@ -133,7 +133,9 @@ def _register(
     promote: bool,
 ) -> Registration:
     """Register and gate ``best`` with its lineage tags (training snapshot, baseline)."""
-    registry = Backends.from_settings(settings).registry
-    uri = baseline.constraints_path.parent.resolve().as_uri()
+    stores = Backends.from_settings(settings)
+    registry = stores.registry
+    folder = baseline.constraints_path.parent
+    uri = stores.artifacts.put_folder(f"baselines/{folder.name}", folder)
     tags = {TRAIN_SNAPSHOT_TAG: data[0].snapshot.digest, **tags}
     return register_and_gate(registry, best, data[1], settings, uri, tags, promote=promote)

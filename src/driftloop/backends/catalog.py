@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from driftloop.alarms.base import AlarmStore
     from driftloop.capture.base import CaptureStore, LabelStore
     from driftloop.config import Settings
+    from driftloop.data.artifacts import ArtifactStore
     from driftloop.data.snapshot import SnapshotStore
     from driftloop.events.base import EventBus, RuleStore
     from driftloop.metrics.base import MetricStore
@@ -37,6 +38,7 @@ STORES = (
     "rules",
     "events",
     "snapshots",
+    "artifacts",
     "capture",
     "labels",
     "endpoints",
@@ -90,6 +92,10 @@ class Backends:
     @cached_property
     def snapshots(self) -> SnapshotStore:
         return cast("SnapshotStore", self._build("snapshots"))
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        return cast("ArtifactStore", self._build("artifacts"))
 
     @cached_property
     def capture(self) -> CaptureStore:

@@ -1,6 +1,7 @@
 """One monitoring run over a window of captured traffic.
 
-Writes, under ``<workspace>/monitoring/<endpoint>/<run id>/``: ``statistics.json`` of the window,
+Writes, under ``<workspace>/monitoring/<endpoint>/<run id>/`` (and, on aws, the same files under
+``s3://<bucket>/<prefix>/monitoring/<endpoint>/<run id>/``): ``statistics.json`` of the window,
 ``constraint_violations.json`` against the model version's baseline (``baseline_drift_check``
 included), ``drift.json``, ``quality.json`` (measured with late labels, or estimated), the
 Evidently ``report.html`` and ``run.json`` (summary and every input problem with file and line).
@@ -62,6 +63,8 @@ class MonitoringRun:
     drift: DriftResult | None = None
     quality: dict[str, Any] | None = None
     seconds: float = 0.0
+    results: str | None = None
+    """Where the backend keeps the run's files (``folder`` locally, S3 on aws)."""
 
     @property
     def status(self) -> str:
@@ -88,6 +91,7 @@ class MonitoringRun:
             "quality": self.quality,
             "seconds": round(self.seconds, 3),
             "folder": str(self.folder),
+            "results": self.results,
         }
 
 
@@ -129,6 +133,7 @@ def run_monitoring(
         _checks(settings, target, window, run, report, say)
     run.seconds = time.perf_counter() - started
     _write(run)
+    run.results = stores.artifacts.put_folder(f"monitoring/{endpoint}/{stamp}", folder)
     _emit_metrics(settings, run, schedule or schedule_name(endpoint))
     stores.events.emit("driftloop.monitoring", "Monitoring Run Completed", run.summary())
     return run

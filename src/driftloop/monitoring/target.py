@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -11,7 +10,7 @@ from driftloop.backends.catalog import Backends
 from driftloop.config import DriftSettings, Settings
 from driftloop.data.snapshot import SnapshotStore
 from driftloop.data.spec import TabularSpec
-from driftloop.errors import NotFoundError
+from driftloop.errors import ConfigError, NotFoundError
 from driftloop.monitoring.reference import ReferenceProfile
 from driftloop.serving.endpoint_config import Shadow, Variant
 from driftloop.serving.models import resolve_version
@@ -61,6 +60,11 @@ def served_spec(model_name: str, version: int) -> tuple[TabularSpec, float]:
 def resolve_target(settings: Settings, endpoint: str, variant: str | None = None) -> MonitorTarget:
     """The variant ``variant`` of ``endpoint`` (default: the heaviest production variant)."""
     config = Backends.from_settings(settings).endpoints.get(endpoint)
+    if config.serverless is not None:
+        raise ConfigError(
+            f"endpoint '{endpoint}' is serverless: it captures no traffic, so there is nothing "
+            "to monitor (SageMaker runs no Model Monitor on serverless endpoints either)"
+        )
     chosen: Variant | Shadow = max(config.variants, key=lambda v: v.weight)
     if variant is not None:
         names: dict[str, Variant | Shadow] = {v.name: v for v in config.variants}
@@ -78,7 +82,9 @@ def resolve_target(settings: Settings, endpoint: str, variant: str | None = None
             "(register it with `driftloop train`)"
         )
     spec, threshold = served_spec(config.model_name, number)
-    baseline = Baseline.load(Path(version.baseline_uri.removeprefix("file://")))
+    baseline = Baseline.load(
+        Backends.from_settings(settings).artifacts.local_folder(version.baseline_uri)
+    )
     snapshots = Backends.from_settings(settings).snapshots
     snapshots.get(version.train_snapshot)  # NotFoundError when it is missing
     return MonitorTarget(

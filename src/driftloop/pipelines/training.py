@@ -234,7 +234,8 @@ def _register(ctx: Context) -> Outputs:
             PIPELINE_RUN_TAG: ctx.run_id,
             **ctx.params.get("tags", {}),
         }
-        uri = Path(ctx.get("validate.baseline")).resolve().as_uri()
+        baseline = Path(ctx.get("validate.baseline"))
+        uri = ctx.stores.artifacts.put_folder(f"baselines/{baseline.name}", baseline)
         gate = _gate_result(ctx.get("evaluate.gate"))
         # With an endpoint, the deploy step moves the champion alias once traffic has moved;
         # a retrain's version waits for its guarded deployment (param "promote" False).

@@ -26,6 +26,7 @@ _CLASSES = {
     "rules": ("rules", "EventBridgeRuleStore"),
     "events": ("events", "EventBridgeBus"),
     "snapshots": ("snapshots", "S3SnapshotStore"),
+    "artifacts": ("artifacts", "S3ArtifactStore"),
     "capture": ("capture", "S3CaptureStore"),
     "labels": ("capture", "S3LabelStore"),
     "registry": ("registry", "SageMakerRegistry"),

@@ -42,6 +42,11 @@ def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
 
         return FolderSnapshotStore(ws.snapshots)
 
+    def artifacts(_: Backends) -> object:
+        from driftloop.backends.local.artifacts import FolderArtifactStore
+
+        return FolderArtifactStore()
+
     def capture(_: Backends) -> object:
         from driftloop.backends.local.capture import FolderCaptureStore
 
@@ -78,6 +83,7 @@ def factories(settings: Settings) -> dict[str, Callable[[Backends], object]]:
         "rules": rules,
         "events": events,
         "snapshots": snapshots,
+        "artifacts": artifacts,
         "capture": capture,
         "labels": labels,
         "endpoints": endpoints,
