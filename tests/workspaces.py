@@ -13,7 +13,7 @@ from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
 from driftloop.data.preprocess import preprocess
 from driftloop.flows import TrainingOutcome, train_and_register
-from driftloop.serving.endpoint_config import EndpointConfigStore
+from driftloop.serving.endpoint_config import EndpointConfig, EndpointConfigStore, Variant
 from driftloop.workspace import Workspace
 
 BASE_TOML = (
@@ -65,3 +65,17 @@ def trained(root: Path, *, seed: int, extra_toml: str = "") -> TrainingOutcome:
     generate(3000, seed=seed).to_csv(root / "train.csv", index=False)
     preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
     return train_and_register(settings)
+
+
+def churn_endpoint(settings: Settings, root: Path, *, rows: int = 4000, seed: int = 11) -> Settings:
+    """``settings`` with logistic regression only, v1 trained on ``rows`` generated rows (in
+    ``root``) and registered as champion, served by endpoint "churn" (AllTraffic)."""
+    one = settings.training.model_copy(update={"candidates": ["logistic_regression"]})
+    settings = settings.model_copy(update={"training": one})
+    stores = Backends.from_settings(settings)
+    generate(rows, seed=seed).to_csv(root / "train.csv", index=False)
+    preprocess(root / "train.csv", settings.workspace.prepared, settings.data, stores.snapshots)
+    train_and_register(settings)
+    variants = (Variant(name="AllTraffic", model="champion"),)
+    stores.endpoints.save(EndpointConfig(name="churn", model_name="churn-model", variants=variants))
+    return settings

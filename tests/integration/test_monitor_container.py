@@ -26,22 +26,18 @@ import pandas as pd
 import pytest
 
 from driftloop.backends.local.registry import MlflowRegistry
-from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
-from driftloop.data.preprocess import preprocess
 from driftloop.data.spec import TabularSpec
-from driftloop.flows import train_and_register
 from driftloop.monitoring.job import run_monitoring
 from driftloop.monitoring.target import resolve_target
 from driftloop.serving.dataplane import DataPlane, Invocation
-from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
 from driftloop.validation import write_baseline
-from tests.workspaces import endpoint_store
+from tests.workspaces import churn_endpoint, endpoint_store
 
 pytestmark = pytest.mark.slow
 
@@ -61,20 +57,7 @@ class Traffic:
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Traffic:
     root = tmp_path_factory.mktemp("container")
-    settings = load_settings(home=root / ".driftloop")
-    settings = settings.model_copy(
-        update={
-            "training": settings.training.model_copy(update={"candidates": ["logistic_regression"]})
-        }
-    )
-    ws = settings.workspace
-    generate(4000, seed=11).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
-    train_and_register(settings)
-    variants = (Variant(name="AllTraffic", model="champion"),)
-    endpoint_store(ws).save(
-        EndpointConfig(name="churn", model_name="churn-model", variants=variants)
-    )
+    settings = churn_endpoint(load_settings(home=root / ".driftloop"), root)
     features = resolve_target(settings, "churn").spec.features
     calm_start = _next_second()
     json_bodies = [orjson.dumps(chunk) for chunk in _chunks(generate(600, seed=21)[features], 3)]

@@ -17,23 +17,19 @@ import pytest
 
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.registry import MlflowRegistry
-from driftloop.backends.local.snapshots import FolderSnapshotStore
 from driftloop.capture.labels import ingest_labels
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
-from driftloop.data.preprocess import preprocess
 from driftloop.events.log import read_events
-from driftloop.flows import train_and_register
 from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
 from driftloop.monitoring.schedule import job_lock, run_locked, run_schedule
 from driftloop.serving.dataplane import DataPlane, Invocation
-from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from driftloop.serving.live import ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.routing import build_table
 from tests.servers import DRIFTLOOP
-from tests.workspaces import endpoint_store
+from tests.workspaces import churn_endpoint, endpoint_store
 
 pytestmark = pytest.mark.slow
 
@@ -41,21 +37,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("monitoring")
-    settings = load_settings(home=root / ".driftloop")
-    settings = settings.model_copy(
-        update={
-            "training": settings.training.model_copy(update={"candidates": ["logistic_regression"]})
-        }
-    )
-    ws = settings.workspace
-    generate(4000, seed=11).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", ws.prepared, settings.data, FolderSnapshotStore(ws.snapshots))
-    train_and_register(settings)
-    variants = (Variant(name="AllTraffic", model="champion"),)
-    endpoint_store(ws).save(
-        EndpointConfig(name="churn", model_name="churn-model", variants=variants)
-    )
-    return settings
+    return churn_endpoint(load_settings(home=root / ".driftloop"), root)
 
 
 def _send(settings: Settings, frame: pd.DataFrame, prefix: str, batch: int = 1) -> list[str]:

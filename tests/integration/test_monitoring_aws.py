@@ -17,11 +17,9 @@ from driftloop.backends.catalog import Backends
 from driftloop.capture.writer import capture_record
 from driftloop.config import Settings
 from driftloop.data.generator import generate
-from driftloop.data.preprocess import preprocess
-from driftloop.flows import train_and_register
 from driftloop.monitoring.job import DATA_NAMESPACE, run_monitoring
-from driftloop.serving.endpoint_config import EndpointConfig, Variant
 from tests.aws import BUCKET, REGION, settings_for
+from tests.workspaces import churn_endpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("moto_updates_endpoints")]
 ONE_MODEL = {"candidates": ["logistic_regression"]}
@@ -30,14 +28,7 @@ ONE_MODEL = {"candidates": ["logistic_regression"]}
 def _trained(kind: str, root: Path, request: pytest.FixtureRequest) -> Settings:
     """A model trained and registered on ``kind``, behind an endpoint "churn"."""
     root.mkdir()
-    settings = settings_for(kind, root / ".driftloop", request, training=ONE_MODEL)
-    stores = Backends.from_settings(settings)
-    generate(3000, seed=11).to_csv(root / "train.csv", index=False)
-    preprocess(root / "train.csv", settings.workspace.prepared, settings.data, stores.snapshots)
-    train_and_register(settings)
-    variants = (Variant(name="AllTraffic", model="champion"),)
-    stores.endpoints.save(EndpointConfig(name="churn", model_name="churn-model", variants=variants))
-    return settings
+    return churn_endpoint(settings_for(kind, root / ".driftloop", request), root, rows=3000)
 
 
 def _capture(settings: Settings, when: datetime) -> None:

@@ -61,7 +61,7 @@ from driftloop.capture.reader import Window, read_window
 from driftloop.data.spec import ColumnSpec, Kind, Role, TabularSpec
 from driftloop.errors import ConfigError, DataError, NotFoundError
 from driftloop.monitoring import baseline_drift
-from driftloop.monitoring.job import PROBLEMS_LISTED, schedule_name
+from driftloop.monitoring.job import PROBLEMS_LISTED, run_status, schedule_name
 from driftloop.validation import compute_statistics, load_constraints, load_statistics, verify
 from driftloop.validation.constraints import ignored_columns, monitoring_config
 from driftloop.workspace import atomic_write_text
@@ -254,9 +254,7 @@ class Analysis:
 
     @property
     def status(self) -> str:
-        if self.rows == 0:
-            return "EmptyWindow"
-        return "CompletedWithViolations" if self.violations else "Completed"
+        return run_status(self.rows, self.violations)
 
     def summary(self) -> dict[str, Any]:
         reasons = Counter(_kind(p["reason"]) for p in self.problems)

@@ -68,9 +68,7 @@ class MonitoringRun:
 
     @property
     def status(self) -> str:
-        if self.rows == 0:
-            return "EmptyWindow"
-        return "CompletedWithViolations" if self.violations else "Completed"
+        return run_status(self.rows, self.violations)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -93,6 +91,13 @@ class MonitoringRun:
             "folder": str(self.folder),
             "results": self.results,
         }
+
+
+def run_status(rows: int, violations: list[dict[str, str]]) -> str:
+    """Model Monitor's execution status of a run over ``rows`` rows."""
+    if rows == 0:
+        return "EmptyWindow"
+    return "CompletedWithViolations" if violations else "Completed"
 
 
 def run_monitoring(
