@@ -234,6 +234,11 @@ class TrainingSettings(_Section):
     """Seed of every model, so runs are reproducible."""
     experiment: str = "driftloop"
     """MLflow experiment that holds the training runs."""
+    artifact_root: str | None = Field(default=None, pattern=r"^(s3|file)://.+")
+    """Where MLflow keeps the experiment's run artifacts and models, set when the experiment
+    is created: unset, the workspace's `mlartifacts` folder; an `s3://bucket/prefix` URI (the
+    aws bucket, say) puts them on S3 through MLflow's S3 store (credentials from the AWS chain,
+    `MLFLOW_S3_ENDPOINT_URL` for moto or LocalStack)."""
 
 
 class RegistrySettings(_Section):

@@ -43,7 +43,9 @@ def track_job_model(
         threshold = float(model.summary["threshold"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TrainingError(f"training job {job}: metrics.json is malformed ({exc})") from None
-    experiment = tracking.experiment_id(settings.workspace, settings.training.experiment)
+    experiment = tracking.experiment_id(
+        settings.workspace, settings.training.experiment, settings.training.artifact_root
+    )
     with mlflow.start_run(experiment_id=experiment, run_name=f"{name} ({job})") as run:
         mlflow.set_tags(
             {

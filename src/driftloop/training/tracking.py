@@ -19,11 +19,12 @@ def configure(workspace: Workspace) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def experiment_id(workspace: Workspace, name: str) -> str:
-    """The id of experiment ``name``, created with its artifacts inside the workspace."""
+def experiment_id(workspace: Workspace, name: str, artifact_root: str | None = None) -> str:
+    """The id of experiment ``name``, created with its artifacts under ``artifact_root``
+    (default: inside the workspace). An existing experiment keeps the location it has."""
     configure(workspace)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    location = workspace.artifacts.resolve().as_uri()
+    location = artifact_root or workspace.artifacts.resolve().as_uri()
     return str(mlflow.create_experiment(name, artifact_location=location))

@@ -44,7 +44,9 @@ def train_candidates(
     say = progress or (lambda _message: None)
     if train.spec != val.spec:
         raise TrainingError("training and validation data have different schemas")
-    experiment = tracking.experiment_id(settings.workspace, settings.training.experiment)
+    experiment = tracking.experiment_id(
+        settings.workspace, settings.training.experiment, settings.training.artifact_root
+    )
     results = []
     for name in settings.training.candidates:
         say(f"fitting {name}")
