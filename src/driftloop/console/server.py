@@ -1,0 +1,48 @@
+"""Run the console with uvicorn, refusing a non-loopback address without an API key."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from driftloop.config import Settings
+from driftloop.console.app import create_app
+from driftloop.console.view import LoopView
+from driftloop.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8090
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_console_bind(host: str, api_key: str | None) -> None:
+    """:class:`ConfigError` for a non-loopback ``host`` without an API key."""
+    if api_key is None and not is_loopback(host):
+        raise ConfigError(
+            f"console address '{host}' is not a loopback address: set serving.api_key "
+            "(DRIFTLOOP_SERVING__API_KEY) to open the console beyond this machine"
+        )
+
+
+def run_console(
+    settings: Settings,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    poll_s: float = 3.0,
+    endpoint_url: str | None = None,
+) -> None:
+    """Serve the console until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    secret = settings.serving.api_key
+    api_key = secret.get_secret_value() if secret else None
+    check_console_bind(host, api_key)
+    view = LoopView(settings, refresh_s=min(poll_s, 2.0))
+    app = create_app(view, api_key=api_key, poll_s=poll_s, endpoint_url=endpoint_url)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)

@@ -1,0 +1,283 @@
+"""The console in a real browser over a workspace made by a small closed-loop run: every page,
+live updates, approval with the button, broken and empty states, and access off loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from driftloop.alarms.definition import AlarmDefinition
+from driftloop.backends.catalog import Backends
+from driftloop.config import Settings
+from driftloop.demo.endpoint import EndpointProcess, free_port
+from driftloop.metrics.base import Datapoint
+from tests.browser.conftest import POLL_S, Tab, start_console
+from tests.workspaces import service_env
+
+pytestmark = pytest.mark.slow
+LIVE_S = 4 * POLL_S + 4  # a poll, the event snapshot's refresh, and slack for a busy machine
+PAGES = {
+    "/": ["Overview", "churn", "champion", "v2", "churn-data-drift"],
+    "/endpoints/churn": ["Endpoint churn", "Requests per", "AllTraffic", "drift: MonthlyCharges"],
+    "/models": ["Versions", "v1", "v2", "champion"],
+    "/models/2": ["Gate report", "Lineage", "pipeline run"],
+    "/monitoring": ["Drift per feature", "MonthlyCharges", "CompletedWithViolations"],
+    "/alarms": ["churn-data-drift", "ALARM", "Alarm history", "Events", "Notifications"],
+    "/pipelines": ["Deployments", "rolled_back", "Pipeline runs", "ingest", "completed"],
+}
+
+
+def _url(server: EndpointProcess, path: str) -> str:
+    return f"{server.url}{path}"
+
+
+def _text(tab: Tab) -> str:
+    return str(tab.page.inner_text("main"))
+
+
+def _wait_text(tab: Tab, wanted: str, timeout_s: float = LIVE_S) -> None:
+    """``wanted`` appears in the page without a reload (the live update)."""
+    deadline = time.monotonic() + timeout_s
+    while wanted not in _text(tab):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"'{wanted}' did not appear within {timeout_s:g} s")
+        tab.page.wait_for_timeout(200)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_each_page_loads_without_errors_and_shows_the_loop(
+    console: EndpointProcess, tab: Tab, shots: Path, path: str
+) -> None:
+    answer = tab.page.goto(_url(console, path))
+    assert answer is not None and answer.status == 200
+    text = _text(tab).lower()  # labels are shown in capitals by the stylesheet
+    for wanted in PAGES[path]:
+        assert wanted.lower() in text, (path, wanted)
+    assert "traceback" not in text
+    name = path.strip("/").replace("/", "-") or "overview"
+    tab.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    tab.page.wait_for_timeout(1000 * POLL_S * 1.5)  # one live update, still without errors
+    assert tab.errors == []
+
+
+def test_a_monitoring_run_page_and_its_report(console: EndpointProcess, tab: Tab) -> None:
+    tab.page.goto(_url(console, "/monitoring"))
+    tab.page.click("main table a[href^='/monitoring/churn/']")
+    text = _text(tab)
+    assert "Violations" in text and "Drift" in text and "Model quality" in text
+    with tab.page.expect_navigation():
+        tab.page.click("text=Open the Evidently report")
+    assert tab.page.url.endswith("/report")
+    assert tab.errors == [] or all("report" not in e for e in tab.errors)
+
+
+def test_a_new_event_appears_live(console: EndpointProcess, loop: Settings, tab: Tab) -> None:
+    tab.page.goto(_url(console, "/alarms"))
+    marker = f"console-check-{time.time_ns()}"
+    Backends.from_settings(loop).events.emit("test.console", "Console Check", {"marker": marker})
+    _wait_text(tab, marker)
+    assert tab.errors == []
+
+
+def test_an_alarm_turns_to_alarm_live_while_latency_goes_up(
+    console: EndpointProcess, loop: Settings, tab: Tab
+) -> None:
+    stores = Backends.from_settings(loop)
+    dims = {"EndpointName": "churn", "VariantName": "AllTraffic"}
+    alarm = AlarmDefinition.model_validate(
+        {
+            "AlarmName": "console-latency",
+            "Namespace": "AWS/SageMaker",
+            "MetricName": "ModelLatency",
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+            "Statistic": "Average",
+            "Period": 10,
+            "EvaluationPeriods": 1,
+            "Threshold": 20000,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "ignore",
+        }
+    )
+    stores.alarms.put(alarm)
+    tab.page.goto(_url(console, "/"))
+    _wait_text(tab, "churn-data-drift")
+    bucket = int(time.time()) // 10 * 10
+    slow = Datapoint(
+        "AWS/SageMaker",
+        "ModelLatency",
+        dims,
+        bucket,
+        "Microseconds",
+        50 * 80_000.0,
+        50,
+        70_000.0,
+        90_000.0,
+    )
+    stores.metrics.put_metric_data([slow])
+    stores.alarms.evaluate(datetime.fromtimestamp(bucket + 11, tz=UTC), ["console-latency"])
+    assert stores.alarms.get("console-latency").state == "ALARM"
+    _wait_text(tab, "console-latency")  # the overview's open alarms, without a reload
+    tab.page.goto(_url(console, "/alarms"))
+    assert "console-latency" in _text(tab)
+    row = tab.page.locator("tr", has=tab.page.locator("#alarm-console-latency"))
+    assert "ALARM" in row.inner_text()
+    assert tab.errors == []
+
+
+def test_unknown_names_in_the_url_are_404_pages(console: EndpointProcess, tab: Tab) -> None:
+    for path in ("/endpoints/nope", "/models/99", "/models/x", "/monitoring/churn/none", "/x"):
+        answer = tab.page.goto(_url(console, path))
+        assert answer is not None and answer.status == 404, path
+        assert "Not found" in _text(tab) and "Traceback" not in _text(tab)
+
+
+def test_a_get_changes_nothing(console: EndpointProcess, loop: Settings) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(_url(console, "/models/1/reject"), timeout=10)
+    assert refused.value.code == 405
+    assert _approval(loop, 1) == "Approved"
+
+
+def test_a_corrupt_run_folder_is_a_message_not_an_error(
+    console: EndpointProcess, loop: Settings, tab: Tab
+) -> None:
+    runs = sorted((loop.workspace.monitoring / "churn").iterdir())
+    (runs[0] / "drift.json").write_text("{not json")
+    (runs[0] / "constraint_violations.json").unlink()
+    answer = tab.page.goto(_url(console, f"/monitoring/churn/{runs[0].name}"))
+    assert answer is not None and answer.status == 200
+    text = _text(tab)
+    assert "drift.json is not readable JSON" in text
+    assert "constraint_violations.json is missing" in text
+    assert tab.errors == []
+
+
+def test_approve_and_reject_with_the_buttons(
+    console: EndpointProcess, loop: Settings, tab: Tab, shots: Path
+) -> None:
+    tab.page.goto(_url(console, "/models"))
+    tab.accept = False  # dismissing the confirmation changes nothing
+    tab.page.click("#approve-1")
+    tab.page.wait_for_timeout(500)
+    assert tab.dialogs and "Approve v1" in tab.dialogs[-1]
+    assert "champion" not in _aliases(loop, 1)
+    tab.accept = True
+    with tab.page.expect_navigation():
+        tab.page.click("#approve-1")
+    assert "v1 approved and champion" in _text(tab)
+    listed = _cli(loop, "models", "list")
+    [line] = [row for row in listed.splitlines() if row.replace("│", " ").split()[:1] == ["1"]]
+    assert "champion" in line and "Approved" in line, listed
+    with tab.page.expect_navigation():
+        tab.page.click("#reject-2")
+    assert "v2 rejected" in _text(tab)
+    assert _approval(loop, 2) == "Rejected"
+    tab.page.screenshot(path=str(shots / "models-after-approval.png"), full_page=True)
+    assert tab.errors == []
+
+
+def _approval(settings: Settings, version: int) -> str:
+    registry = Backends.from_settings(settings).registry
+    return registry.get_version(settings.registry.model_name, version).approval
+
+
+def _aliases(settings: Settings, version: int) -> tuple[str, ...]:
+    registry = Backends.from_settings(settings).registry
+    return registry.get_version(settings.registry.model_name, version).aliases
+
+
+def _cli(settings: Settings, *args: str) -> str:
+    root = settings.workspace.root.parent
+    env = service_env(root)
+    done = subprocess.run(
+        [sys.executable, "-m", "driftloop", *args],
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointProcess]:
+    """A console over a workspace where nothing has happened yet."""
+    root = tmp_path_factory.mktemp("console-fresh")
+    (root / "driftloop.toml").write_text("")
+    server = start_console(root, root / "console.log")
+    try:
+        server.wait_ready(60)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/endpoints", "/models", "/monitoring", "/alarms", "/pipelines"]
+)
+def test_a_fresh_workspace_says_what_to_do(fresh: EndpointProcess, tab: Tab, path: str) -> None:
+    answer = tab.page.goto(_url(fresh, path))
+    assert answer is not None and answer.status == 200
+    text = _text(tab)
+    assert "driftloop" in text and "Traceback" not in text
+    assert tab.errors == []
+
+
+def test_an_address_off_loopback_needs_the_api_key(tmp_path: Path) -> None:
+    (tmp_path / "driftloop.toml").write_text("")
+    env = {**_base_env(), **service_env(tmp_path)}
+    env.pop("DRIFTLOOP_SERVING__API_KEY", None)
+    command = [sys.executable, "-m", "driftloop.console", "--host", "0.0.0.0"]
+    done = subprocess.run(
+        [*command, "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "not a loopback address" in done.stderr and "serving.api_key" in done.stderr
+
+
+def test_with_the_api_key_a_forged_approval_is_refused_and_signing_in_works(
+    tmp_path: Path, tab: Tab
+) -> None:
+    (tmp_path / "driftloop.toml").write_text("")
+    server = start_console(
+        tmp_path,
+        tmp_path / "console.log",
+        "--host",
+        "0.0.0.0",
+        env={"DRIFTLOOP_SERVING__API_KEY": "s3cret"},
+    )
+    try:
+        server.wait_ready(60)
+        forged = urllib.request.Request(
+            _url(server, "/models/1/approve"), data=b"confirm=yes", method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=10)
+        assert refused.value.code == 401
+        answer = tab.page.goto(_url(server, "/models"))
+        assert answer is not None and answer.status == 401
+        tab.page.fill("input[name=key]", "wrong")
+        tab.page.click("button[type=submit]")
+        assert "not the console's API key" in _text(tab)
+        tab.page.fill("input[name=key]", "s3cret")
+        with tab.page.expect_navigation():
+            tab.page.click("button[type=submit]")
+        assert tab.page.url.endswith("/models")
+        assert "Models" in _text(tab)
+    finally:
+        server.stop()
