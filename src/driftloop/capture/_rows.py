@@ -18,10 +18,11 @@ from driftloop.data.codecs import RowReader
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError
 
-CHUNK_ROWS = 512  # rows typed per RowReader call; a failing chunk is re-read record by record
+CHUNK_ROWS = 2048  # rows typed per RowReader call; a failing chunk is re-read record by record
 Where = tuple[str, int]  # file (relative to the capture root) and 1-based line
 _Rec = tuple[int, int, Where]  # a record's first global row, row count, location
 _PLAIN_TEXT = frozenset({str, type(None)})
+_JSON_NUMBERS = frozenset({float, int, type(None)})
 
 
 class RowSink:
@@ -49,6 +50,16 @@ class RowSink:
         self.total += len(rows)
         if len(pending_rows) >= CHUNK_ROWS:
             self._flush(key)
+
+    def add_records(self, records: list[dict[str, Any]], wheres: list[Where]) -> None:
+        """Many one-row JSON records (each a dict of columns), as many :meth:`add` calls."""
+        pending_rows, recs = self.pending.setdefault(dict, ([], []))
+        pending_rows.extend(records)
+        total = self.total
+        recs.extend((total + i, 1, where) for i, where in enumerate(wheres))
+        self.total += len(records)
+        if len(pending_rows) >= CHUNK_ROWS:
+            self._flush(dict)
 
     def _flush(self, key: tuple[str, ...] | type) -> None:
         rows, recs = self.pending.pop(key)
@@ -85,7 +96,8 @@ class RowSink:
         texts: list[list[str | None]] = []
         for name, column in zip(self.spec.features, values, strict=True):
             if name in self.reader.numeric:
-                numeric.append(codecs.numeric_column(column, name, 1))
+                typed = _numbers(column)
+                numeric.append(codecs.numeric_column(column, name, 1) if typed is None else typed)
                 continue
             lookup = self.texts[len(texts)]
             cells: Sequence[Any] = column
@@ -114,14 +126,16 @@ class RowSink:
         return good_rows, good
 
     def finish(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """The typed rows in arrival order, and which positions were kept."""
+        """The typed rows in arrival order, and which positions were kept; the sink is then
+        empty again (positions restart at 0)."""
         for key in list(self.pending):
             self._flush(key)
         n, spec = self.total, self.spec
+        parts, self.parts, self.total = self.parts, [], 0
         numeric = np.full((n, len(spec.numeric_features)), np.nan)
         categorical = [np.full(n, None, dtype=object) for _ in spec.categorical_features]
         kept = np.zeros(n, dtype=bool)
-        for positions, block, texts in self.parts:
+        for positions, block, texts in parts:
             numeric[positions] = block
             for column, values in zip(categorical, texts, strict=True):
                 column[positions] = values
@@ -140,6 +154,17 @@ class _Texts(dict[Any, str | None]):
         typed = value.strip() or None if value is not None else None
         self[value] = typed
         return typed
+
+
+def _numbers(column: Sequence[Any]) -> np.ndarray | None:
+    """JSON numbers and nulls (missing) as float64, in one conversion; None when the column
+    holds anything else (or a number that is not finite), for the codec to type and name."""
+    if not set(map(type, column)) <= _JSON_NUMBERS:
+        return None
+    values = np.array(column, dtype=np.float64)  # None becomes NaN
+    if bool(np.isinf(values).any()):
+        return None
+    return values
 
 
 def _positions(recs: list[_Rec]) -> np.ndarray:

@@ -8,14 +8,17 @@ Writing capture records stays with whoever serves: the local endpoint appends th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from driftloop.capture.labels import LabelIngest
-from driftloop.capture.reader import Window
+from driftloop.capture.reader import CHUNK_ROWS, Window
 from driftloop.data.spec import TabularSpec
+
+Fold = Callable[[int, Iterator[Window]], Any]
+"""Reads one part of a window (numbered from 0 in window order) from its chunks."""
 
 
 class CaptureStore(ABC):
@@ -39,6 +42,41 @@ class CaptureStore(ABC):
         """Every row ``endpoint`` captured in ``[since, until)`` (of ``variants`` only, when
         given), typed by ``spec``; unusable lines are counted as problems, never raised. An
         endpoint that captured nothing gives an empty window."""
+
+    @abstractmethod
+    def read_chunks(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> Iterator[Window]:
+        """:meth:`read_window` as a stream of consecutive windows of about ``chunk_rows`` rows
+        (see :func:`~driftloop.capture.reader.iter_chunks`): what a reader of any window in
+        bounded memory uses."""
+
+    def fold_window(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        fold: Fold,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+        workers: int = 1,
+    ) -> list[Any]:
+        """``fold(part, chunks)`` over consecutive parts of the window, in window order.
+
+        Parts may be read by up to ``workers`` processes (``fold`` must pickle then); a store
+        that reads serially gives one part, all the window's chunks.
+        """
+        return [
+            fold(0, self.read_chunks(endpoint, spec, since=since, until=until, variants=variants))
+        ]
 
     @abstractmethod
     def read_records(

@@ -9,6 +9,12 @@ split into rows by the endpoint's own codec helpers, then typed in bulk: rows of
 through one :class:`RowReader` call per chunk, and only a chunk that fails is re-read record by
 record, so a bad record costs its chunk a second pass and never drops good rows. Every line that
 cannot be used becomes a :class:`Problem` naming the file and line.
+
+Lines are taken in blocks: a block's lines are parsed together and the records of the shape the
+endpoint writes (one JSON object per request, JSON answer) go through one bulk path; any other
+record, and any line the bulk path cannot vouch for, is read on its own by the general path, so
+both give the same rows and the same problems. :func:`iter_chunks` yields the window as a stream
+of windows of at most ``chunk_rows`` rows each, so nothing has to hold the whole window.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +36,7 @@ import orjson
 import pandas as pd
 
 from driftloop.capture._rows import RowSink, Where
+from driftloop.capture._uniform import Found, UniformRecords
 from driftloop.capture.layout import hour_folders as hour_folders  # re-exported
 from driftloop.capture.layout import utc as utc  # re-exported
 from driftloop.data import codecs
@@ -37,6 +45,8 @@ from driftloop.errors import ConfigError, DataError
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted
+BLOCK_LINES = 2048  # lines parsed together by the bulk path
+CHUNK_ROWS = 65_536  # rows per window of iter_chunks (a chunk ends after a block of lines)
 
 CaptureFile = tuple[str, str, Iterable[bytes]]
 """One capture file as a store feeds it: its variant, its name relative to the capture root
@@ -69,6 +79,8 @@ class Window:
     rows: int
     since: datetime
     until: datetime
+    first_row: int = 0
+    """A chunk's first row in the whole window (0-based); 0 for a whole window."""
 
 
 def row_keys(window: Window) -> list[str]:
@@ -117,8 +129,49 @@ def parse_window(
     reader = _Reader(spec, since, until)
     with _collector_paused():
         for variant, name, lines in files:
-            reader.read_lines(lines, name, variant)
+            for _ in reader.read_lines(lines, name, variant):
+                pass
         return reader.finish()
+
+
+def iter_chunks(
+    files: Iterable[CaptureFile],
+    spec: TabularSpec,
+    *,
+    since: datetime,
+    until: datetime,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[Window]:
+    """The rows of ``files`` captured in ``[since, until)`` as consecutive windows of about
+    ``chunk_rows`` rows (a chunk ends at the end of a block of lines).
+
+    Each chunk holds the records, rows and problems of the lines read since the previous one,
+    and its ``first_row`` in the whole window; together they hold what :func:`parse_window`
+    gives. The last chunk may be empty (an empty window is one empty chunk).
+    """
+    pieces = ((variant, name, lines, 1) for variant, name, lines in files)
+    return iter_pieces(pieces, spec, since=since, until=until, chunk_rows=chunk_rows)
+
+
+def iter_pieces(
+    pieces: Iterable[tuple[str, str, Iterable[bytes], int]],
+    spec: TabularSpec,
+    *,
+    since: datetime,
+    until: datetime,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[Window]:
+    """:func:`iter_chunks` of pieces of files: ``(variant, name, lines, first line number)``."""
+    since, until = utc(since), utc(until)
+    if until <= since:
+        raise ConfigError(f"the window ends ({until:%Y-%m-%dT%H:%M:%S}) before it starts")
+    reader = _Reader(spec, since, until)
+    with _collector_paused():
+        for variant, name, lines, first in pieces:
+            for rows in reader.read_lines(lines, name, variant, first):
+                if rows >= chunk_rows:
+                    yield reader.finish()
+        yield reader.finish()
 
 
 def records_in(
@@ -162,12 +215,20 @@ def whole_second(when: datetime) -> np.datetime64:
 
 
 class _Reader:
-    """Turns capture lines into per-record metadata plus rows handed to a :class:`RowSink`."""
+    """Turns capture lines into per-record metadata plus rows handed to a :class:`RowSink`.
+
+    :meth:`finish` hands over what was read so far as a window and starts the next one.
+    """
 
     def __init__(self, spec: TabularSpec, since: datetime, until: datetime) -> None:
         self.spec, self.since, self.until = spec, since, until
         self.low, self.high = str(whole_second(since)), str(whole_second(until))
         self.sink = RowSink(spec, self._problem)
+        self.uniform = UniformRecords(spec, self.low, self.high)
+        self.first_row = 0
+        self._start()
+
+    def _start(self) -> None:
         self.problems: list[Problem] = []
         self.records = 0
         self.meta: list[tuple[str | None, str, str, str, int]] = []  # ids, time, variant, rows
@@ -176,11 +237,46 @@ class _Reader:
     def _problem(self, where: Where, reason: str) -> None:
         self.problems.append(Problem(where[0], where[1], reason))
 
-    def read_lines(self, lines: Iterable[bytes], name: str, variant: str) -> None:
-        for number, line in enumerate(lines, 1):
+    def read_lines(
+        self, lines: Iterable[bytes], name: str, variant: str, first: int = 1
+    ) -> Iterator[int]:
+        """Read ``lines`` (the first is line ``first`` of file ``name``) block by block; after
+        each block, yield the rows read so far."""
+        numbered = iter(lines)
+        while block := list(itertools.islice(numbered, BLOCK_LINES)):
+            self._block(block, first, name, variant)
+            first += len(block)
+            yield self.sink.total
+
+    def _block(self, block: list[bytes], first: int, name: str, variant: str) -> None:
+        """Bulk-read the uniform records of a block; every other line goes to :meth:`_line`."""
+        found = self.uniform.read(block)
+        taken = 0
+        for index in found.others:
+            self._take_uniform(found, taken, index, name, first, variant)
+            taken = index + 1
+            line = block[index]
             if len(line) < 3 and not line.strip():
                 continue
-            self._line(line, variant, (name, number))
+            self._line(line, variant, (name, first + index))
+        self._take_uniform(found, taken, len(block), name, first, variant)
+
+    def _take_uniform(
+        self, found: Found, start: int, stop: int, name: str, first: int, variant: str
+    ) -> None:
+        """Hand over the uniform records of block lines ``[start, stop)``, in line order."""
+        low, high = found.span(start, stop)
+        if low == high:
+            return
+        indexes = found.lines[low:high]
+        self.records += high - low
+        self.meta.extend(
+            (inference, event, moment, variant, 1)
+            for inference, event, moment in found.meta[low:high]
+        )
+        self.proba.extend(found.proba[low:high])
+        wheres = [(name, first + index) for index in indexes]
+        self.sink.add_records(found.bodies[low:high], wheres)
 
     def _line(self, line: bytes, variant: str, where: Where) -> None:
         reason = self._record(line, variant, where)
@@ -237,6 +333,13 @@ class _Reader:
         return values
 
     def finish(self) -> Window:
+        """What was read since the last call, as a window; the reader starts afresh."""
+        window = self._window()
+        self.first_row += window.rows
+        self._start()
+        return window
+
+    def _window(self) -> Window:
         frame, kept = self.sink.finish()
         inference_ids, event_ids, times, variants, counts = (
             (list(column) for column in zip(*self.meta, strict=True))
@@ -265,6 +368,7 @@ class _Reader:
             rows=len(frame),
             since=self.since,
             until=self.until,
+            first_row=self.first_row,
         )
 
 

@@ -62,8 +62,9 @@ from driftloop.data.spec import ColumnSpec, Kind, Role, TabularSpec
 from driftloop.errors import ConfigError, DataError, NotFoundError
 from driftloop.monitoring import baseline_drift
 from driftloop.monitoring.job import PROBLEMS_LISTED, run_status, schedule_name
-from driftloop.validation import compute_statistics, load_constraints, load_statistics, verify
+from driftloop.validation import load_constraints, load_statistics, verify
 from driftloop.validation.constraints import ignored_columns, monitoring_config
+from driftloop.validation.streaming_statistics import StatisticsAccumulator
 from driftloop.workspace import atomic_write_text
 
 DEFAULT_DATASET_SOURCE = "/opt/ml/processing/input/endpoint"
@@ -319,7 +320,9 @@ def _check(
     constraints: Mapping[str, Any],
 ) -> None:
     """The monitoring job's data checks: statistics, constraints and baseline drift."""
-    statistics = compute_statistics(window.frame, _inputs_only(spec))
+    accumulated = StatisticsAccumulator(_inputs_only(spec))  # the monitoring job's statistics
+    accumulated.add(window.frame)
+    statistics = accumulated.result()
     _write_json(analysis.contract.output_path / "statistics.json", statistics)
     optional = [spec.target] if spec.target else []
     found = verify(window.frame, constraints, optional_columns=optional)

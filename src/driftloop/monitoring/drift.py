@@ -15,7 +15,7 @@ per model version, so a check never touches the reference rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from driftloop.monitoring._stattests import METHODS, ColumnType, Counts, default
 if TYPE_CHECKING:
     from driftloop.monitoring.reference import ReferenceProfile
 
-__all__ = ["ColumnDrift", "DriftResult", "DriftSettings", "detect_drift"]
+__all__ = ["ColumnDrift", "DriftResult", "DriftSettings", "detect_drift", "drift_of_counts"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class DriftResult:
     drift_share_threshold: float
     reference_rows: int
     current_rows: int
+    from_sketch: list[str] = field(default_factory=list)
+    """Numeric features too varied to count exactly, tested on their KLL sketch's items."""
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -68,7 +70,7 @@ class DriftResult:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "columns": [asdict(c) for c in self.columns],
-        }
+        } | ({"from_sketch": self.from_sketch} if self.from_sketch else {})
 
 
 def detect_drift(
@@ -76,12 +78,28 @@ def detect_drift(
 ) -> DriftResult:
     """Test every feature of ``profile`` on ``current`` (typed like the reference, e.g. by
     :func:`driftloop.data.spec.apply_spec`); ``settings`` default to the profile's own."""
-    settings = profile.settings if settings is None else settings
     types = {c.name: c.column_type for c in profile.columns}
-    check_settings(settings, types)
+    check_settings(profile.settings if settings is None else settings, types)
     require_columns(current, list(types), "current data")
+    counts = {
+        name: column_counts(current, name, kind, "current data") for name, kind in types.items()
+    }
+    return drift_of_counts(profile, counts, len(current), settings)
+
+
+def drift_of_counts(
+    profile: ReferenceProfile,
+    current: Mapping[str, Counts],
+    rows: int,
+    settings: DriftSettings | None = None,
+) -> DriftResult:
+    """:func:`detect_drift` of a current window given as each feature's value counts (what a
+    window read chunk by chunk accumulates) and its row count."""
+    settings = profile.settings if settings is None else settings
+    check_settings(settings, {c.name: c.column_type for c in profile.columns})
     verdicts = [
-        _column_drift(c.name, c.column_type, c.counts, current, settings) for c in profile.columns
+        _column_drift(c.name, c.column_type, c.counts, current[c.name], settings)
+        for c in profile.columns
     ]
     share = sum(v.drifted for v in verdicts) / len(verdicts)
     return DriftResult(
@@ -90,14 +108,13 @@ def detect_drift(
         dataset_drift=share >= settings.drift_share,
         drift_share_threshold=settings.drift_share,
         reference_rows=profile.rows,
-        current_rows=len(current),
+        current_rows=rows,
     )
 
 
 def _column_drift(
-    name: str, column_type: ColumnType, ref: Counts, frame: pd.DataFrame, settings: DriftSettings
+    name: str, column_type: ColumnType, ref: Counts, cur: Counts, settings: DriftSettings
 ) -> ColumnDrift:
-    cur = column_counts(frame, name, column_type, "current data")
     method = METHODS[settings.methods.get(name) or default_method(column_type, ref, cur)]
     threshold = settings.thresholds.get(name, method.default_threshold)
     score = method.score(ref, cur, column_type == "num")

@@ -13,31 +13,29 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from driftloop.backends.catalog import Backends
-from driftloop.capture.reader import Window
+from driftloop.capture.parallel import workers_for
+from driftloop.capture.reader import Window, utc
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
 from driftloop.metrics.base import RESOLUTION_S, Datapoint
 from driftloop.monitoring import baseline_drift
-from driftloop.monitoring.drift import DriftResult, detect_drift
+from driftloop.monitoring.drift import DriftResult
 from driftloop.monitoring.quality import (
+    QualityTally,
     eligible_range,
-    estimate_quality,
-    merge_labels,
     model_quality,
     quality_violations,
 )
 from driftloop.monitoring.report import write_report
 from driftloop.monitoring.target import MonitorTarget, resolve_target
-from driftloop.validation import compute_statistics, verify
+from driftloop.monitoring.window_summary import WindowSummary
 from driftloop.workspace import atomic_write_text
 
 DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -65,6 +63,8 @@ class MonitoringRun:
     seconds: float = 0.0
     results: str | None = None
     """Where the backend keeps the run's files (``folder`` locally, S3 on aws)."""
+    steps: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (reading and parsing summed over the parts), and the parts read."""
 
     @property
     def status(self) -> str:
@@ -110,12 +110,16 @@ def run_monitoring(
     schedule: str | None = None,
     report: bool = True,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> MonitoringRun:
     """Run every check on the captured window ``[since, until)`` of ``endpoint``.
 
-    Datapoints carry the dimensions ``Endpoint`` and ``MonitoringSchedule`` (``schedule``,
-    by default :func:`schedule_name`), whoever runs the job, and are stamped with the time the
-    run completes, so an alarm on them sees every run however long it took.
+    The window is read as a stream of chunks (by ``workers`` processes; None: one per core,
+    where the window is big enough to pay) and every check accumulates per chunk, so memory
+    does not grow with the window. Datapoints carry the dimensions ``Endpoint`` and
+    ``MonitoringSchedule`` (``schedule``, by default :func:`schedule_name`), whoever runs the
+    job, and are stamped with the time the run completes, so an alarm on them sees every run
+    however long it took.
     """
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -125,17 +129,35 @@ def run_monitoring(
     run = MonitoringRun(endpoint, target.variant, target.version, folder, since, until)
     say(f"reading captured traffic of {endpoint}/{target.variant}")
     stores = Backends.from_settings(settings)
-    window = stores.capture.read_window(
+    cfg = settings.monitoring
+    labels = stores.labels.read(target.endpoint)
+    offsets = cfg.label_start_offset is not None or cfg.label_end_offset is not None
+    fold = SummaryFold(
+        spec=_features_only(target.spec),
+        constraints=dict(target.baseline.constraints),
+        optional_columns=[target.spec.target],
+        labels={} if offsets else labels,
+        threshold=target.threshold,
+        sample_rows=cfg.report_max_rows,
+    )
+    parts = stores.capture.fold_window(
         endpoint,
         target.spec,
+        fold,
         since=since,
         until=until,
         variants=[target.variant],
+        workers=workers_for(workers),
     )
-    run.rows, run.records = len(window.frame), window.records
-    run.problems = [asdict(problem) for problem in window.problems]
+    summary = parts[0]
+    for part in parts[1:]:
+        summary.merge(part)
+    run.rows, run.records = summary.rows, summary.records
+    run.problems = [asdict(p) for p in sorted(summary.problems, key=lambda p: (p.file, p.line))]
+    run.steps = {"read and parse": summary.seconds.pop("read and parse", 0.0), **summary.seconds}
+    run.steps["parts"] = float(len(parts))
     if run.rows:
-        _checks(settings, target, window, run, report, say)
+        _checks(settings, target, summary, labels, run, report, say)
     run.seconds = time.perf_counter() - started
     _write(run)
     run.results = stores.artifacts.put_folder(f"monitoring/{endpoint}/{stamp}", folder)
@@ -144,69 +166,120 @@ def run_monitoring(
     return run
 
 
+@dataclass(frozen=True)
+class SummaryFold:
+    """Reads one part of a window into a :class:`WindowSummary` (picklable, for workers)."""
+
+    spec: TabularSpec
+    constraints: dict[str, Any]
+    optional_columns: list[str]
+    labels: dict[str, int]
+    threshold: float
+    sample_rows: int
+    seed: int = 0
+
+    def __call__(self, part: int, chunks: Iterator[Window]) -> WindowSummary:
+        summary = WindowSummary(
+            self.spec,
+            self.constraints,
+            optional_columns=self.optional_columns,
+            quality=QualityTally(self.labels, self.threshold),
+            sample_rows=self.sample_rows,
+            seed=self.seed,
+            part=part,
+        )
+        started = time.perf_counter()
+        for chunk in chunks:
+            summary.add(chunk)
+        spent = sum(summary.seconds.values())
+        summary.seconds["read and parse"] = time.perf_counter() - started - spent
+        return summary
+
+
+def _timed(run: MonitoringRun, step: str, started: float) -> None:
+    run.steps[step] = run.steps.get(step, 0.0) + time.perf_counter() - started
+
+
 def _checks(
     settings: Settings,
     target: MonitorTarget,
-    window: Window,
+    summary: WindowSummary,
+    labels: dict[str, int],
     run: MonitoringRun,
     report: bool,
     say: Progress,
 ) -> None:
     cfg = settings.monitoring
-    features = _features_only(target.spec)
     say(f"checking {run.rows} rows against v{target.version}'s baseline")
-    statistics = compute_statistics(window.frame, features)
+    started = time.perf_counter()
+    statistics = summary.statistics.result()
     _write_json(run.folder / "statistics.json", statistics)
-    found = verify(window.frame, target.baseline.constraints, optional_columns=[target.spec.target])
     distances = baseline_drift.distances(target.baseline.statistics, statistics)
-    run.violations = found["violations"] + baseline_drift.drift_violations(
+    run.violations = summary.tally.violations() + baseline_drift.drift_violations(
         distances, target.baseline.constraints
     )
     run.quality = {"baseline_drift": distances}
+    _timed(run, "statistics + violations", started)
     say("testing drift")
-    run.drift = detect_drift(target.profile(cfg.drift), window.frame, cfg.drift)
-    run.quality = {**run.quality, **_quality(settings, target, window, run)}
+    started = time.perf_counter()
+    run.drift = summary.drift(target.profile(cfg.drift), cfg.drift)
+    _timed(run, "drift", started)
+    started = time.perf_counter()
+    run.quality = {**run.quality, **_quality(settings, target, summary, labels, run)}
     measured = run.quality.get("model_quality")
     if measured is not None and cfg.quality_tolerance is not None:
         run.violations += quality_violations(measured, target.expected, cfg.quality_tolerance)
+    _timed(run, "quality", started)
     if report:
         say("writing the Evidently report")
+        started = time.perf_counter()
+        sample = summary.sample
+        assert sample.frame is not None
         rows = write_report(
             target.reference(),
-            window.frame,
+            sample.frame,
             target.spec,
             run.folder / "report.html",
             max_rows=cfg.report_max_rows,
+            current_total=sample.seen,
         )
         run.quality["report_rows"] = rows
+        _timed(run, "report (Evidently)", started)
 
 
 def _quality(
-    settings: Settings, target: MonitorTarget, window: Window, run: MonitoringRun
+    settings: Settings,
+    target: MonitorTarget,
+    summary: WindowSummary,
+    labels: dict[str, int],
+    run: MonitoringRun,
 ) -> dict[str, Any]:
     cfg = settings.monitoring
     stores = Backends.from_settings(settings)
-    labels = stores.labels.read(target.endpoint)
-    judged = window
+    tally = summary.quality
+    assert tally is not None
     offsets = {"offset_start": cfg.label_start_offset, "offset_end": cfg.label_end_offset}
+    result: dict[str, Any] = {}
     if cfg.label_start_offset is not None or cfg.label_end_offset is not None:
         start, end = eligible_range(run.until, run.until - run.since, **offsets)
-        judged = stores.capture.read_window(
-            target.endpoint,
-            target.spec,
-            since=start,
-            until=end,
-            variants=[target.variant],
+        judged = QualityTally(
+            labels, target.threshold, **offsets, run_time=run.until, estimate=False
         )
-    y_true, proba = merge_labels(judged, labels, **offsets, run_time=run.until)
-    result: dict[str, Any] = {"labelled_rows": len(y_true)}
-    if judged is not window:
-        result["labelled_window"] = {"since": _iso(judged.since), "until": _iso(judged.until)}
+        for chunk in stores.capture.read_chunks(
+            target.endpoint, target.spec, since=start, until=end, variants=[target.variant]
+        ):
+            judged.add(chunk)
+        y_true, proba = judged.labelled()
+        result["labelled_rows"] = len(y_true)
+        result["labelled_window"] = {"since": _iso(utc(start)), "until": _iso(utc(end))}
+    else:
+        y_true, proba = tally.labelled()
+        result["labelled_rows"] = len(y_true)
     if len(y_true) >= cfg.min_labels:
         result["model_quality"] = model_quality(y_true, proba, target.threshold)
-    usable = window.probabilities[~np.isnan(window.probabilities)]
-    if len(usable):
-        result["estimated_quality"] = estimate_quality(usable, target.threshold)
+    estimated = tally.estimated()
+    if estimated is not None:
+        result["estimated_quality"] = estimated
     return result
 
 

@@ -161,3 +161,93 @@ def _metrics(tn: float, fp: float, fn: float, tp: float, threshold: float) -> di
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return float(numerator / denominator) if denominator > 0 else None
+
+
+class QualityTally:
+    """Model quality of a window read chunk by chunk.
+
+    Labelled rows keep their label and probability (as many as labels arrived, never the
+    window); the estimate keeps exact sums of the expected confusion matrix and, for its ROC
+    AUC, each row's probability binned to ``2**-BINS_LOG2`` (rows in one bin count as ties,
+    which moves the estimated AUC by at most the weight those ties carry).
+    """
+
+    BINS_LOG2 = 20
+
+    def __init__(
+        self,
+        labels: dict[str, int],
+        threshold: float,
+        *,
+        offset_start: timedelta | None = None,
+        offset_end: timedelta | None = None,
+        run_time: datetime | None = None,
+        estimate: bool = True,
+    ) -> None:
+        self.labels, self.threshold, self.estimate = labels, threshold, estimate
+        self.offsets = {"offset_start": offset_start, "offset_end": offset_end}
+        self.run_time = run_time
+        self.truth: list[np.ndarray] = []
+        self.proba: list[np.ndarray] = []
+        self.sums = np.zeros(4)  # tp, fp, fn, tn (expected)
+        self.positive = np.zeros(0)
+        self.negative = np.zeros(0)
+
+    def add(self, window: Window) -> None:
+        if self.labels:
+            y, p = merge_labels(window, self.labels, **self.offsets, run_time=self.run_time)
+            if len(y):
+                self.truth.append(y)
+                self.proba.append(p)
+        if not self.estimate:
+            return
+        p = window.probabilities[np.isfinite(window.probabilities)]
+        if not p.size:
+            return
+        predicted = p >= self.threshold
+        self.sums += [
+            p[predicted].sum(),
+            (1 - p[predicted]).sum(),
+            p[~predicted].sum(),
+            (1 - p[~predicted]).sum(),
+        ]
+        bins = 1 << self.BINS_LOG2
+        index = np.minimum((p * bins).astype(np.int64), bins - 1)
+        self._bins(
+            np.bincount(index, weights=p, minlength=bins),
+            np.bincount(index, weights=1 - p, minlength=bins),
+        )
+
+    def _bins(self, positive: np.ndarray, negative: np.ndarray) -> None:
+        if self.positive.size == 0:
+            self.positive, self.negative = positive, negative
+        else:
+            self.positive += positive
+            self.negative += negative
+
+    def merge(self, other: QualityTally) -> None:
+        self.truth += other.truth
+        self.proba += other.proba
+        self.sums += other.sums
+        if other.positive.size:
+            self._bins(other.positive, other.negative)
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.truth:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return np.concatenate(self.truth), np.concatenate(self.proba)
+
+    def estimated(self) -> dict[str, Any] | None:
+        """What :func:`estimate_quality` gives on the window's probabilities (AUC binned)."""
+        if self.positive.size == 0:
+            return None
+        tp, fp, fn, tn = (float(v) for v in self.sums)
+        positive, negative = self.positive, self.negative
+        total_positive, total_negative = float(positive.sum()), float(negative.sum())
+        auc = None
+        if total_positive > 0 and total_negative > 0:
+            below = np.cumsum(negative) - negative
+            auc = float(
+                np.dot(positive, below + 0.5 * negative) / (total_positive * total_negative)
+            )
+        return _metrics(tn, fp, fn, tp, self.threshold) | {"roc_auc": auc, "estimated": True}

@@ -3,7 +3,10 @@
 writes) and ``groundtruth/{endpoint}/YYYY/MM/DD/HH/*.jsonl`` (what Model Monitor merges).
 
 Parsing is :mod:`driftloop.capture`'s, shared with the folder stores; this module only lists
-and fetches objects. A window lists only the hour prefixes that overlap it.
+and fetches objects. A window of up to a day lists each of its hour prefixes; a longer one (a
+retrain reads every captured hour) walks the year, month, day and hour "folders" that exist,
+keeping those that overlap it, so its cost follows what was captured, not how long the window
+is.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +30,14 @@ from driftloop.capture.labels import (
     store_labels,
 )
 from driftloop.capture.layout import hour_files, hour_of, hour_prefixes, utc
-from driftloop.capture.reader import CaptureFile, Window, parse_window, records_in
+from driftloop.capture.reader import (
+    CHUNK_ROWS,
+    CaptureFile,
+    Window,
+    iter_chunks,
+    parse_window,
+    records_in,
+)
 from driftloop.capture.writer import capture_file_name
 from driftloop.data.spec import TabularSpec
 
@@ -36,6 +46,9 @@ if TYPE_CHECKING:
     from driftloop.config import Settings
 
 CAPTURE, GROUND_TRUTH = "datacapture", "groundtruth"
+HOUR_BY_HOUR = timedelta(days=1)
+"""The longest window whose hour prefixes are listed one by one."""
+_WIDTHS = (4, 2, 2, 2)  # digits of the YYYY, MM, DD and HH folders
 
 
 class S3CaptureStore(CaptureStore):
@@ -63,6 +76,19 @@ class S3CaptureStore(CaptureStore):
         files = self._files(endpoint, since, until, variants)
         return parse_window(files, spec, since=since, until=until)
 
+    def read_chunks(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> Iterator[Window]:
+        files = self._files(endpoint, since, until, variants)
+        return iter_chunks(files, spec, since=since, until=until, chunk_rows=chunk_rows)
+
     def read_records(
         self, endpoint: str, variant: str, *, since: datetime, until: datetime
     ) -> Iterator[dict[str, Any]]:
@@ -77,7 +103,7 @@ class S3CaptureStore(CaptureStore):
         root = f"{CAPTURE}/{endpoint}/"
         names = sorted(set(variants)) if variants is not None else _folders(self.bucket, root)
         for variant in names:
-            for hour in hour_prefixes(utc(since), utc(until)):
+            for hour in _hours(self.bucket, f"{root}{variant}/", utc(since), utc(until)):
                 folder = f"{root}{variant}/{hour}/"
                 for key in sorted(self.bucket.keys(folder)):
                     file = key[len(folder) :]
@@ -112,6 +138,26 @@ class S3LabelStore(LabelStore):
             return self.bucket.uri(key)
 
         return store_labels(endpoint, labels, source, write)
+
+
+def _hours(bucket: Bucket, relative: str, since: datetime, until: datetime) -> list[str]:
+    """The ``YYYY/MM/DD/HH`` prefixes under ``relative`` that overlap ``[since, until)``, in
+    time order: every hour of a window up to :data:`HOUR_BY_HOUR` long, else the hour folders
+    that exist, found level by level (zero-padded names compare as their times do)."""
+    if until - since <= HOUR_BY_HOUR:
+        return list(hour_prefixes(since, until))
+    first, last = hour_of(since), hour_of(until - timedelta(microseconds=1))
+    found = [""]
+    for width in _WIDTHS:
+        deeper = []
+        for parent in found:
+            for name in _folders(bucket, relative + parent):
+                path = parent + name
+                dated = len(name) == width and name.isdigit()
+                if dated and first[: len(path)] <= path <= last[: len(path)]:
+                    deeper.append(path + "/")
+        found = deeper
+    return [path.rstrip("/") for path in found]
 
 
 def _folders(bucket: Bucket, relative: str) -> list[str]:

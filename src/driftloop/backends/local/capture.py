@@ -7,9 +7,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from driftloop.capture.base import CaptureStore, LabelStore
+from driftloop.capture.base import CaptureStore, Fold, LabelStore
 from driftloop.capture.labels import LabelIngest, ingest_label_records, ingest_labels, read_labels
-from driftloop.capture.reader import Window, folder_files, read_window, records_in, utc
+from driftloop.capture.parallel import fold_folder
+from driftloop.capture.reader import (
+    CHUNK_ROWS,
+    Window,
+    folder_files,
+    iter_chunks,
+    read_window,
+    records_in,
+    utc,
+)
 from driftloop.capture.writer import CaptureWriter
 from driftloop.data.spec import TabularSpec
 from driftloop.workspace import Workspace
@@ -39,6 +48,41 @@ class FolderCaptureStore(CaptureStore):
         variants: Sequence[str] | None = None,
     ) -> Window:
         return read_window(self.root, endpoint, spec, since=since, until=until, variants=variants)
+
+    def read_chunks(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> Iterator[Window]:
+        files = folder_files(self.root, endpoint, utc(since), utc(until), variants)
+        return iter_chunks(files, spec, since=since, until=until, chunk_rows=chunk_rows)
+
+    def fold_window(
+        self,
+        endpoint: str,
+        spec: TabularSpec,
+        fold: Fold,
+        *,
+        since: datetime,
+        until: datetime,
+        variants: Sequence[str] | None = None,
+        workers: int = 1,
+    ) -> list[Any]:
+        return fold_folder(
+            self.root,
+            endpoint,
+            spec,
+            fold,
+            since=since,
+            until=until,
+            variants=variants,
+            workers=workers,
+        )
 
     def read_records(
         self, endpoint: str, variant: str, *, since: datetime, until: datetime

@@ -1,0 +1,159 @@
+"""Reading one window of a capture folder in several processes.
+
+The window's files are cut, at line boundaries, into ``parts`` of about equal bytes, each a run
+of consecutive pieces of files in window order. Worker processes first count the lines before
+each piece (so every problem keeps its file and line), then each reads its part as a stream of
+chunks (:func:`~driftloop.capture.reader.iter_chunks`) through the caller's fold; the results
+come back in window order, for the caller to merge. Small windows, or one worker, are read here,
+in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from driftloop.capture.base import Fold
+from driftloop.capture.reader import folder_files, iter_pieces, utc
+from driftloop.data.spec import TabularSpec
+
+MIN_PART_BYTES = 32 << 20  # a window below this many bytes per worker is read in one process
+_COUNT_BLOCK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``[start, end)`` of one capture file, starting at line ``first_line``."""
+
+    variant: str
+    name: str
+    path: Path
+    start: int
+    end: int
+    first_line: int = 1
+
+
+def workers_for(requested: int | None) -> int:
+    """``requested`` workers, or (None) one per core this process may use."""
+    if requested is not None:
+        return max(1, requested)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def fold_folder(
+    root: Path,
+    endpoint: str,
+    spec: TabularSpec,
+    fold: Fold,
+    *,
+    since: datetime,
+    until: datetime,
+    variants: Sequence[str] | None,
+    workers: int,
+) -> list[Any]:
+    """``fold(part, chunks)`` over the parts of the window, in window order."""
+    files = [
+        (variant, name, root / name)
+        for variant, name, _ in folder_files(root, endpoint, utc(since), utc(until), variants)
+    ]
+    sizes = [path.stat().st_size for _, _, path in files]
+    parts = min(workers * 2, sum(sizes) // MIN_PART_BYTES)
+    if workers <= 1 or parts <= 1:
+        pieces = [Piece(v, n, p, 0, size) for (v, n, p), size in zip(files, sizes, strict=True)]
+        return [fold(0, _chunks(pieces, spec, since, until))]
+    pieces = _cut(files, sizes, parts)
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(min(workers, parts)) as pool:
+        pieces = _numbered(pieces, pool.map(_newlines, pieces))
+        grouped = _group(pieces, parts)
+        jobs = [(fold, index, group, spec, since, until) for index, group in enumerate(grouped)]
+        return pool.map(_read_part, jobs, chunksize=1)
+
+
+def _chunks(pieces: list[Piece], spec: TabularSpec, since: datetime, until: datetime) -> Any:
+    files = ((p.variant, p.name, _lines(p), p.first_line) for p in pieces)
+    return iter_pieces(files, spec, since=since, until=until)
+
+
+def _read_part(job: tuple[Fold, int, list[Piece], TabularSpec, datetime, datetime]) -> Any:
+    fold, index, pieces, spec, since, until = job
+    return fold(index, _chunks(pieces, spec, since, until))
+
+
+def _lines(piece: Piece) -> Iterator[bytes]:
+    with piece.path.open("rb", buffering=1 << 20) as handle:
+        handle.seek(piece.start)
+        left = piece.end - piece.start
+        for line in handle:
+            yield line
+            left -= len(line)
+            if left <= 0:
+                return
+
+
+def _cut(files: list[tuple[str, str, Path]], sizes: list[int], parts: int) -> list[Piece]:
+    """Pieces of the files, cut after a newline near every ``total / parts`` bytes."""
+    total = sum(sizes)
+    targets = [total * k // parts for k in range(1, parts)]
+    pieces: list[Piece] = []
+    offset = 0
+    for (variant, name, path), size in zip(files, sizes, strict=True):
+        cuts = [t - offset for t in targets if offset < t < offset + size]
+        bounds = [0]
+        with path.open("rb") as handle:
+            for cut in cuts:
+                handle.seek(cut)
+                handle.readline()
+                bounds.append(min(handle.tell(), size))
+        bounds.append(size)
+        bounds = sorted(set(bounds))
+        pieces += [Piece(variant, name, path, a, b) for a, b in itertools.pairwise(bounds)]
+        offset += size
+    return pieces
+
+
+def _newlines(piece: Piece) -> int:
+    found = 0
+    with piece.path.open("rb") as handle:
+        handle.seek(piece.start)
+        left = piece.end - piece.start
+        while left > 0:
+            block = handle.read(min(_COUNT_BLOCK, left))
+            if not block:
+                break
+            found += block.count(b"\n")
+            left -= len(block)
+    return found
+
+
+def _numbered(pieces: list[Piece], newlines: list[int]) -> list[Piece]:
+    """Each piece with the number of its first line in its file."""
+    numbered, line, last = [], 1, None
+    for piece, count in zip(pieces, newlines, strict=True):
+        if piece.name != last:
+            line, last = 1, piece.name
+        numbered.append(Piece(piece.variant, piece.name, piece.path, piece.start, piece.end, line))
+        line += count
+    return numbered
+
+
+def _group(pieces: list[Piece], parts: int) -> list[list[Piece]]:
+    """Consecutive pieces in ``parts`` groups of about equal bytes."""
+    total = sum(p.end - p.start for p in pieces)
+    groups: list[list[Piece]] = [[]]
+    done = 0
+    for piece in pieces:
+        if groups[-1] and done >= total * len(groups) / parts:
+            groups.append([])
+        groups[-1].append(piece)
+        done += piece.end - piece.start
+    return groups
