@@ -114,8 +114,8 @@ def run_monitoring(
 ) -> MonitoringRun:
     """Run every check on the captured window ``[since, until)`` of ``endpoint``.
 
-    The window is read as a stream of chunks (by ``workers`` processes; None: one, as measured
-    on a shared 2-core machine more processes did not pay) and every check accumulates per chunk, so memory
+    The window is read as a stream of chunks (by ``workers`` processes, one when None) and
+    every check accumulates per chunk, so memory
     does not grow with the window. Datapoints carry the dimensions ``Endpoint`` and
     ``MonitoringSchedule`` (``schedule``, by default :func:`schedule_name`), whoever runs the
     job, and are stamped with the time the run completes, so an alarm on them sees every run
