@@ -5,6 +5,10 @@ A job's files live under ``s3://bucket/prefix/training/<job>/``: the ``train`` a
 sourcedir.tar.gz`` (the entry point) and ``output/``, where SageMaker writes
 ``<job>/output/model.tar.gz`` (``/opt/ml/model``) and ``output.tar.gz`` (``/opt/ml/output/
 data``, where the entry point writes ``metrics.json``).
+
+The job logged its model in an MLflow store of its own, which stays in the job: the fetched
+model's ``MLmodel`` drops the ids of that store's logged model and run, so that the model reads
+back from this workspace's store once it is logged here.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import mlflow
 
 from driftloop.backends.aws._clients import call, client
 from driftloop.backends.aws._s3 import Bucket
@@ -86,6 +92,7 @@ class SageMakerTrainingJobs(TrainingJobs):
             raise TrainingError(f"training job {name}: {model_uri} has no MLmodel at its top")
         if not (data / "metrics.json").is_file():
             raise TrainingError(f"training job {name}: {output_uri} has no metrics.json")
+        _drop_job_ids(name, model_uri, folder)
         return JobModel(folder, json.loads((data / "metrics.json").read_text()))
 
     def _describe(self, name: str) -> dict[str, Any]:
@@ -119,6 +126,19 @@ def _status(answer: dict[str, Any]) -> JobStatus:
         message=str(transitions[-1].get("StatusMessage", "")),
         failure_reason=answer.get("FailureReason"),
     )
+
+
+def _drop_job_ids(job: str, uri: str, folder: Path) -> None:
+    """Forget the logged model, run and artifact location ``MLmodel`` names in the job's own
+    MLflow store: MLflow would look the logged model up in this store and not find it."""
+    try:
+        model = mlflow.models.Model.load(str(folder))
+    except Exception as exc:  # MLflow raises whatever its YAML or schema reading raises
+        raise TrainingError(
+            f"training job {job}: {uri} has an unreadable MLmodel ({exc})"
+        ) from None
+    model.model_id = model.run_id = model.artifact_path = None
+    model.save(str(folder / "MLmodel"))
 
 
 def _unpack(job: str, uri: str, archive: bytes, folder: Path) -> None:
