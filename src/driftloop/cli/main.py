@@ -17,6 +17,7 @@ from driftloop.cli import (
     deploy,
     endpoints,
     events,
+    infra,
     invoke,
     models,
     monitor,
@@ -68,6 +69,7 @@ deploy.register(app)
 retrain.register(app)
 app.add_typer(pipeline.app, name="pipeline")
 backend.register(app)
+infra.register(app)
 demo.register(app)
 
 

@@ -2,9 +2,10 @@
 queue (``<aws.queue>-dead-letters``).
 
 A missing queue is created on first use with a redrive policy (a message received
-:data:`DELIVERY_ATTEMPTS` times without being deleted moves to the dead-letter queue) and the
-queue policy that lets EventBridge rules of the queue's account and region send to it. An
-existing queue is used as it is: its redrive policy, if any, says how many attempts it allows.
+``DELIVERY_ATTEMPTS`` times without being deleted moves to the dead-letter queue) and the queue
+policy that lets EventBridge rules of the queue's account and region send to it, as
+:mod:`driftloop.events.delivery_queue` describes them. An existing queue is used as it is: its
+redrive policy, if any, says how many attempts it allows.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ import orjson
 from driftloop.backends.aws._clients import call, client
 from driftloop.config import Settings
 from driftloop.errors import NotFoundError
-
-DELIVERY_ATTEMPTS = 3
-"""Receives before SQS dead-letters a message (the local bus's attempts)."""
-HANDLER_TIME_S = 900
-"""Visibility timeout of a received message: how long a handler may run before the message is
-shown to another consumer."""
-RETENTION_S = 14 * 24 * 3600
-"""How long the dead-letter queue keeps a message (SQS's maximum)."""
+from driftloop.events.delivery_queue import (
+    HANDLER_TIME_S,
+    RETENTION_S,
+    dead_letter_queue,
+    eventbridge_may_send,
+    redrive_policy,
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,11 @@ class DeliveryQueues:
         """Create the dead-letter queue, then the queue redriving to it; return the queue's URL."""
         retention = {"MessageRetentionPeriod": str(RETENTION_S)}
         dead = self.sqs_call(
-            "create_queue", QueueName=f"{self.name}-dead-letters", Attributes=retention
+            "create_queue", QueueName=dead_letter_queue(self.name), Attributes=retention
         )
         dead_arn = self._queue(str(dead["QueueUrl"])).arn
         arn = f"{dead_arn.rsplit(':', 1)[0]}:{self.name}"
-        redrive = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
+        redrive = redrive_policy(dead_arn)
         attributes = {
             "RedrivePolicy": orjson.dumps(redrive).decode(),
             "VisibilityTimeout": str(HANDLER_TIME_S),
@@ -100,20 +100,4 @@ class DeliveryQueues:
 def _eventbridge_may_send(queue_arn: str) -> dict[str, Any]:
     """The queue policy letting the account's EventBridge rules (any bus) send to the queue."""
     _, partition, _, region, account, _ = queue_arn.split(":")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "driftloop-eventbridge-rules",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{partition}:events:{region}:{account}:rule/*"
-                    }
-                },
-            }
-        ],
-    }
+    return eventbridge_may_send(queue_arn, f"arn:{partition}:events:{region}:{account}:rule/*")

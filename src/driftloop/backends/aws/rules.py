@@ -6,7 +6,8 @@ gets a policy statement letting EventBridge publish) and ``retrain`` -> the ``aw
 queue (created if missing, see ``_queues``), which the bus's ``deliver_pending`` consumes.
 ``command`` targets are :class:`ConfigError`: nothing on AWS runs local programs.
 
-What EventBridge cannot hold is kept where it reads back from:
+What EventBridge cannot hold is kept where it reads back from (the shapes are in
+:mod:`driftloop.events.eventbridge`, which ``driftloop infra render`` declares too):
 
 - target order and type: each target's Id is ``driftloop-<index>-<type>``; a notify target's
   topic is the last part of its ARN;
@@ -37,16 +38,20 @@ from driftloop.backends.aws.notifications import SnsNotifier
 from driftloop.config import Settings
 from driftloop.errors import CloudError, ConfigError, NotFoundError
 from driftloop.events.base import RuleStore
+from driftloop.events.eventbridge import (
+    MATCH_ALL,
+    TARGET_ID,
+    command_refused,
+    event_pattern,
+    is_driftloop_rule,
+    retrain_input,
+    rule_description,
+    target_id,
+)
 from driftloop.events.rules import NotifyTarget, RetrainTarget, Rule, Target, parse_rule
 
 if TYPE_CHECKING:
     from driftloop.backends.catalog import Backends
-
-MATCH_ALL = {"source": [{"prefix": ""}]}
-"""The pattern put for driftloop's empty pattern: every event has a source."""
-ORDER = "driftloop rule, first put "
-"""Description prefix of driftloop's rules; the rest orders them."""
-TARGET_ID = "driftloop-"
 
 
 class EventBridgeRuleStore(RuleStore):
@@ -64,7 +69,7 @@ class EventBridgeRuleStore(RuleStore):
             rule
             for page in call("events", lambda: builtins.list(pages), f"bus {self.bus!r}")
             for rule in page.get("Rules", [])
-            if str(rule.get("Description", "")).startswith(ORDER)
+            if is_driftloop_rule(str(rule.get("Description", "")))
         ]
         listed.sort(key=lambda rule: (rule["Description"], rule["Name"]))
         return [self._read(rule) for rule in listed]
@@ -77,9 +82,9 @@ class EventBridgeRuleStore(RuleStore):
         try:
             existing = dict(self._call("describe_rule", parsed.name, Name=parsed.name))
         except NotFoundError:
-            existing = {"Description": f"{ORDER}{datetime.now(UTC).isoformat()}"}
+            existing = {"Description": rule_description(datetime.now(UTC))}
         description = str(existing.get("Description", ""))
-        if not description.startswith(ORDER):
+        if not is_driftloop_rule(description):
             raise ConfigError(
                 f"rule {parsed.name!r} on bus {self.bus!r} is not driftloop's; use another name"
             )
@@ -91,7 +96,7 @@ class EventBridgeRuleStore(RuleStore):
             "put_rule",
             parsed.name,
             Name=parsed.name,
-            EventPattern=orjson.dumps(parsed.event_pattern or MATCH_ALL).decode(),
+            EventPattern=orjson.dumps(event_pattern(parsed)).decode(),
             State="ENABLED" if parsed.enabled else "DISABLED",
             Description=description,
         )
@@ -114,7 +119,7 @@ class EventBridgeRuleStore(RuleStore):
     def _describe(self, name: str) -> dict[str, Any]:
         """DescribeRule of a driftloop rule; :class:`NotFoundError` for any other name."""
         described = dict(self._call("describe_rule", name, Name=name))
-        if not str(described.get("Description", "")).startswith(ORDER):
+        if not is_driftloop_rule(str(described.get("Description", ""))):
             raise NotFoundError(f"rule {name!r} is not a driftloop rule", details={"rule": name})
         return described
 
@@ -150,7 +155,7 @@ class EventBridgeRuleStore(RuleStore):
 
     def _target(self, rule: Rule, index: int, target: Target) -> dict[str, Any]:
         """The EventBridge target of ``rule``'s target number ``index``."""
-        id_ = f"{TARGET_ID}{index}-{target.type}"
+        id_ = target_id(index, target.type)
         if isinstance(target, NotifyTarget):
             notifier = self.stores.notifier
             if not isinstance(notifier, SnsNotifier):
@@ -159,14 +164,9 @@ class EventBridgeRuleStore(RuleStore):
             notifier.allow_eventbridge(arn)
             return {"Id": id_, "Arn": arn}
         if isinstance(target, RetrainTarget):
-            envelope = {"rule": rule.name, "target": index, "spec": target.model_dump(mode="json")}
-            template = orjson.dumps(envelope).decode()[:-1] + ', "event": <aws.events.event.json>}'
-            transformer = {"InputPathsMap": {}, "InputTemplate": template}
+            transformer = retrain_input(rule, index, target)
             return {"Id": id_, "Arn": self.queues.main.arn, "InputTransformer": transformer}
-        raise ConfigError(
-            f"rule {rule.name!r}: {target.type} targets run local programs, which the aws "
-            "backend cannot; use a retrain or notify target"
-        )
+        raise ConfigError(command_refused(rule.name, target.type))
 
 
 def _read_target(target: dict[str, Any]) -> dict[str, Any]:
