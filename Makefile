@@ -24,9 +24,15 @@ $(DEV_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/driftloop demo
 
-test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py train_model.py
-	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py train_model.py
+# The browser tests drive Debian's chromium (a browser download at install time is not needed).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(DEV_STAMP) $(CHROMIUM)
+	$(BIN)/ruff check src tests scripts benchmarks preprocess_telco.py train_model.py deploy.py
+	$(BIN)/ruff format --check src tests scripts benchmarks preprocess_telco.py train_model.py deploy.py
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -41,17 +47,17 @@ bench-drift: $(DEV_STAMP)
 	$(BIN)/python benchmarks/drift.py
 
 bench-monitoring: $(DEV_STAMP)
-	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/monitoring.py --records 1000000 3000000 10000000
 
 bench-loop: $(DEV_STAMP)
 	$(BIN)/python benchmarks/loop.py
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts preprocess_telco.py train_model.py
+	$(BIN)/ruff check src tests scripts preprocess_telco.py train_model.py deploy.py
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format src tests scripts preprocess_telco.py train_model.py
-	$(BIN)/ruff check --fix src tests scripts preprocess_telco.py train_model.py
+	$(BIN)/ruff format src tests scripts preprocess_telco.py train_model.py deploy.py
+	$(BIN)/ruff check --fix src tests scripts preprocess_telco.py train_model.py deploy.py
 
 # requirements.txt is generated from pyproject.toml, never edited by hand.
 requirements: $(BIN)/python

@@ -68,3 +68,14 @@ def test_serverless_endpoints(versions: Path, cli) -> None:  # type: ignore[no-u
     assert refused.code == 2 and "one production variant" in refused.err
     refused = cli("deploy", "-e", "churn", "-m", "2", "--strategy", "canary", "--no-promote")
     assert refused.code == 2 and "all-at-once deployments only" in refused.err
+
+
+def test_names_sagemaker_refuses_are_one_sentence(versions: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    for args in (["bad_name"], ["churn", "-v", "All_Traffic=1"], ["churn", "--shadow", "S_1=2"]):
+        refused = cli("endpoints", "create", *args)
+        assert refused.code == 2, refused.err
+        assert "is not one SageMaker takes: at most 63 letters, digits and hyphens" in refused.err
+        assert "Traceback" not in refused.err
+    assert not (versions / ".driftloop" / "endpoints").exists() or not list(
+        (versions / ".driftloop" / "endpoints").glob("*.json")
+    )

@@ -8,11 +8,8 @@ from rich.table import Table
 from driftloop.cli._context import console, settings
 from driftloop.errors import ConfigError
 from driftloop.serving.endpoint_config import (
-    Capture,
     EndpointConfig,
     EndpointConfigStore,
-    Shadow,
-    Variant,
     validate_config,
 )
 
@@ -42,14 +39,14 @@ def parse_variant(text: str, default: float = 1.0) -> tuple[str, str, float]:
         raise ConfigError(f"'{text}': '{number}' is not a number") from None
 
 
-def _variants(texts: list[str]) -> tuple[Variant, ...]:
-    return tuple(Variant(name=n, model=m, weight=w) for n, m, w in map(parse_variant, texts))
+def _variants(texts: list[str]) -> tuple[dict[str, object], ...]:
+    return tuple({"name": n, "model": m, "weight": w} for n, m, w in map(parse_variant, texts))
 
 
-def _shadow(text: str) -> Shadow:
+def _shadow(text: str) -> dict[str, object]:
     """A shadow mirrors 100 % of traffic unless a sampling percent is given (``:1`` is 1 %)."""
     name, model, percent = parse_variant(text, default=100.0)
-    return Shadow(name=name, model=model, sampling_percent=percent)
+    return {"name": name, "model": model, "sampling_percent": percent}
 
 
 def _validated(**fields: object) -> EndpointConfig:
@@ -84,9 +81,9 @@ def create_cmd(
 ) -> None:
     """Create (or replace) an endpoint config; default: AllTraffic=champion."""
     cfg = settings(ctx)
-    capture = Capture(sampling_percent=100.0 if capture_percent is None else capture_percent)
+    capture = {"sampling_percent": 100.0 if capture_percent is None else capture_percent}
     if serverless and capture_percent is None:
-        capture = Capture(enabled=False)
+        capture = {"enabled": False}
     config = _validated(
         name=name,
         model_name=cfg.registry.model_name,

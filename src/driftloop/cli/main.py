@@ -12,6 +12,7 @@ from driftloop.cli import (
     alarms,
     backend,
     batch,
+    console,
     data,
     demo,
     deploy,
@@ -71,10 +72,11 @@ app.add_typer(pipeline.app, name="pipeline")
 backend.register(app)
 infra.register(app)
 demo.register(app)
+console.register(app)
 
 
 # Commands that run until stopped say what they do at INFO; the others only warn.
-RUN_UNTIL_STOPPED = (("serve",), ("agent",), ("monitor", "schedule"))
+RUN_UNTIL_STOPPED = (("serve",), ("agent",), ("monitor", "schedule"), ("console",))
 
 
 def _default_log_level(args: list[str]) -> str:

@@ -45,6 +45,9 @@ def run_cmd(
     report: bool = typer.Option(
         True, "--report/--no-report", help="Write the Evidently HTML report."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes parsing the capture (default: one)."
+    ),
 ) -> None:
     """Check a window of captured traffic: data quality, drift, model quality, report."""
     from driftloop.durations import parse_at_least
@@ -57,7 +60,7 @@ def run_cmd(
     )
     with progress("monitoring") as say:
         run = run_monitoring(
-            cfg, endpoint, start, end, variant=variant, report=report, progress=say
+            cfg, endpoint, start, end, variant=variant, report=report, workers=workers, progress=say
         )
     show_run(run)
 

@@ -10,7 +10,6 @@ so every run's lineage (:mod:`driftloop.pipelines.lineage`) can be read back fro
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +32,7 @@ from driftloop.pipelines.store import RunRecord, StepRecord
 from driftloop.registry.base import CHAMPION, TRAIN_SNAPSHOT_TAG, ModelRegistry, ModelVersion
 from driftloop.registry.gate import Check, GateResult
 from driftloop.registry.lifecycle import find_version, gate_candidate, register_gated
-from driftloop.serving.endpoint_config import NAME_PATTERN
+from driftloop.serving.endpoint_config import check_name
 from driftloop.training.trainer import CandidateResult, best_candidate, train_candidates
 from driftloop.validation import verify
 from driftloop.workspace import atomic_write_text
@@ -59,8 +58,11 @@ def run_training(
     """
     if not input_csv.is_file():
         raise NotFoundError(f"input file not found: {input_csv}", details={"file": str(input_csv)})
-    if endpoint is not None and not re.fullmatch(NAME_PATTERN, endpoint):
-        raise ConfigError(f"'{endpoint}' is not a valid endpoint name")
+    if endpoint is not None:
+        try:
+            check_name(endpoint, "endpoint name")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     params = {
         "input": str(input_csv.resolve()),
         "endpoint": endpoint,

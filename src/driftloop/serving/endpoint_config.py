@@ -8,16 +8,37 @@ running workers pick it up without a restart.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from driftloop.errors import ConfigError, NotFoundError, first_problem
 
-NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9])*$"  # SageMaker's endpoint and variant names
+NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$"  # SageMaker's endpoint and variant names
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """``value`` when SageMaker takes it as an endpoint or variant name; else one sentence."""
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(
+            f"{what} '{value}' is not one SageMaker takes: at most 63 letters, digits and "
+            "hyphens, starting and ending with a letter or digit"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 class _Strict(BaseModel):
@@ -34,7 +55,7 @@ class Fault(_Strict):
 class Variant(_Strict):
     """A production variant: a model (version number or alias) and its traffic weight."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    name: Name
     model: str = Field(min_length=1)
     weight: float = Field(default=1.0, ge=0)
     fault: Fault | None = None
@@ -43,7 +64,7 @@ class Variant(_Strict):
 class Shadow(_Strict):
     """A variant that gets a sampled copy of traffic; its answers are captured, never returned."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    name: Name
     model: str = Field(min_length=1)
     sampling_percent: float = Field(default=100.0, ge=0, le=100)
     fault: Fault | None = None
@@ -77,7 +98,7 @@ class Serverless(_Strict):
 
 
 class EndpointConfig(_Strict):
-    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    name: Name
     model_name: str = Field(min_length=1)
     variants: tuple[Variant, ...] = Field(min_length=1)
     shadow: Shadow | None = None

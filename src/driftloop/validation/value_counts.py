@@ -10,10 +10,10 @@ error (:func:`rank_error`), and the state no longer grows with the column.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import datasketches
 import numpy as np
 
 MAX_DISTINCT = 1 << 20  # distinct values kept exactly per column (16 MB); beyond: a KLL sketch
@@ -23,8 +23,8 @@ _FEED = 1 << 20  # values handed to the sketch per call when a column switches t
 
 
 def _kll() -> Any:
-    """DataSketches' ``kll_doubles_sketch`` class (the package ships no type information)."""
-    return importlib.import_module("datasketches").kll_doubles_sketch
+    """DataSketches' ``kll_doubles_sketch`` class."""
+    return datasketches.kll_doubles_sketch
 
 
 def rank_error(k: int = KLL_K) -> float:

@@ -204,9 +204,9 @@ def test_a_throttled_call_says_so_after_its_attempts(
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [
-        (["churn_v2"], "endpoint config: 'name': String should match pattern"),
-        (["churn-"], "endpoint config: 'name': String should match pattern"),
-        (["e" * 64], "endpoint config: 'name': String should have at most 63 characters"),
+        (["churn_v2"], "name 'churn_v2' is not one SageMaker takes"),
+        (["churn-"], "name 'churn-' is not one SageMaker takes"),
+        (["e" * 64], f"name '{'e' * 64}' is not one SageMaker takes: at most 63 letters"),
     ],
 )
 def test_a_name_sagemaker_refuses_is_refused_before_any_aws_call(
