@@ -44,8 +44,11 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def playwright(loop: Settings) -> Iterator[Any]:
+    """Playwright's sync API, for one test module: while it runs, its event loop is the
+    thread's running loop, so the workspace (which runs asyncio) is made before it starts and
+    it stops before other modules call ``asyncio.run``."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -53,7 +56,7 @@ def playwright() -> Iterator[Any]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Any]:
     """Chromium with a fresh profile of its own."""
     profile = tempfile.mkdtemp(prefix="console-chromium-")
