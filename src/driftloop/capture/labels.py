@@ -21,7 +21,6 @@ from (:func:`ingest_labels` and :func:`read_labels` are the workspace folder's).
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import io
 import uuid
@@ -260,7 +259,7 @@ def _truth(truth: Any) -> Any:
             return orjson.loads(data)
         if encoding == "BASE64":
             return base64.b64decode(data, validate=True).decode("utf-8")
-    except (orjson.JSONDecodeError, binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not JSON, not base64 (non-ASCII text too), not UTF-8
         raise DataError(f"groundTruthData.data is not {encoding}: {exc}") from None
     raise DataError(f"unknown groundTruthData.encoding {encoding!r} (CSV, JSON or BASE64)")
 

@@ -20,7 +20,6 @@ of windows of at most ``chunk_rows`` rows each, so nothing has to hold the whole
 from __future__ import annotations
 
 import base64
-import binascii
 import gc
 import itertools
 import re
@@ -382,7 +381,7 @@ def _payload(payload: Any) -> tuple[str, str | bytes]:
     if encoding == "BASE64":
         try:
             return content_type, base64.b64decode(data, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or text that is not ASCII
             raise DataError(f"'data' is not valid BASE64: {exc}") from None
     if encoding not in ("CSV", "JSON"):
         raise DataError(f"unknown encoding {encoding!r} (CSV, JSON or BASE64)")

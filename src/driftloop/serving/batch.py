@@ -48,20 +48,25 @@ def batch_transform(
     total = source.stat().st_size
     count = 0
     with (
-        source.open("r", encoding="utf-8", newline="") as handle,
+        source.open("r", encoding="utf-8-sig", newline="") as handle,
         atomic_path(output) as tmp,
         tmp.open("w", encoding="utf-8", newline="") as out,
     ):
         chunks = (
             _json_chunks(handle, chunk_rows) if jsonl else _csv_chunks(handle, model, chunk_rows)
         )
-        for columns, rows in chunks:
-            batch = reader.read(columns, rows, first_row=count + 1)
-            proba = model.predictor.predict_proba(batch)
-            out.write(_lines(proba.tolist(), model, jsonl))
-            count += len(rows)
-            if progress:
-                progress(_position(handle), total)
+        try:
+            for columns, rows in chunks:
+                batch = reader.read(columns, rows, first_row=count + 1)
+                proba = model.predictor.predict_proba(batch)
+                out.write(_lines(proba.tolist(), model, jsonl))
+                count += len(rows)
+                if progress:
+                    progress(_position(handle), total)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{source}: not UTF-8 text ({exc.reason})") from None
+        except csv.Error as exc:
+            raise DataError(f"{source}: malformed CSV ({exc})") from None
         if count == 0:
             raise DataError(f"{source}: no records to transform")
     return TransformResult(count, output)
