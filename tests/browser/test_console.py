@@ -68,6 +68,23 @@ def test_each_page_loads_without_errors_and_shows_the_loop(
     assert tab.errors == []
 
 
+def test_the_training_plots_from_mlflow_load(console: EndpointProcess, tab: Tab) -> None:
+    answer = tab.page.goto(_url(console, "/models/1"))
+    assert answer is not None and answer.status == 200
+    assert "roc curve" in _text(tab).lower()
+    images = tab.page.locator(".plots img")
+    assert images.count() >= 4
+    tab.page.wait_for_function(
+        "[...document.querySelectorAll('.plots img')].every(i => i.complete)"
+    )
+    widths = images.evaluate_all("found => found.map(i => i.naturalWidth)")
+    assert all(width > 0 for width in widths), widths
+    assert tab.errors == []
+    missing = tab.page.goto(_url(console, "/models/1/plots/no_such_plot.png"))
+    assert missing is not None and missing.status == 404
+    assert "no run artifact" in _text(tab)
+
+
 def test_a_monitoring_run_page_and_its_report(console: EndpointProcess, tab: Tab) -> None:
     tab.page.goto(_url(console, "/monitoring"))
     tab.page.click("main table a[href^='/monitoring/churn/']")

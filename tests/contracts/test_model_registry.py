@@ -5,11 +5,14 @@ Versions are a tiny real scikit-learn pipeline saved once as an MLflow model, so
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import mlflow
 import numpy as np
 import pytest
 
 from driftloop.backends.catalog import Backends
-from driftloop.errors import ModelNotFound
+from driftloop.errors import ModelNotFound, NotFoundError
 from driftloop.registry.base import (
     APPROVAL_TAG,
     APPROVED,
@@ -123,3 +126,30 @@ def test_approval_changes_are_announced_on_the_bus(backends: Backends, saved_mod
         if event["source"] == REGISTRY_SOURCE
     ]
     assert changes == [("approved", 1, APPROVED), ("rejected", 2, REJECTED)]
+
+
+def test_the_training_runs_files_are_listed_and_read(
+    backends: Backends, saved_model: str, tmp_path: Path
+) -> None:
+    registry = backends.registry  # points MLflow at the workspace's store
+    experiment = mlflow.create_experiment("plots", artifact_location=tmp_path.as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_text("curve", "plots/roc_curve.png")
+        mlflow.log_text("matrix", "plots/deeper/confusion_matrix.png")
+        mlflow.log_text("{}", "feature_importance.json")
+    registry.create_version(NAME, saved_model, run.info.run_id, PASSED)
+    registry.create_version(NAME, saved_model, RUN, PASSED)  # its run is not in the store
+    assert registry.run_artifacts(NAME, 1, "plots") == [
+        "plots/deeper/confusion_matrix.png",
+        "plots/roc_curve.png",
+    ]
+    assert "feature_importance.json" in registry.run_artifacts(NAME, 1)
+    assert registry.run_artifact(NAME, 1, "plots/roc_curve.png") == b"curve"
+    assert registry.run_artifacts(NAME, 2, "plots") == []
+    for version, path in ((1, "plots/none.png"), (1, "plots"), (1, "../x"), (2, "plots/a.png")):
+        with pytest.raises(NotFoundError):
+            registry.run_artifact(NAME, version, path)
+    with pytest.raises(ModelNotFound):
+        registry.run_artifacts(NAME, 9, "plots")
+    with pytest.raises(ModelNotFound):
+        registry.run_artifact(NAME, 9, "plots/roc_curve.png")

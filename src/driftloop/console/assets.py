@@ -52,6 +52,8 @@ button.approve{border-color:#16a34a;color:#166534}button.reject{border-color:#dc
 .filters input,.filters select{font:inherit;padding:2px 6px}
 pre{white-space:pre-wrap;font-size:12px;background:#f9fafb;padding:6px;border-radius:4px;margin:0}
 .muted{color:#6b7280}
+.plots{display:flex;flex-wrap:wrap;gap:8px}.plots figure{margin:0}
+.plots figcaption{font-size:12px;color:#6b7280}
 .plots img{max-width:320px;border:1px solid #e5e7eb;margin:4px}
 """
 

@@ -142,6 +142,7 @@ def render_version(ctx: Ctx) -> Page:
         ),
         section("Gate report", _gate(v)),
         section("Lineage", _lineage(v)),
+        section("Training plots", _plots(view, v)),
         section(
             "Tags",
             table(
@@ -151,6 +152,39 @@ def render_version(ctx: Ctx) -> Page:
         ),
     ]
     return Page(f"{name} v{v.version}", "".join(parts))
+
+
+PLOTS = "plots"
+"""The folder of a training run's plots (ROC, precision-recall, confusion, calibration...)."""
+
+
+def _plots(view: LoopView, v: ModelVersion) -> str:
+    found, problem = attempt(
+        "the training run's plots",
+        lambda: view.stores.registry.run_artifacts(v.name, v.version, PLOTS),
+    )
+    if problem:
+        return note(problem, "bad")
+    shown = [p for p in found or [] if p.lower().endswith(".png")]
+    if not shown:
+        return note(f"The training run of v{v.version} logged no plots.")
+    figures = []
+    for path in shown:
+        name = path.removeprefix(f"{PLOTS}/")
+        title = name.rsplit(".", 1)[0].replace("_", " ")
+        src = f"/models/{v.version}/plots/{path_part(name)}"
+        figures.append(
+            f'<figure class="plot"><img src="{esc(src)}" alt="{esc(title)}">'
+            f"<figcaption>{esc(title)}</figcaption></figure>"
+        )
+    return f'<div class="plots">{"".join(figures)}</div>'
+
+
+def plot(view: LoopView, version: int, name: str) -> bytes:
+    """One training plot of ``version`` (PNG bytes); NotFoundError when there is none."""
+    if not name.lower().endswith(".png") or "/" in name:
+        raise ModelNotFound(f"no plot {name}")
+    return view.stores.registry.run_artifact(view.model_name, version, f"{PLOTS}/{name}")
 
 
 def _gate(v: ModelVersion) -> str:

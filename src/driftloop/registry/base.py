@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from driftloop.errors import NotFoundError
+
 if TYPE_CHECKING:
     from driftloop.events.base import EventBus
 
@@ -113,3 +115,17 @@ class ModelRegistry(ABC):
     @abstractmethod
     def load_model(self, name: str, version: int) -> Any:
         """The version's fitted scikit-learn pipeline."""
+
+    def run_artifacts(self, name: str, version: int, folder: str = "") -> list[str]:
+        """Paths (relative to the run, sorted) of the files its training run logged under
+        ``folder`` (``plots`` holds the training plots); empty when there are none or the
+        run is gone. A registry that keeps no run artifacts lists none."""
+        self.get_version(name, version)
+        return []
+
+    def run_artifact(self, name: str, version: int, path: str) -> bytes:
+        """The bytes of one file the version's training run logged (a path that
+        :meth:`run_artifacts` lists); :class:`~driftloop.errors.NotFoundError` when there is
+        no such file."""
+        self.get_version(name, version)
+        raise NotFoundError(f"model '{name}' version {version} has no run artifact '{path}'")

@@ -139,6 +139,13 @@ class SageMakerRegistry(ModelRegistry):
     def load_model(self, name: str, version: int) -> Any:
         return self._mlflow.load_model(name, version)
 
+    def run_artifacts(self, name: str, version: int, folder: str = "") -> list[str]:
+        """From the MLflow run, as the local registry (no SageMaker call)."""
+        return self._mlflow.run_artifacts(name, version, folder)
+
+    def run_artifact(self, name: str, version: int, path: str) -> bytes:
+        return self._mlflow.run_artifact(name, version, path)
+
     def _in_step(
         self, version: ModelVersion, statuses: dict[str, str | None] | None = None
     ) -> ModelVersion:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import mlflow
@@ -9,7 +12,7 @@ from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftloop.errors import ModelNotFound
+from driftloop.errors import ModelNotFound, NotFoundError
 from driftloop.events.base import EventBus
 from driftloop.registry.base import ModelRegistry, ModelVersion
 from driftloop.training import tracking
@@ -96,6 +99,37 @@ class MlflowRegistry(ModelRegistry):
     def load_model(self, name: str, version: int) -> Any:
         self.get_version(name, version)
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+    def run_artifacts(self, name: str, version: int, folder: str = "") -> list[str]:
+        run_id = self.get_version(name, version).run_id
+        if not run_id or not _safe(folder or "."):
+            return []
+        found: list[str] = []
+        pending = [folder.strip("/") or None]
+        try:
+            while pending:
+                for entry in self._client.list_artifacts(run_id, pending.pop()):
+                    (pending.append(entry.path) if entry.is_dir else found.append(entry.path))
+        except MlflowException as exc:
+            if _not_found(exc):
+                return []
+            raise
+        return sorted(found)
+
+    def run_artifact(self, name: str, version: int, path: str) -> bytes:
+        run_id = self.get_version(name, version).run_id
+        missing = NotFoundError(f"model '{name}' version {version} has no run artifact '{path}'")
+        parent = posixpath.dirname(path)
+        if not run_id or not _safe(path) or path not in self.run_artifacts(name, version, parent):
+            raise missing
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self._client.download_artifacts(run_id, path, tmp)
+            return Path(local).read_bytes()
+
+
+def _safe(path: str) -> bool:
+    """A relative path inside the run (no ``..``, not absolute)."""
+    return not path.startswith("/") and ".." not in PurePosixPath(path).parts
 
 
 def _quote(name: str) -> str:
