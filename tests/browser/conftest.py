@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from driftloop.config import Settings, load_settings
+from driftloop.demo import DemoReport
 from driftloop.demo.endpoint import EndpointProcess, free_port
 from tests.workspaces import service_env
 
@@ -110,14 +111,27 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The workspace of a small closed-loop run: v1, drift, alarm, retrain, v2 canary, a
-    rolled-back challenger."""
+def kept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoReport]:
+    """A small closed-loop run (v1, drift, alarm, retrain, v2 canary, a rolled-back
+    challenger) made by ``driftloop demo --keep-serving``: its endpoint and console are left
+    running, until the end of the session."""
     from driftloop.demo import run_demo
 
     root = tmp_path_factory.mktemp("console-loop")
-    run_demo(load_settings(home=root / "unused", demo={"folder": root / "demo", **SMALL}))
-    return load_settings(root / "demo" / "driftloop.toml", home=root / "demo" / ".driftloop")
+    settings = load_settings(home=root / "unused", demo={"folder": root / "demo", **SMALL})
+    report = run_demo(settings, keep_serving=True)
+    try:
+        yield report
+    finally:
+        for process in report.serving:
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def loop(kept: DemoReport) -> Settings:
+    """The workspace of the demo's closed loop."""
+    assert kept.folder is not None
+    return load_settings(kept.folder / "driftloop.toml", home=kept.folder / ".driftloop")
 
 
 def start_console(

@@ -20,6 +20,9 @@ def console_cmd(
         help="Where the endpoint answers /ping, for its health (default on the local backend: "
         "serving.host and serving.port).",
     ),
+    stop_with: int | None = typer.Option(
+        None, "--stop-with", hidden=True, help="Stop when process PID ends (the demo's endpoint)."
+    ),
 ) -> None:
     """Serve the web console (overview, endpoint, models, monitoring, alarms and events,
     pipelines and deployments), live, until SIGTERM or Ctrl-C."""
@@ -29,7 +32,14 @@ def console_cmd(
     if endpoint_url is None and cfg.backend.kind == "local":
         endpoint_url = f"http://{cfg.serving.host}:{cfg.serving.port}"
     err_console.print(f"console on http://{host}:{port}; Ctrl-C or SIGTERM stops it")
-    run_console(cfg, host=host, port=port, poll_s=max(poll, 0.5), endpoint_url=endpoint_url)
+    run_console(
+        cfg,
+        host=host,
+        port=port,
+        poll_s=max(poll, 0.5),
+        endpoint_url=endpoint_url,
+        stop_with=stop_with,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,11 +25,14 @@ def _app() -> typer.Typer:
         port: int = typer.Option(8090, "--port", "-p"),
         poll: float = typer.Option(3.0, "--poll"),
         endpoint_url: str | None = typer.Option(None, "--endpoint-url"),
+        stop_with: int | None = typer.Option(None, "--stop-with", hidden=True),
     ) -> None:
         """Serve the web console until SIGTERM or Ctrl-C."""
         ctx.ensure_object(dict)
         ctx.obj["config"] = config
-        console_cmd(ctx, host=host, port=port, poll=poll, endpoint_url=endpoint_url)
+        console_cmd(
+            ctx, host=host, port=port, poll=poll, endpoint_url=endpoint_url, stop_with=stop_with
+        )
 
     return app
 

@@ -26,12 +26,14 @@ class EndpointProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    what: str = "the endpoint"
+
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Return once ``/ping`` answers 200; raise with the log's tail if it never does."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DriftloopError(f"the endpoint exited at start: {self._tail()}")
+                raise DriftloopError(f"{self.what} exited at start: {self._tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
                     if response.status == 200:
@@ -40,7 +42,7 @@ class EndpointProcess:
                 pass
             time.sleep(0.2)
         tail = self._tail()
-        raise DriftloopError(f"the endpoint did not answer /ping in {timeout_s:g} s: {tail}")
+        raise DriftloopError(f"{self.what} did not answer /ping in {timeout_s:g} s: {tail}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 40.0) -> int:
         """Send ``sig`` to the process group (SIGTERM is graceful: in-flight requests finish),
@@ -75,3 +77,19 @@ def start_endpoint(name: str, config: Path, home: Path, workers: int, log: Path)
             command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
     return EndpointProcess(process, port, log)
+
+
+def start_console(
+    config: Path, home: Path, endpoint: EndpointProcess, log: Path
+) -> EndpointProcess:
+    """``python -m driftloop.console`` on a free loopback port in its own session, its health
+    check pointed at ``endpoint``; it stops by itself when the endpoint's process ends."""
+    port = free_port()
+    env = {**os.environ, "DRIFTLOOP_CONFIG": str(config), "DRIFTLOOP_HOME": str(home)}
+    command = [sys.executable, "-m", "driftloop.console", "--port", str(port)]
+    command += ["--endpoint-url", endpoint.url, "--stop-with", str(endpoint.process.pid)]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return EndpointProcess(process, port, log, what="the console")

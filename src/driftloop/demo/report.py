@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftloop.demo.endpoint import EndpointProcess
 from driftloop.deploy.guarded import DeployResult
 from driftloop.monitoring.job import MonitoringRun
 from driftloop.pipelines.store import StepRecord
@@ -29,6 +30,10 @@ class DemoReport:
     champion: int | None = None
     endpoint_url: str | None = None
     endpoint_pid: int | None = None
+    console_url: str | None = None
+    console_pid: int | None = None
+    serving: list[EndpointProcess] = field(default_factory=list, repr=False)
+    """What a ``keep_serving`` demo left running: its endpoint, then its console."""
     folder: Path | None = None
     marks: list[tuple[float, str]] = field(default_factory=list)
 

@@ -9,6 +9,7 @@ alarm. Nothing here is simulated except the customers.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from driftloop.config import Settings
 from driftloop.data.generator import generate
 from driftloop.data.spec import TabularSpec
 from driftloop.demo.config import DRIFT_ALARM, ENDPOINT, TOPIC, prepare
-from driftloop.demo.endpoint import EndpointProcess, start_endpoint
+from driftloop.demo.endpoint import EndpointProcess, start_console, start_endpoint
 from driftloop.demo.report import DemoReport
 from driftloop.demo.timeline import draw_timeline
 from driftloop.demo.traffic import Traffic
@@ -58,17 +59,48 @@ def run_demo(
     say(f"starting endpoint {ENDPOINT} (v{champion}) and the agent")
     log = config.parent / "endpoint.log"
     server = start_endpoint(ENDPOINT, config, ws.root, settings.demo.workers, log)
+    web: EndpointProcess | None = None
+    kept = False
     try:
-        server.wait_ready()
-        report.endpoint_url, report.endpoint_pid = server.url, server.process.pid
-        report.add("endpoint", f"{ENDPOINT} on {server.url}, v{champion}, capture 100%", log)
-        with _agent(settings):
-            _story(settings, server, report, say)
+        with _stopped_by_sigterm():
+            server.wait_ready()
+            report.endpoint_url, report.endpoint_pid = server.url, server.process.pid
+            report.add("endpoint", f"{ENDPOINT} on {server.url}, v{champion}, capture 100%", log)
+            web = start_console(config, ws.root, server, config.parent / "console.log")
+            web.wait_ready(60)
+            report.console_url, report.console_pid = web.url, web.process.pid
+            say(f"the console shows the loop live on {web.url}")
+            report.add("console", f"on {web.url}, live", web.log)
+            with _agent(settings):
+                _story(settings, server, report, say)
+            kept = keep_serving
+            if kept:
+                report.serving = [server, web]
     finally:
-        if not keep_serving:
+        if not kept:  # an interrupted or failed demo stops everything it started
+            if web is not None:
+                web.stop()
             server.stop()
     report.champion = _champion(settings)
     return report
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM ends the demo as Ctrl-C does, so what it started is stopped too (main thread
+    only: elsewhere signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _story(settings: Settings, server: EndpointProcess, report: DemoReport, say: Progress) -> None:
