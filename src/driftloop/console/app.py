@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,10 +42,16 @@ def create_app(
     api_key: str | None = None,
     poll_s: float = 3.0,
     endpoint_url: str | None = None,
+    warm: bool = True,
 ) -> Starlette:
     """The console over ``view``; with ``api_key`` every request needs it (a Bearer header, or
-    the cookie that ``/login`` sets)."""
+    the cookie that ``/login`` sets). With ``warm``, a background thread reads what the first
+    pages need as the console starts (the event stream, the registry, the last hour's
+    traffic), so start-up stays quick and the first page does not wait for it."""
     poll_ms = round(poll_s * 1000)
+    warmed = threading.Event()
+    if not warm:
+        warmed.set()
 
     def authorized(request: Request) -> bool:
         if api_key is None:
@@ -57,6 +65,8 @@ def create_app(
             if not authorized(request):
                 return _login_page(request, poll_ms, status=401)
             ctx = Ctx(view, dict(request.path_params), dict(request.query_params), endpoint_url)
+            if not warmed.is_set():  # the same reads, done once rather than twice at once
+                await asyncio.to_thread(warmed.wait, 15)
             page = await _render(render, ctx)
             return _respond(request, page, poll_ms)
 
@@ -89,6 +99,15 @@ def create_app(
         ctx = Ctx(view, dict(request.path_params), {}, endpoint_url)
         path = await asyncio.to_thread(monitoring.report_file, ctx)
         return FileResponse(path, media_type="text/html")
+
+    async def plot(request: Request) -> Response:
+        if not authorized(request):
+            return _login_page(request, poll_ms, status=401)
+        ref, name = request.path_params["version"], request.path_params["name"]
+        if not ref.isdigit():
+            raise NotFoundError(f"no model version {ref}")
+        data = await asyncio.to_thread(models.plot, view, int(ref), name)
+        return Response(data, media_type="image/png", headers={"cache-control": "max-age=300"})
 
     async def endpoints_index(request: Request) -> Response:
         configs = await asyncio.to_thread(view.stores.endpoints.list)
@@ -143,6 +162,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> Any:
+        if warm:
+            threading.Thread(
+                target=_warm, args=(view, warmed), name="console-warm", daemon=True
+            ).start()
         try:
             yield
         finally:
@@ -155,6 +178,7 @@ def create_app(
         Route("/models", page_route(models.render)),
         Route("/models/{version}", page_route(models.render_version)),
         Route("/models/{version}/{action}", act, methods=["POST"]),
+        Route("/models/{version}/plots/{name}", plot),
         Route("/monitoring", page_route(monitoring.render)),
         Route("/monitoring/{endpoint}/{run}", page_route(monitoring.render_run)),
         Route("/monitoring/{endpoint}/{run}/report", report),
@@ -181,6 +205,25 @@ def create_app(
         Exception: unexpected,
     }
     return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+
+
+WARMED: tuple[Renderer, ...] = (overview.render, pipelines.render, models.render)
+
+
+def _warm(view: LoopView, done: threading.Event) -> None:
+    """Render the pages a person opens first once, unseen: their reads, imports and settled
+    metric periods are then ready for the first request (which waits for this, at most 15 s,
+    rather than doing the same reads at the same time)."""
+    started = time.perf_counter()
+    try:
+        for render in WARMED:
+            try:
+                render(Ctx(view))
+            except Exception:  # a page that cannot render says so when asked; not here
+                log.debug("warming %s failed", render.__module__, exc_info=True)
+    finally:
+        done.set()
+    log.info("console warmed in %.1f s", time.perf_counter() - started)
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError
+from driftloop.events.log import event_log, scan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +64,10 @@ class LoopView:
         self.refresh_s = refresh_s
         self._snapshot: EventSnapshot | None = None
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
+        self._log = event_log(settings.workspace) if settings.backend.kind == "local" else None
+        """The local event log, read incrementally: a refresh parses only what was appended."""
+        self._offset = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.periods: dict[tuple[Any, ...], Any] = {}
@@ -89,16 +95,50 @@ class LoopView:
         self._stop.set()
 
     def _refresh_loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self.refresh_s if self._log is not None else self._pause):
             started = time.perf_counter()
             snapshot = self._read_events()
+            snapshot.by_type  # grouped here, not by the next page  # noqa: B018
             took = time.perf_counter() - started
             with self._lock:
                 self._snapshot = snapshot
-            # a long log is read less often, so the console never keeps a core busy
-            self._stop.wait(max(self.refresh_s, 3 * took))
+            # a long stream read whole is read less often, so the console never keeps a
+            # core busy
+            self._pause = max(self.refresh_s, 3 * took)
+
+    _pause = 2.0
 
     def _read_events(self) -> EventSnapshot:
+        with self._reading:
+            if self._log is not None:
+                return self._read_appended(self._log)
+            return self._read_all()
+
+    def _read_appended(self, path: Path) -> EventSnapshot:
+        """The previous snapshot and the lines appended since (the same snapshot when none
+        were); the whole log again when it shrank (replaced)."""
+        last = self._snapshot
+        try:
+            if last is not None and path.is_file() and path.stat().st_size < self._offset:
+                last, self._offset = None, 0
+            events: list[dict[str, Any]] = []
+            problems: list[str] = []
+            for line in scan(path, self._offset):
+                if line.event is not None:
+                    events.append(line.event)
+                else:
+                    problems.append(line.describe())
+                self._offset = line.end
+        except OSError as exc:
+            self._offset = 0  # read it all again next time
+            return EventSnapshot([], [], time.time(), f"{type(exc).__name__}: {exc}")
+        if last is not None and last.error is None:
+            if not events and not problems:
+                return last
+            events, problems = last.events + events, last.problems + problems
+        return EventSnapshot(events, problems, time.time())
+
+    def _read_all(self) -> EventSnapshot:
         problems: list[str] = []
         try:
             events = list(self.stores.events.read_events(problems))
