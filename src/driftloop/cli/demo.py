@@ -14,7 +14,9 @@ from driftloop.demo import DemoReport, run_demo
 def demo_cmd(
     ctx: typer.Context,
     keep_serving: bool = typer.Option(
-        False, "--keep-serving", help="Leave the demo's endpoint running at the end."
+        False,
+        "--keep-serving",
+        help="Leave the demo's endpoint and its console running at the end.",
     ),
 ) -> None:
     """Train, serve, monitor, detect drift, alarm, retrain, canary and roll back, for real."""
@@ -65,6 +67,11 @@ def _explore(report: DemoReport, keep_serving: bool) -> None:
         lines.append(
             f"curl {report.endpoint_url}/ping   # the endpoint is still up (pid "
             f"{report.endpoint_pid}); `kill {report.endpoint_pid}` stops it"
+        )
+    if keep_serving and report.console_url:
+        lines.append(
+            f"open {report.console_url}   # the console (pid {report.console_pid}); "
+            "it stops with the endpoint"
         )
     for line in lines:
         console.print(f"  {line}", highlight=False, soft_wrap=True)
