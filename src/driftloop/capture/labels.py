@@ -36,6 +36,7 @@ from driftloop.capture.layout import hour_folders, hour_of, utc
 from driftloop.capture.writer import utcnow
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotFoundError
+from driftloop.names import safe_name
 from driftloop.workspace import Workspace, atomic_write_bytes
 
 SHOWN_ERRORS = 10  # bad lines named in an error message (all are in its details, up to 1000)
@@ -99,7 +100,7 @@ def read_labels(
     workspace: Workspace, endpoint: str, *, since: datetime | None = None
 ) -> dict[str, int]:
     """Label per id (0/1) from files ingested in hours ending after ``since``; later ones win."""
-    folder = labels_root(workspace) / endpoint
+    folder = labels_root(workspace) / safe_name(endpoint, "endpoint")
     if not folder.is_dir():
         return {}
     hours = hour_folders(folder, utc(since) if since else None, None)
@@ -289,7 +290,7 @@ def store_labels(endpoint: str, labels: Labels, source: str, write: Write) -> La
     now = utcnow()
     name = f"{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl"
     body = b"".join(_ground_truth(*entry) for entry in labels.values())
-    where = write(f"{endpoint}/{hour_of(now)}/{name}", body)
+    where = write(f"{safe_name(endpoint, 'endpoint')}/{hour_of(now)}/{name}", body)
     positives = sum(label for label, _ in labels.values())
     return LabelIngest(labels=len(labels), positives=positives, path=where)
 

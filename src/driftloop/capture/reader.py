@@ -41,6 +41,7 @@ from driftloop.capture.layout import utc as utc  # re-exported
 from driftloop.data import codecs
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import ConfigError, DataError
+from driftloop.names import safe_name
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted
@@ -415,7 +416,7 @@ def folder_files(
 ) -> Iterator[CaptureFile]:
     """Every capture file of ``endpoint`` under ``capture_root`` in an hour folder overlapping
     the window, variant by variant; each is opened when its lines are read."""
-    folder = capture_root / endpoint
+    folder = capture_root / safe_name(endpoint, "endpoint")
     if not folder.is_dir():
         return
     for variant_dir in sorted(p for p in folder.iterdir() if p.is_dir()):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import orjson
 
+from driftloop.names import safe_name
+
 _TEXT = {"text/csv": "CSV", "application/json": "JSON", "application/jsonlines": "JSON"}
 
 
@@ -76,7 +78,7 @@ class CaptureWriter:
     """Appends capture lines for one endpoint; keeps one open file per variant and hour."""
 
     def __init__(self, root: Path, endpoint: str) -> None:
-        self.root = root / endpoint
+        self.root = root / safe_name(endpoint, "endpoint")
         self._open: dict[str, tuple[str, int]] = {}  # variant -> (hour, fd)
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -93,7 +95,7 @@ class CaptureWriter:
         previous = self._open.pop(variant, None)
         if previous is not None:
             os.close(previous[1])
-        folder = self.root / variant / hour
+        folder = self.root / safe_name(variant, "variant") / hour
         folder.mkdir(parents=True, exist_ok=True)
         name = capture_file_name(when, self._tag)
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

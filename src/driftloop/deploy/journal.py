@@ -20,6 +20,7 @@ from typing import Any
 
 from driftloop.errors import DeploymentInProgress
 from driftloop.events.base import EventBus
+from driftloop.names import safe_name
 from driftloop.owner import Owner
 from driftloop.serving.endpoint_config import EndpointConfig, EndpointConfigStore, validate_config
 from driftloop.workspace import Workspace
@@ -90,7 +91,7 @@ class DeployJournal:
         return [found for name in names if (found := self.get(name)) is not None]
 
     def _path(self, endpoint: str) -> Path:
-        return self.folder / f"{endpoint}.json"
+        return self.folder / f"{safe_name(endpoint, 'endpoint')}.json"
 
 
 def step_detail(step: str, config: EndpointConfig, version: int, **extra: Any) -> dict[str, Any]:

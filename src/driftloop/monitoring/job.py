@@ -36,6 +36,7 @@ from driftloop.monitoring.quality import (
 from driftloop.monitoring.report import write_report
 from driftloop.monitoring.target import MonitorTarget, resolve_target
 from driftloop.monitoring.window_summary import WindowSummary
+from driftloop.names import safe_name
 from driftloop.workspace import atomic_write_text
 
 DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -125,7 +126,7 @@ def run_monitoring(
     started = time.perf_counter()
     target = resolve_target(settings, endpoint, variant)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    folder = settings.workspace.monitoring / endpoint / stamp
+    folder = settings.workspace.monitoring / safe_name(endpoint, "endpoint") / stamp
     run = MonitoringRun(endpoint, target.variant, target.version, folder, since, until)
     say(f"reading captured traffic of {endpoint}/{target.variant}")
     stores = Backends.from_settings(settings)

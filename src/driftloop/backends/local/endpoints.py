@@ -7,6 +7,7 @@ from pathlib import Path
 
 from driftloop.errors import NotFoundError
 from driftloop.events.base import EventBus
+from driftloop.names import safe_name
 from driftloop.serving.endpoint_config import (
     EndpointConfig,
     EndpointConfigStore,
@@ -25,7 +26,7 @@ class FolderEndpointStore(EndpointConfigStore):
         self.folder = workspace.endpoints
 
     def path(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
+        return self.folder / f"{safe_name(name, 'endpoint')}.json"
 
     def save(self, config: EndpointConfig) -> EndpointConfig:
         previous = self.get(config.name) if self.path(config.name).is_file() else None
