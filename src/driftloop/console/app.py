@@ -217,13 +217,27 @@ def _warm(view: LoopView, done: threading.Event) -> None:
     started = time.perf_counter()
     try:
         for render in WARMED:
-            try:
-                render(Ctx(view))
-            except Exception:  # a page that cannot render says so when asked; not here
-                log.debug("warming %s failed", render.__module__, exc_info=True)
+            _warm_page(render, Ctx(view))
+        for name in _endpoint_names(view):  # each endpoint page's settled metric periods
+            _warm_page(endpoint.render, Ctx(view, path={"name": name}))
     finally:
         done.set()
     log.info("console warmed in %.1f s", time.perf_counter() - started)
+
+
+def _warm_page(render: Renderer, ctx: Ctx) -> None:
+    try:
+        render(ctx)
+    except Exception:  # a page that cannot render says so when asked; not here
+        log.debug("warming %s failed", render.__module__, exc_info=True)
+
+
+def _endpoint_names(view: LoopView) -> list[str]:
+    try:
+        return [config.name for config in view.stores.endpoints.list()]
+    except Exception:  # the overview says why the endpoints cannot be listed
+        log.debug("listing endpoints to warm failed", exc_info=True)
+        return []
 
 
 async def _form(request: Request) -> dict[str, str]:
