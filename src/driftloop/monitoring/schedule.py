@@ -3,6 +3,11 @@
 Each tick monitors the interval that just ended. A failing run is logged and the schedule goes
 on; a lock file per endpoint and variant keeps two runs of the same job from overlapping, also
 across processes. Intervals go down to one minute (Model Monitor's shortest is one hour).
+
+A :class:`Cadence` decides when a run is due and which window it reads, so a jump of the wall
+clock neither repeats runs nor stops them: a jump forward gives one run over the whole gap, and
+after a jump backward runs go on every interval of elapsed (monotonic) time, each reading the
+last complete interval by the clock's new reading.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from driftloop.alarms.clock import Clock, SystemClock
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
@@ -60,6 +66,43 @@ def run_locked(
         return run_monitoring(settings, endpoint, since, until, variant=variant, schedule=schedule)
 
 
+class Cadence:
+    """When a scheduled run is due and the window ``[since, until)`` it monitors."""
+
+    def __init__(self, every: timedelta, now: datetime, monotonic: float) -> None:
+        self.every = every
+        self.last_end = floor_time(now, every)
+        """End of the last window monitored (wall clock, a multiple of ``every``)."""
+        self.last_run = monotonic
+        """When the last run started (monotonic seconds)."""
+
+    def due(self, now: datetime, monotonic: float) -> tuple[datetime, datetime] | None:
+        """The window to monitor now, moving the cadence past it; None when nothing is due.
+
+        Due once a whole interval ended after the last window on the wall clock (after a jump
+        forward: one window over the gap); or, when the wall clock reads earlier than the last
+        window's end, once an interval of monotonic time passed (the last complete interval).
+        """
+        end = floor_time(now, self.every)
+        if end >= self.last_end + self.every:
+            window = self.last_end, end
+        elif end < self.last_end and monotonic - self.last_run >= self.every.total_seconds():
+            window = end - self.every, end
+        else:
+            return None
+        self.last_end, self.last_run = end, monotonic
+        return window
+
+    def wait_s(self, now: datetime, monotonic: float) -> float:
+        """Seconds until :meth:`due` may give a window (at most one interval)."""
+        every = self.every.total_seconds()
+        if floor_time(now, self.every) < self.last_end:  # the wall clock went back
+            left = self.last_run + every - monotonic
+        else:
+            left = (self.last_end + self.every - now).total_seconds()
+        return min(max(left, 0.0), every)
+
+
 def run_schedule(
     settings: Settings,
     endpoint: str,
@@ -69,15 +112,18 @@ def run_schedule(
     on_run: Callable[[MonitoringRun], None] | None = None,
     variant: str | None = None,
     schedule: str | None = None,
+    clock: Clock | None = None,
 ) -> int:
     """Tick every ``every`` until ``stop`` is set; returns how many runs completed."""
+    clock = clock or SystemClock()
     completed = 0
-    until = floor_time(datetime.now(UTC), every)
+    cadence = Cadence(every, clock.now(), clock.monotonic())
     while not stop.is_set():
-        next_tick = until + every
-        if stop.wait(max(0.0, (next_tick - datetime.now(UTC)).total_seconds())):
-            break
-        since, until = until, next_tick
+        window = cadence.due(clock.now(), clock.monotonic())
+        if window is None:
+            stop.wait(max(cadence.wait_s(clock.now(), clock.monotonic()), 0.05))
+            continue
+        since, until = window
         try:
             run = run_locked(settings, endpoint, since, until, variant=variant, schedule=schedule)
         except DriftloopError as exc:
