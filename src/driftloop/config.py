@@ -261,7 +261,8 @@ class ServingSettings(_Section):
     model_dir: Path | None = None
     """SageMaker container mode: serve the MLflow model in this folder (SM_MODEL_DIR)."""
     host: str = "127.0.0.1"
-    """Address `driftloop serve` binds to; any non-loopback address needs `api_key`."""
+    """Address `driftloop serve` binds to; any non-loopback address needs `api_key` (and
+    should have `tls_certfile`/`tls_keyfile`, so the key does not travel in clear)."""
     port: int = Field(default=8080, ge=1, le=65535)
     """Port (8080 is SageMaker's container port)."""
     workers: int = Field(default=2, ge=1, le=64)
@@ -274,6 +275,22 @@ class ServingSettings(_Section):
     """Most rows in one request; more get 413."""
     request_timeout: PositiveDuration = timedelta(seconds=60)
     """A request running longer is answered 504 (SageMaker's limit is 60 s)."""
+    header_timeout: PositiveDuration = timedelta(seconds=10)
+    """A request's headers must all arrive within this of its first byte (of the connection's
+    start for a new connection), however slowly they trickle; later is answered 408 and the
+    connection closed (one that sent nothing is closed silently)."""
+    body_timeout: PositiveDuration = timedelta(seconds=60)
+    """A request's whole body must arrive within this once its headers are read; later is
+    answered 408 and the connection closed."""
+    tls_certfile: Path | None = None
+    """PEM certificate (chain) to serve HTTPS with; needs `tls_keyfile`. Off loopback an
+    `api_key` is still required: TLS encrypts the traffic, the key says who may call."""
+    tls_keyfile: Path | None = None
+    """PEM private key of `tls_certfile`."""
+    tls_keyfile_password: SecretStr | None = None
+    """Password of an encrypted `tls_keyfile`."""
+    tls_ca_certs: Path | None = None
+    """PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS)."""
     graceful_timeout: PositiveDuration = timedelta(seconds=30)
     """On SIGTERM, how long in-flight requests may take before workers stop."""
     config_poll: PositiveDuration = timedelta(seconds=0.5)

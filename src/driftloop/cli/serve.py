@@ -17,6 +17,7 @@ def serve_cmd(
 ) -> None:
     """Serve an endpoint on uvicorn until SIGTERM; SageMaker's container contract included."""
     from driftloop.serving.server import run, sagemaker_model_dir
+    from driftloop.serving.tls import tls_options
 
     cfg = settings(ctx)
     serving = cfg.serving.model_copy()
@@ -32,8 +33,9 @@ def serve_cmd(
             updates[key] = value
     final = cfg.model_copy(update={"serving": serving.model_copy(update=updates)})
     where = final.serving
+    scheme = "https" if tls_options(where) else "http"  # a bad TLS pair stops here
     err_console.print(
-        f"serving {endpoint or where.model_dir} on http://{where.host}:{where.port} "
+        f"serving {endpoint or where.model_dir} on {scheme}://{where.host}:{where.port} "
         f"with {where.workers} worker(s); Ctrl-C or SIGTERM stops it"
     )
     run(final)

@@ -31,7 +31,9 @@ from driftloop.serving.endpoint_config import Capture
 from driftloop.serving.live import ConfigWatcher, ModelCache
 from driftloop.serving.metrics import EndpointMetrics
 from driftloop.serving.models import check_references, load_model_dir
+from driftloop.serving.protocol import Deadlines, use_deadlines
 from driftloop.serving.routing import Route, RoutingTable, build_table
+from driftloop.serving.tls import tls_options
 
 log = logging.getLogger("driftloop.serving")
 SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
@@ -47,7 +49,8 @@ def sagemaker_model_dir() -> Path | None:
 
 
 def check_bind(host: str, api_key: str | None, *, container: bool) -> None:
-    """Refuse a non-loopback bind without an API key (a SageMaker container's network aside)."""
+    """Refuse a non-loopback bind without an API key (a SageMaker container's network aside),
+    with or without TLS: TLS hides the traffic, only the key says who may call."""
     if api_key or container:
         return
     try:
@@ -173,7 +176,14 @@ def app_factory() -> Starlette:
     """uvicorn's factory in each worker process: settings come from the environment."""
     logs = load_log_settings()
     configure_logging(logs.level or "INFO", logs.format)
-    return build_app(load_settings())
+    settings = load_settings()
+    use_deadlines(_deadlines(settings))
+    return build_app(settings)
+
+
+def _deadlines(settings: Settings) -> Deadlines:
+    cfg = settings.serving
+    return Deadlines(cfg.header_timeout.total_seconds(), cfg.body_timeout.total_seconds())
 
 
 def run(settings: Settings) -> None:
@@ -183,6 +193,7 @@ def run(settings: Settings) -> None:
     cfg = settings.serving
     key = cfg.api_key.get_secret_value() if cfg.api_key else None
     check_bind(cfg.host, key, container=cfg.model_dir is not None)
+    tls = tls_options(cfg)
     if cfg.model_dir is None:  # fail now, not in a worker
         stores = Backends.from_settings(settings)
         check_references(stores.registry, stores.endpoints.get(cfg.endpoint or ""))
@@ -202,6 +213,8 @@ def run(settings: Settings) -> None:
             host=cfg.host,
             port=cfg.port,
             workers=cfg.workers,
+            http="driftloop.serving.protocol:HttpProtocol",  # deadlines, lingering close
+            **tls,
             timeout_graceful_shutdown=round(cfg.graceful_timeout.total_seconds()),
             log_level="warning",
             access_log=False,
