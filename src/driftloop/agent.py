@@ -7,6 +7,13 @@ agent: failures are logged (and dead-lettered by the delivery layer). State live
 workspace, so a restart repeats no delivered action. With ``[retrain] deploy = true`` a passing
 challenger is rolled out in a background thread; stopping the agent interrupts it, which rolls
 the endpoint back to its previous config.
+
+What a SIGKILL leaves half-done is taken over by the next agent's first tick: a deployment is
+rolled back (:mod:`driftloop.deploy.journal`) and a claimed retrain is carried out once
+(:func:`~driftloop.retraining.retrain.resume_retrains`). Wall-clock windows come from the
+agent's clock and intervals from its monotonic side, so a jump of the wall clock neither
+repeats nor stops alarms and schedules (:mod:`driftloop.alarms.jump_hold`,
+:class:`~driftloop.monitoring.schedule.Cadence`).
 """
 
 from __future__ import annotations
@@ -14,15 +21,23 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from driftloop.alarms.clock import Clock, SystemClock
 from driftloop.alarms.definition import parse_alarm
+from driftloop.alarms.jump_hold import JumpHold
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
 from driftloop.events.handlers import default_handlers
-from driftloop.monitoring.schedule import floor_time, run_locked
-from driftloop.retraining.retrain import RetrainOutcome, endpoint_of, retrain, roll_out
+from driftloop.monitoring.schedule import Cadence, run_locked
+from driftloop.retraining.retrain import (
+    RetrainOutcome,
+    endpoint_of,
+    resume_retrains,
+    retrain,
+    roll_out,
+)
 
 log = logging.getLogger("driftloop.agent")
 PRUNE_EVERY = timedelta(hours=1)
@@ -35,16 +50,16 @@ class AgentStopping(Exception):
 @dataclass
 class _Schedule:
     endpoint: str
-    every: timedelta
-    last_end: datetime
+    cadence: Cadence
     running: threading.Thread | None = field(default=None)
 
 
 class Agent:
     """Alarms, monitoring schedules and event delivery for one workspace."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         ws = settings.workspace
         backends = Backends.from_settings(settings)
         self.metrics, self.alarms = backends.metrics, backends.alarms
@@ -56,12 +71,13 @@ class Agent:
             self.alarms.put(parse_alarm(raw))
         for rule in settings.rules:
             backends.rules.put(rule)
-        self._pruned: datetime | None = None
+        self._pruned: float | None = None  # monotonic seconds
         self._stopping = threading.Event()
         self.rollouts: dict[str, threading.Thread] = {}
-        now = datetime.now(UTC)
+        self.hold = JumpHold(self.clock)
+        now, mono = self.clock.now(), self.clock.monotonic()
         self.schedules = [
-            _Schedule(s.endpoint, s.every, floor_time(now, s.every))
+            _Schedule(s.endpoint, Cadence(s.every, now, mono))
             for s in settings.monitoring.schedules
         ]
 
@@ -75,7 +91,7 @@ class Agent:
             len(self.schedules),
         )
         while not stop.is_set():
-            self.tick(datetime.now(UTC))
+            self.tick()
             stop.wait(self.settings.agent.tick.total_seconds())
         for schedule in self.schedules:
             if schedule.running is not None:
@@ -84,8 +100,11 @@ class Agent:
             rollout.join(timeout=30)
         log.info("agent stopped")
 
-    def tick(self, now: datetime) -> None:
-        """One pass: alarms, due monitoring runs, event delivery; never raises."""
+    def tick(self, now: datetime | None = None) -> None:
+        """One pass: recovery, alarms, due monitoring runs, event delivery; never raises.
+
+        ``now`` (default: the clock's) is the wall time windows end at."""
+        now = now or self.clock.now()
         for step in (self._recover, self._alarms, self._schedules, self._deliver, self._prune):
             try:
                 step(now)
@@ -93,24 +112,34 @@ class Agent:
                 log.exception("agent step %s failed; continuing", step.__name__)
 
     def _recover(self, _now: datetime) -> None:
-        """Roll back deployments whose process died mid-way (see deploy_journal)."""
+        """Roll back deployments and carry out retrains whose process died mid-way."""
         for detail in recover(self.settings.workspace, self.endpoints, self.events):
             log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
+        for endpoint, outcome in resume_retrains(self.settings):
+            self._after_retrain(endpoint, outcome)
 
     def _alarms(self, now: datetime) -> None:
-        self.alarms.evaluate(now)
+        held = self.hold.held(self.alarms.list)
+        if not held:
+            self.alarms.evaluate(now)
+            return
+        for alarm in self.alarms.list():
+            if alarm.alarm_name not in held:
+                try:
+                    self.alarms.evaluate(now, [alarm.alarm_name])
+                except Exception:
+                    log.exception("alarm %s could not be evaluated", alarm.alarm_name)
 
     def _schedules(self, now: datetime) -> None:
+        mono = self.clock.monotonic()
         for schedule in self.schedules:
-            due = schedule.last_end + schedule.every
-            busy = schedule.running is not None and schedule.running.is_alive()
-            if now < due or busy:
+            if schedule.running is not None and schedule.running.is_alive():
                 continue
-            since, schedule.last_end = schedule.last_end, floor_time(now, schedule.every)
+            window = schedule.cadence.due(now, mono)
+            if window is None:
+                continue
             schedule.running = threading.Thread(
-                target=self._monitor,
-                args=(schedule.endpoint, since, schedule.last_end),
-                daemon=True,
+                target=self._monitor, args=(schedule.endpoint, *window), daemon=True
             )
             schedule.running.start()
 
@@ -128,6 +157,10 @@ class Agent:
         endpoint = endpoint_of(self.settings, event)
         log.info("retrain requested for %s by event %s", endpoint, event.get("id"))
         outcome = retrain(self.settings, endpoint, event=event)
+        self._after_retrain(endpoint, outcome)
+
+    def _after_retrain(self, endpoint: str, outcome: RetrainOutcome) -> None:
+        """Log a retrain's outcome and, with ``[retrain] deploy``, roll a passing one out."""
         log.info("retrain of %s: %s (%s)", endpoint, outcome.status, outcome.reason)
         if self.settings.retrain.deploy and outcome.status == "retrained":
             running = self.rollouts.get(endpoint)
@@ -155,11 +188,12 @@ class Agent:
             raise AgentStopping("the agent is stopping")
 
     def _prune(self, now: datetime) -> None:
-        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+        mono = self.clock.monotonic()
+        if self._pruned is not None and mono - self._pruned < PRUNE_EVERY.total_seconds():
             return
         keep = timedelta(days=self.settings.agent.metric_retention_days)
         removed = self.metrics.prune(int((now - keep).timestamp()) // 60 * 60)
-        self._pruned = now
+        self._pruned = mono
         if removed:
             log.info("pruned %d datapoints older than %s", removed, keep)
 

@@ -6,6 +6,11 @@ trained on (:mod:`driftloop.retraining.data`). A passing version becomes
 ``challenger`` (Approved, or PendingManualApproval when approval is required); a guarded
 deployment makes it champion (:func:`roll_out`, automatic with ``[retrain] deploy = true``).
 Cooldown, the daily cap and de-duplication live in the :class:`Ledger`.
+
+A retrain is claimed in the ledger before it starts. When its process dies (SIGKILL, power
+loss) the claim stays running; :func:`resume_retrains` carries it out once, over the same
+window of traffic, resuming the retraining pipeline's run where it stopped and recognising a
+version that run registered before the process died, so a retrain is neither lost nor doubled.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from driftloop.registry.base import (
     ModelRegistry,
 )
 from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
-from driftloop.retraining.ledger import Ledger
+from driftloop.retraining.ledger import COMPLETED, FAILED, Claim, Ledger
 from driftloop.retraining.pipeline import run_retraining
 from driftloop.training.metrics import evaluate
 from driftloop.workspace import atomic_path, atomic_write_text
@@ -79,7 +84,7 @@ def retrain(
     ws, event_id = settings.workspace, (event or {}).get("id")
     stores = Backends.from_settings(settings)
     bus = stores.events
-    ledger, detail = Ledger(ws.root / "retrain.db"), {"endpoint": endpoint, "trigger": event_id}
+    ledger, detail = Ledger(ws.retrain_db), {"endpoint": endpoint, "trigger": event_id}
     if ledger.handled(event_id):
         return _skipped(bus, detail, RetrainOutcome("skipped", "duplicate event"))
     target = resolve_target(settings, endpoint)
@@ -87,16 +92,56 @@ def retrain(
     labelled = labelled_traffic(stores, target, since, now)
     lineage = _lineage(settings, stores.registry, target)
     fresh = new_rows(labelled, lineage[1])
-    reason = ledger.claim(endpoint, event_id, now, policy, force, fresh)
-    if reason is not None:
-        return _skipped(bus, detail, RetrainOutcome("skipped", reason, labelled_rows=fresh))
-    bus.emit(SOURCE, "Retraining Started", {**detail, "labelled_rows": fresh})
+    claim = ledger.claim(endpoint, event_id, now, policy, force, fresh)
+    if isinstance(claim, str):
+        return _skipped(bus, detail, RetrainOutcome("skipped", claim, labelled_rows=fresh))
+    bus.emit(SOURCE, "Retraining Started", {**detail, "claim": claim.id, "labelled_rows": fresh})
+    return _carry_out(settings, stores, ledger, claim, target, labelled, lineage)
+
+
+def resume_retrains(settings: Settings) -> list[tuple[str, RetrainOutcome]]:
+    """Carry out every claimed retrain whose process died before it settled, once each (a
+    claim another process takes over first is left to it); each endpoint with its outcome."""
+    ledger, outcomes = Ledger(settings.workspace.retrain_db), []
+    for orphan in ledger.orphans():
+        claim = ledger.take_over(orphan)
+        if claim is None:
+            continue
+        stores = Backends.from_settings(settings)
+        reason = f"interrupted: {orphan.owner} is gone"
+        detail = {"endpoint": claim.endpoint, "trigger": claim.event_id, "claim": claim.id}
+        stores.events.emit(
+            SOURCE, "Retraining Resumed", {**detail, "attempt": claim.attempts, "reason": reason}
+        )
+        target = resolve_target(settings, claim.endpoint)
+        window = settings.retrain.window
+        since = claim.at - window if window is not None else None
+        labelled = labelled_traffic(stores, target, since, claim.at)
+        lineage = _lineage(settings, stores.registry, target)
+        outcome = _carry_out(settings, stores, ledger, claim, target, labelled, lineage)
+        outcomes.append((claim.endpoint, outcome))
+    return outcomes
+
+
+def _carry_out(
+    settings: Settings,
+    stores: Backends,
+    ledger: Ledger,
+    claim: Claim,
+    target: MonitorTarget,
+    labelled: pd.DataFrame,
+    lineage: tuple[str, Cut | None],
+) -> RetrainOutcome:
+    """Train for ``claim`` and settle it, announcing how it ended."""
+    detail = {"endpoint": claim.endpoint, "trigger": claim.event_id, "claim": claim.id}
     try:
-        outcome = _train(settings, stores, target, labelled, lineage, now)
+        outcome = _train(settings, stores, target, labelled, lineage, claim)
     except Exception as exc:
-        bus.emit(SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
+        ledger.settle(claim, FAILED, error=str(exc))
+        stores.events.emit(SOURCE, "Retraining Failed", {**detail, "error": str(exc)})
         raise
-    bus.emit(SOURCE, "Retraining Completed", {**detail, **outcome.to_dict()})
+    ledger.settle(claim, COMPLETED, version=outcome.version)
+    stores.events.emit(SOURCE, "Retraining Completed", {**detail, **outcome.to_dict()})
     return outcome
 
 
@@ -138,7 +183,7 @@ def _train(
     target: MonitorTarget,
     labelled: pd.DataFrame,
     lineage: tuple[str, Cut | None],
-    now: datetime,
+    claim: Claim,
 ) -> RetrainOutcome:
     """Train on the original data plus older labelled rows, gate on the recent hold-out."""
     policy, (base_digest, until) = settings.retrain, lineage
@@ -148,10 +193,10 @@ def _train(
     rows = split_rows(
         labelled, base, until, policy.recent_fraction, target.spec, policy.recent_max_rows
     )
-    folder = settings.workspace.root / "retrain" / now.strftime("%Y%m%dT%H%M%S%fZ")
+    folder = settings.workspace.root / "retrain" / claim.at.strftime("%Y%m%dT%H%M%S%fZ")
     train_csv, val_csv = _write(folder, target, rows.train, rows.recent)
     tags = {BASE_SNAPSHOT_TAG: base_digest, UNTIL_TAG: rows.cut.to_text()}
-    run, outputs = run_retraining(settings, train_csv, val_csv, target.endpoint, tags)
+    run, outputs = run_retraining(settings, train_csv, val_csv, target.endpoint, tags, claim.id)
     registered, gate = outputs["register"], outputs["evaluate"]["gate"]
     rival = gate["champion_version"] or target.version
     champion = _champion_metrics(settings, stores.registry, rival, rows.recent)
