@@ -31,7 +31,7 @@ _SCHEMA = (
     "version INTEGER, ended REAL, error TEXT)",
 )
 _CLAIM_COLUMNS = (
-    "id, endpoint, event_id, at, status, attempts, owner_pid, owner_host, owner_started"
+    "id, endpoint, event_id, at, status, attempts, owner_pid, owner_host, owner_started, version"
 )
 
 
