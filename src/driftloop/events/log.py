@@ -3,13 +3,14 @@
 ``{"id", "time", "source", "detail-type", "detail"}``, one JSON line each, written with a single
 ``O_APPEND`` write so several processes can emit at once without interleaving. A line that is
 not an event in that shape (a torn write, bad JSON, a missing field) is never yielded as one:
-readers skip it and log it, and delivery dead-letters it.
+readers skip it and log it, and delivery dead-letters it. A last line torn by a crash does not
+swallow the next event: the next append starts on a new line (:mod:`driftloop.events.jsonl`).
+Empty lines are passed over.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from driftloop.events.jsonl import append_lines
 from driftloop.workspace import Workspace
 
 EVENT_LOG = "events.jsonl"
@@ -72,12 +74,7 @@ def new_event(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str
 
 def append(path: Path, events: list[dict[str, Any]]) -> None:
     """Append ``events`` to the log at ``path`` in one ``O_APPEND`` write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, b"".join(orjson.dumps(event) + b"\n" for event in events))
-    finally:
-        os.close(fd)
+    append_lines(path, b"".join(orjson.dumps(event) + b"\n" for event in events))
 
 
 def problem(value: object) -> str:
@@ -90,19 +87,27 @@ def problem(value: object) -> str:
     return ""
 
 
-def scan(path: Path, offset: int = 0) -> Iterator[LogLine]:
-    """Each complete line of the log at ``path`` from byte ``offset`` on. A last line without
-    its newline is still being written and is left for a later read."""
+TORN = "no newline at the end: still being written, or torn by a crash"
+
+
+def scan(path: Path, offset: int = 0, *, tail: bool = False) -> Iterator[LogLine]:
+    """Each complete, non-empty line of the log at ``path`` from byte ``offset`` on. A last line
+    without its newline may still be being written: it is left for a later read, or yielded
+    as not an event (:data:`TORN`) when ``tail`` is set."""
     if not path.is_file():
         return
     number = 0 if offset == 0 else None
     with path.open("rb") as handle:
         handle.seek(offset)
         for text in handle:
-            if not text.endswith(b"\n"):
-                return
             start, offset = offset, offset + len(text)
             number = None if number is None else number + 1
+            if not text.endswith(b"\n"):
+                if tail:
+                    yield LogLine(number, start, offset, text, None, TORN)
+                return
+            if not text.strip():
+                continue
             try:
                 value = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
@@ -115,10 +120,10 @@ def scan(path: Path, offset: int = 0) -> Iterator[LogLine]:
 def read_events(
     workspace: Workspace, corrupt: list[LogLine] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every event, oldest first. A line that is not an event is skipped, logged once per
-    process, and appended to ``corrupt`` when a list is given."""
+    """Every event, oldest first. A line that is not an event (a torn last line included) is
+    skipped, logged once per process, and appended to ``corrupt`` when a list is given."""
     path = event_log(workspace)
-    for line in scan(path):
+    for line in scan(path, tail=True):
         if line.event is not None:
             yield line.event
             continue

@@ -18,6 +18,7 @@ from pydantic import (
 from driftloop.durations import PositiveDuration
 from driftloop.errors import ConfigError, first_problem
 from driftloop.events.patterns import validate_pattern
+from driftloop.names import safe_name
 
 
 class _Model(BaseModel):
@@ -26,8 +27,14 @@ class _Model(BaseModel):
 
 class NotifyTarget(_Model):
     type: Literal["notify"] = "notify"
-    topic: str = Field(min_length=1)
-    """Notification topic to publish the event to."""
+    topic: str
+    """Notification topic to publish the event to (a name :func:`~driftloop.names.safe_name`
+    accepts)."""
+
+    @field_validator("topic")
+    @classmethod
+    def _safe_topic(cls, topic: str) -> str:
+        return safe_name(topic, "topic")
 
 
 class CommandTarget(_Model):
@@ -48,14 +55,20 @@ Target = Annotated[NotifyTarget | CommandTarget | RetrainTarget, Field(discrimin
 
 
 class Rule(_Model):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    """Unique rule name (letters, digits, ``_``, ``.``, ``-``)."""
+    name: str
+    """Unique rule name: 1 to 128 letters, digits, ``_``, ``.`` or ``-``, starting with a letter
+    or digit (:func:`~driftloop.names.safe_name`)."""
     event_pattern: dict[str, Any] = {}
     """EventBridge-style pattern; the empty pattern matches every event."""
     targets: list[Target] = []
     """Where matching events go, each delivered independently."""
     enabled: bool = True
     """Disabled rules match nothing."""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return safe_name(name, "rule")
 
     @field_validator("event_pattern")
     @classmethod

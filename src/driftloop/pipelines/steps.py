@@ -21,6 +21,7 @@ import driftloop
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.errors import NotFoundError
+from driftloop.names import safe_name
 
 Outputs = dict[str, Any]
 Say = Callable[[str], None]
@@ -46,7 +47,8 @@ class Context:
     @property
     def folder(self) -> Path:
         """This step's folder in this run, for the files it writes."""
-        return runs_folder(self.settings) / self.run_id / self.step
+        run, step = safe_name(self.run_id, "pipeline run"), safe_name(self.step, "step")
+        return runs_folder(self.settings) / run / step
 
     def get(self, ref: str) -> Any:
         """An upstream output by ``"step.key"``."""

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from driftloop.errors import NotFoundError
+from driftloop.names import safe_name
 from driftloop.owner import Owner
 from driftloop.sqlite_db import connect, retry_locked
 from driftloop.workspace import Workspace
@@ -135,7 +136,9 @@ class PipelineStore:
         return run
 
     def get_run(self, run_id: str) -> RunRecord:
-        """The run ``run_id``; :class:`NotFoundError` naming it when there is none."""
+        """The run ``run_id``; :class:`NotFoundError` naming it when there is none, and
+        :class:`~driftloop.errors.ConfigError` for an id that could not name its folder."""
+        safe_name(run_id, "pipeline run")
         with closing(self._connect()) as db:
             query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?"
             row = db.execute(query, (run_id,)).fetchone()

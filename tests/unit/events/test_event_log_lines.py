@@ -1,5 +1,6 @@
 """A line of the event log that is not an event is skipped by readers, counted, logged with
-where it is, dead-lettered by delivery, and passed over so later events are still delivered."""
+where it is, dead-lettered by delivery, and passed over so later events are still delivered; a
+torn last line does not swallow the next event."""
 
 from __future__ import annotations
 
@@ -32,13 +33,13 @@ def corrupt_log(workspace: Workspace) -> tuple[list[dict[str, Any]], list[int]]:
         b'{"id": "x", "source": "s", "detail-ty\n',  # bad JSON
         orjson.dumps({"id": "y", "time": "t", "detail-type": "t", "detail": {}}) + b"\n",
         b"[1, 2]\n",
-        b'{"id": "torn", "sou',  # a torn write: the next event is appended to it
+        b'{"id": "torn", "sou',  # a torn write: the next event starts a new line
     ):
         offsets.append(event_log(workspace).stat().st_size)
         append(workspace, bad)
-    emit(workspace, "s", "t", {"n": 2})  # lost in the torn line
+    second = emit(workspace, "s", "t", {"n": 2})
     last = emit(workspace, "s", "t", {"n": 3})
-    return [first, last], offsets
+    return [first, second, last], offsets
 
 
 def test_readers_skip_count_and_log_bad_lines(
@@ -46,13 +47,16 @@ def test_readers_skip_count_and_log_bad_lines(
 ) -> None:
     workspace = Workspace(tmp_path / "ws").ensure()
     events, offsets = corrupt_log(workspace)
-    append(workspace, b'{"id": "being written"')  # no newline yet: not a line
+    tail = event_log(workspace).stat().st_size
+    append(workspace, b'{"id": "being written"')  # no newline yet: reported, not an event
     corrupt: list[LogLine] = []
     with caplog.at_level(logging.WARNING, "driftloop.events"):
         assert list(read_events(workspace, corrupt)) == events
     assert [(line.number, line.offset) for line in corrupt] == list(
-        zip([2, 3, 4, 5], offsets, strict=True)
+        zip([2, 3, 4, 5, 8], [*offsets, tail], strict=True)
     )
+    assert corrupt[3].text == b'{"id": "torn", "sou\n'
+    assert corrupt[4].problem == "no newline at the end: still being written, or torn by a crash"
     assert "not JSON" in corrupt[0].problem and "'source'" in corrupt[1].problem
     assert "a JSON list" in corrupt[2].problem
     assert f"line 3, byte {offsets[1]} of events.jsonl" in caplog.text
@@ -76,7 +80,7 @@ def test_delivery_dead_letters_bad_lines_and_moves_past_them(
     events, offsets = corrupt_log(workspace)
     with caplog.at_level(logging.WARNING, "driftloop.events"):
         report = deliverer().deliver_pending()
-    assert (report.events, report.delivered, report.corrupt) == (2, 2, 4)
+    assert (report.events, report.delivered, report.corrupt) == (3, 3, 4)
     assert seen == events
     assert f"dead-lettered line 2, byte {offsets[0]} of events.jsonl: not JSON" in caplog.text
     dead = sorted(deliverer().dead_letters(), key=lambda row: int(row["event_id"][7:]))
@@ -84,7 +88,7 @@ def test_delivery_dead_letters_bad_lines_and_moves_past_them(
     assert all(row["rule"] == "" and row["error"].startswith("not an event: line") for row in dead)
     assert dead[0]["event"] == '{"id": "x", "source": "s", "detail-ty'
     assert dead[1]["event"]["id"] == "y" and dead[2]["event"] == [1, 2]
-    assert dead[3]["event"].startswith('{"id": "torn", "sou{"id":')  # the lost event is kept
+    assert dead[3]["event"] == '{"id": "torn", "sou'
 
     assert deliverer().deliver_pending() == type(report)()  # passed over once, for good
     later = emit(workspace, "s", "t", {"n": 4})

@@ -1,6 +1,7 @@
 """The local notifier: SNS-style topics, published once and delivered to every subscription.
 
-Protocols: ``file`` (a JSON line appended to a path, relative paths under the workspace),
+Protocols: ``file`` (a JSON line appended to a path, relative paths under the workspace; after
+a line torn by a crash the next note starts a new line),
 ``webhook`` (a JSON POST in SNS's HTTP notification shape), ``slack`` (a Slack incoming-webhook
 body) and ``email`` (plain text over SMTP). Subscriptions are independent: each one is tried
 whatever happened to the others. :meth:`TopicNotifier.publish` then raises
@@ -10,7 +11,6 @@ layer retries); pass ``strict=False`` to get the failures back as results instea
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +23,8 @@ from driftloop.backends.local._smtp import send_email
 from driftloop.backends.local._webhook import post_json, redact
 from driftloop.config import NotificationSettings, Subscription, Topic
 from driftloop.errors import NotFoundError, NotificationFailed
+from driftloop.events.jsonl import append_lines
+from driftloop.names import safe_name
 from driftloop.notifications.base import DeliveryResult, Notifier
 from driftloop.workspace import Workspace
 
@@ -39,7 +41,9 @@ class TopicNotifier(Notifier):
         self.topic(topic)
 
     def topic(self, name: str) -> Topic:
-        """The topic called ``name``; :class:`NotFoundError` if none is configured."""
+        """The topic called ``name``; :class:`NotFoundError` if none is configured, and
+        :class:`~driftloop.errors.ConfigError` for a name that could not name a file."""
+        safe_name(name, "topic")
         for topic in self.settings.topics:
             if topic.name == name:
                 return topic
@@ -80,12 +84,7 @@ class TopicNotifier(Notifier):
         path = Path(endpoint)
         if not path.is_absolute():
             path = self.workspace.root / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, orjson.dumps(note.record()) + b"\n")
-        finally:
-            os.close(fd)
+        append_lines(path, orjson.dumps(note.record()) + b"\n")
 
 
 def describe(subscription: Subscription) -> str:

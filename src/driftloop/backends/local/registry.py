@@ -1,22 +1,37 @@
-"""The registry on MLflow's model registry (the workspace's SQLite store by default)."""
+"""The registry on MLflow's model registry (the workspace's SQLite store by default).
+
+Model names pass :func:`driftloop.names.safe_name` before they are registered or reach a
+``models:/`` URI. When MLflow's SQLite file is locked by another process past MLflow's busy
+timeout, or is not a database, every method says so in one sentence naming the file.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 import posixpath
+import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftloop.errors import ModelNotFound, NotFoundError
+from driftloop.errors import DriftloopError, ModelNotFound, NotFoundError
 from driftloop.events.base import EventBus
+from driftloop.names import safe_name
 from driftloop.registry.base import ModelRegistry, ModelVersion
+from driftloop.sqlite_db import fault
 from driftloop.training import tracking
 from driftloop.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _convert(found: MlflowVersion) -> ModelVersion:
@@ -35,17 +50,62 @@ def _not_found(exc: MlflowException) -> bool:
     return exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
+def _sqlite_error(exc: BaseException) -> sqlite3.Error | None:
+    """The SQLite error under an MLflow or SQLAlchemy error, if one is."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a short chain: MLflow's error, SQLAlchemy's, the driver's
+        if seen is None:
+            break
+        found = getattr(seen, "orig", seen)  # SQLAlchemy keeps the driver's error in .orig
+        if isinstance(found, sqlite3.Error):
+            return found
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+@contextmanager
+def _store_faults(db: Path) -> Iterator[None]:
+    """MLflow's SQLite file locked, corrupt or unusable: one sentence naming it."""
+    try:
+        yield
+    except DriftloopError:
+        raise
+    except Exception as exc:
+        cause = _sqlite_error(exc)
+        error = None if cause is None else fault(db, cause)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _reported(
+    method: Callable[Concatenate[MlflowRegistry, P], R],
+) -> Callable[Concatenate[MlflowRegistry, P], R]:
+    def call(self: MlflowRegistry, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with _store_faults(self.db):
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(call, method)
+    return call
+
+
 class MlflowRegistry(ModelRegistry):
     """:class:`ModelRegistry` backed by an MLflow tracking/registry store."""
 
     def __init__(self, workspace: Workspace, events: EventBus | None = None) -> None:
         self.events = events
+        self.db = workspace.mlflow_db
         tracking.configure(workspace)
-        self._client = MlflowClient(workspace.tracking_uri, workspace.tracking_uri)
+        # MLflow logs a locked store with a traceback; the error below says it in one sentence
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+        with _store_faults(self.db):
+            self._client = MlflowClient(workspace.tracking_uri, workspace.tracking_uri)
 
+    @_reported
     def create_version(
         self, name: str, model_uri: str, run_id: str, tags: dict[str, str]
     ) -> ModelVersion:
+        safe_name(name, "model")
         try:
             self._client.get_registered_model(name)
         except MlflowException as exc:
@@ -55,6 +115,7 @@ class MlflowRegistry(ModelRegistry):
         created = self._client.create_model_version(name, model_uri, run_id=run_id, tags=tags)
         return self.get_version(name, int(created.version))
 
+    @_reported
     def get_version(self, name: str, version: int) -> ModelVersion:
         try:
             return _convert(self._client.get_model_version(name, str(version)))
@@ -63,6 +124,7 @@ class MlflowRegistry(ModelRegistry):
                 raise ModelNotFound(f"model '{name}' has no version {version}") from None
             raise
 
+    @_reported
     def get_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         try:
             return _convert(self._client.get_model_version_by_alias(name, alias))
@@ -71,20 +133,24 @@ class MlflowRegistry(ModelRegistry):
                 return None
             raise
 
+    @_reported
     def list_versions(self, name: str) -> list[ModelVersion]:
         found = self._client.search_model_versions(f"name = '{_quote(name)}'")
         versions = [self.get_version(name, int(v.version)) for v in found]
         return sorted(versions, key=lambda v: v.version)
 
+    @_reported
     def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
         self.get_version(name, version)
         for key, value in tags.items():
             self._client.set_model_version_tag(name, str(version), key, value)
 
+    @_reported
     def set_alias(self, name: str, alias: str, version: int) -> None:
         self.get_version(name, version)
         self._client.set_registered_model_alias(name, alias, str(version))
 
+    @_reported
     def delete_alias(self, name: str, alias: str) -> None:
         try:
             self._client.delete_registered_model_alias(name, alias)
@@ -92,14 +158,17 @@ class MlflowRegistry(ModelRegistry):
             if not _not_found(exc):
                 raise
 
+    @_reported
     def delete_version(self, name: str, version: int) -> None:
         self.get_version(name, version)  # ModelNotFound, as the contract says
         self._client.delete_model_version(name, str(version))
 
+    @_reported
     def load_model(self, name: str, version: int) -> Any:
-        self.get_version(name, version)
+        self.get_version(safe_name(name, "model"), version)
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
+    @_reported
     def run_artifacts(self, name: str, version: int, folder: str = "") -> list[str]:
         run_id = self.get_version(name, version).run_id
         if not run_id or not _safe(folder or "."):
@@ -116,6 +185,7 @@ class MlflowRegistry(ModelRegistry):
             raise
         return sorted(found)
 
+    @_reported
     def run_artifact(self, name: str, version: int, path: str) -> bytes:
         run_id = self.get_version(name, version).run_id
         missing = NotFoundError(f"model '{name}' version {version} has no run artifact '{path}'")
