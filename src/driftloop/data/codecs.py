@@ -36,15 +36,24 @@ def media_type(header: str | None, default: str = JSON) -> str:
     return default if first in ("*/*", "") else first
 
 
-def parse(body: bytes, content_type: str, spec: TabularSpec, max_rows: int) -> Batch:
-    """Parse and type a request body against ``spec`` (``content_type`` may carry parameters)."""
+def parse(
+    body: bytes,
+    content_type: str,
+    spec: TabularSpec,
+    max_rows: int,
+    reader: RowReader | None = None,
+) -> Batch:
+    """Parse and type a request body against ``spec`` (``content_type`` may carry parameters).
+
+    ``reader`` is a :class:`RowReader` of ``spec`` made once (the endpoint keeps one per variant).
+    """
     columns, rows = split_rows(body, content_type, spec)
     if len(rows) > max_rows:
         raise PayloadTooLarge(
             f"{len(rows)} rows in one request, the limit is {max_rows}",
             details={"rows": len(rows), "max_rows": max_rows},
         )
-    return RowReader(spec).read(columns, rows)
+    return (reader or RowReader(spec)).read(columns, rows)
 
 
 def split_rows(

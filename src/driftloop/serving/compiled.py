@@ -38,14 +38,20 @@ class _CountsUnseen:
     def __init__(self, known: dict[str, frozenset[str]], spec: TabularSpec) -> None:
         positions = {name: i for i, name in enumerate(spec.categorical_features)}
         self.known = {name: seen for name, seen in known.items() if name in positions}
-        self._seen = tuple((name, positions[name], seen) for name, seen in self.known.items())
+        # Per feature: its position in the request and the values that are not unseen.
+        self._allowed = tuple(
+            (name, positions[name], seen | {None}) for name, seen in self.known.items()
+        )
+        self._none_unseen = dict.fromkeys(self.known, 0)
 
     def unseen_counts(self, batch: Batch) -> dict[str, int]:
         """Per categorical feature the model encodes: values not seen in training (None is not)."""
-        return {
-            name: sum(1 for v in batch.categorical[pos] if v is not None and v not in seen)
-            for name, pos, seen in self._seen
-        }
+        counts = self._none_unseen.copy()
+        for name, pos, allowed in self._allowed:
+            column = batch.categorical[pos]
+            if not allowed.issuperset(column):  # one C call settles the usual case
+                counts[name] = sum(1 for v in column if v not in allowed)
+        return counts
 
 
 class CompiledModel(_CountsUnseen):

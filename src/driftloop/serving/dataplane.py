@@ -82,7 +82,9 @@ class DataPlane:
             variant_var.set(variant)
             content_type = codecs.media_type(call.content_type)
             accept = codecs.media_type(call.accept, default=codecs.JSON)
-            batch = codecs.parse(call.body, content_type, route.model.spec, self.max_rows)
+            batch = codecs.parse(
+                call.body, content_type, route.model.spec, self.max_rows, route.reader
+            )
             t0 = time.perf_counter_ns()
             proba = await self._predict(route, batch)
             model_us = (time.perf_counter_ns() - t0) / 1000
@@ -105,14 +107,19 @@ class DataPlane:
             )
 
     async def _predict(self, route: Route, batch: Batch) -> np.ndarray:
+        predictor = route.model.predictor
         try:
-            async with asyncio.timeout(self.timeout_s):
-                if route.fault is not None:
-                    await _inject(route)
-                if batch.rows > THREAD_ROWS:
-                    proba = await asyncio.to_thread(route.model.predictor.predict_proba, batch)
-                else:
-                    proba = route.model.predictor.predict_proba(batch)
+            if route.fault is None and batch.rows <= THREAD_ROWS:
+                # Nothing to await: a timer could not interrupt it, so none is set.
+                proba = predictor.predict_proba(batch)
+            else:
+                async with asyncio.timeout(self.timeout_s):
+                    if route.fault is not None:
+                        await _inject(route)
+                    if batch.rows > THREAD_ROWS:
+                        proba = await asyncio.to_thread(predictor.predict_proba, batch)
+                    else:
+                        proba = predictor.predict_proba(batch)
         except TimeoutError:
             raise RequestTimeout(
                 f"the model took longer than {self.timeout_s:g} s to answer"
@@ -122,7 +129,7 @@ class DataPlane:
         except Exception as exc:
             log.exception("model of variant %s failed", route.name)
             raise ModelError(f"variant '{route.name}' failed to predict") from exc
-        self.metrics.unseen(route.name, route.model.predictor.unseen_counts(batch))
+        self.metrics.unseen(route.name, predictor.unseen_counts(batch))
         return proba
 
     def _answer(self, route: Route, proba: np.ndarray, accept: str) -> Answer:
@@ -151,7 +158,8 @@ class DataPlane:
             inference_id=call.inference_id,
             when=when,
         )
-        self.capture.write(variant, line, when)
+        if not self.capture.write(variant, line, when):
+            self.metrics.capture_lost(variant)
 
     def wants_shadow(self) -> bool:
         table = self.table
@@ -170,7 +178,9 @@ class DataPlane:
         status, model_us = 200, None
         try:
             content_type = codecs.media_type(call.content_type)
-            batch = codecs.parse(call.body, content_type, route.model.spec, self.max_rows)
+            batch = codecs.parse(
+                call.body, content_type, route.model.spec, self.max_rows, route.reader
+            )
             t0 = time.perf_counter_ns()
             proba = await self._predict(route, batch)
             model_us = (time.perf_counter_ns() - t0) / 1000

@@ -50,6 +50,9 @@ INVOCATIONS = Counter("driftloop_invocations", "Invocation requests", _LABELS)
 ERRORS_4XX = Counter("driftloop_invocation_4xx_errors", "Requests answered 4xx", _LABELS)
 ERRORS_5XX = Counter("driftloop_invocation_5xx_errors", "Requests answered 5xx", _LABELS)
 MODEL_ERRORS = Counter("driftloop_invocation_model_errors", "Requests the model failed", _LABELS)
+CAPTURE_LOST = Counter(
+    "driftloop_capture_lost_records", "Capture records a full disk dropped", _LABELS
+)
 SHADOW_ERRORS = Counter("driftloop_shadow_errors", "Shadow predictions that failed", _LABELS)
 UNSEEN = Counter(
     "driftloop_unseen_category_values",
@@ -71,6 +74,19 @@ def _bucket(value: float) -> str:
     return f"{value:.2g}"  # two significant digits: ~5% resolution for percentiles
 
 
+class _Children:
+    """One variant's labelled Prometheus series, looked up once (``labels()`` takes a lock)."""
+
+    def __init__(self, endpoint: str, variant: str) -> None:
+        labels = (endpoint, variant)
+        self.invocations = INVOCATIONS.labels(*labels)
+        self.errors_4xx = ERRORS_4XX.labels(*labels)
+        self.errors_5xx = ERRORS_5XX.labels(*labels)
+        self.model_errors = MODEL_ERRORS.labels(*labels)
+        self.model_latency = MODEL_LATENCY.labels(*labels)
+        self.overhead_latency = OVERHEAD_LATENCY.labels(*labels)
+
+
 class EndpointMetrics:
     """Counts one endpoint's requests for Prometheus and for the metric store."""
 
@@ -78,6 +94,7 @@ class EndpointMetrics:
         self.endpoint = endpoint
         self.store = store
         self._points: dict[tuple[str, str, int], Datapoint] = {}
+        self._children: dict[str, _Children] = {}
 
     def record(
         self,
@@ -89,37 +106,36 @@ class EndpointMetrics:
         model_error: bool,
     ) -> None:
         """One answered request: its status and where its time went."""
-        labels = (self.endpoint, variant)
-        INVOCATIONS.labels(*labels).inc()
+        children = self._children.get(variant)
+        if children is None:
+            children = self._children[variant] = _Children(self.endpoint, variant)
+        children.invocations.inc()
         client, server = 400 <= status < 500, status >= 500
         if client:
-            ERRORS_4XX.labels(*labels).inc()
+            children.errors_4xx.inc()
         if server:
-            ERRORS_5XX.labels(*labels).inc()
+            children.errors_5xx.inc()
         if model_error:
-            MODEL_ERRORS.labels(*labels).inc()
+            children.model_errors.inc()
         bucket = int(time.time()) // RESOLUTION_S * RESOLUTION_S
         self._add("Invocations", variant, bucket, 1.0, "None")
         self._add("Invocation4XXErrors", variant, bucket, float(client), "None")
         self._add("Invocation5XXErrors", variant, bucket, float(server), "None")
         self._add("InvocationModelErrors", variant, bucket, float(model_error), "None")
         if model_us is not None:
-            MODEL_LATENCY.labels(*labels).observe(model_us / 1e6)
-            OVERHEAD_LATENCY.labels(*labels).observe(max(total_us - model_us, 0.0) / 1e6)
+            overhead_us = max(total_us - model_us, 0.0)
+            children.model_latency.observe(model_us / 1e6)
+            children.overhead_latency.observe(overhead_us / 1e6)
             self._add("ModelLatency", variant, bucket, model_us, "Microseconds", True)
-            self._add(
-                "OverheadLatency",
-                variant,
-                bucket,
-                max(total_us - model_us, 0.0),
-                "Microseconds",
-                True,
-            )
+            self._add("OverheadLatency", variant, bucket, overhead_us, "Microseconds", True)
 
     def unseen(self, variant: str, counts: dict[str, int]) -> None:
         for feature, count in counts.items():
             if count:
                 UNSEEN.labels(self.endpoint, variant, feature).inc(count)
+
+    def capture_lost(self, variant: str) -> None:
+        CAPTURE_LOST.labels(self.endpoint, variant).inc()
 
     def shadow_error(self, variant: str) -> None:
         SHADOW_ERRORS.labels(self.endpoint, variant).inc()
