@@ -5,9 +5,10 @@ registered model behind endpoint ``churn`` (two variants), ``--records`` capture
 (default 1,000,000) spread over the last day, 10-second traffic datapoints for that day,
 ``--runs`` monitoring runs (default 1,000; their summaries as events and their folders),
 and events up to ``--events`` (default 100,000) in all, with alarm changes and deployment
-steps among them. A real ``driftloop console`` process then serves it, and each page is fetched
-``--repeat`` times after a warm-up; the median and worst times are printed. This is a
-measurement, not a test: the console aims at pages under 300 ms with this history.
+steps among them. A real ``driftloop console`` process then serves it: once ``/ping`` says it is
+ready, each page is fetched once (the first load), then ``--repeat`` rounds go over every page;
+the first, median and worst times are printed, with the worst against the 300 ms the console
+aims at. This is a measurement, not a test.
 Run it as a script: ``python benchmarks/console.py --help``.
 """
 
@@ -20,8 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,7 @@ PAGES = (
     "/alarms?type=Deployment+Step",
     "/pipelines",
 )
+BUDGET_MS = 300.0
 console = Console()
 
 
@@ -69,7 +74,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15, help="Rounds over every page.")
+    parser.add_argument(
+        "--live", type=float, default=20.0, help="Events appended per second while measuring."
+    )
     args = parser.parse_args()
     root = args.workspace or Path(tempfile.mkdtemp(prefix="driftloop-console-bench-"))
     try:
@@ -285,29 +293,59 @@ def _measure(root: Path, repeat: int, args: argparse.Namespace) -> None:
         )
     server = EndpointProcess(process, port, log)
     try:
-        server.wait_ready(60)
+        started = time.perf_counter()
+        server.wait_ready(120)
+        ready_s = time.perf_counter() - started
+        first = {page: _fetch(server.url + page) for page in PAGES}  # right after readiness
+        times: dict[str, list[float]] = {page: [] for page in PAGES}
+        with _appending(_settings(root), args.live):  # the loop goes on meanwhile
+            for _ in range(repeat):  # rounds over every page, as a person clicking around
+                for page in PAGES:
+                    times[page].append(_fetch(server.url + page)[0])
         table = Table(
             "page",
             "status",
             "first (ms)",
             "median (ms)",
             "worst (ms)",
+            "worst / 300 ms",
             title=f"console pages: {args.records:,} captured records, "
-            f"{args.events:,} events, {args.runs:,} monitoring runs",
+            f"{args.events:,} events, {args.runs:,} monitoring runs; "
+            f"ready {ready_s:.1f} s after start; {args.live:g} new events a second",
         )
         for page in PAGES:
-            first, status = _fetch(server.url + page)
-            times = [_fetch(server.url + page)[0] for _ in range(repeat)]
+            worst = max(first[page][0], *times[page])
             table.add_row(
                 page,
-                str(status),
-                f"{first:.0f}",
-                f"{statistics.median(times):.0f}",
-                f"{max(times):.0f}",
+                str(first[page][1]),
+                f"{first[page][0]:.0f}",
+                f"{statistics.median(times[page]):.0f}",
+                f"{worst:.0f}",
+                f"{worst / BUDGET_MS:.2f}",
             )
         console.print(table)
     finally:
         server.stop()
+
+
+@contextmanager
+def _appending(settings: Settings, per_s: float) -> Iterator[None]:
+    """Events appended to the stream at ``per_s`` a second, in a thread, while inside."""
+    stop = threading.Event()
+    bus = Backends.from_settings(settings).events
+
+    def append() -> None:
+        while per_s > 0 and not stop.wait(1.0):
+            note = {"endpoint": ENDPOINT, "note": "live"}
+            bus.put_events([EventEntry("bench.traffic", "Traffic Note", note)] * int(per_s))
+
+    thread = threading.Thread(target=append, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _fetch(url: str) -> tuple[float, int]:

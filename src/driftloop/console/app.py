@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,11 +27,11 @@ from driftloop.console.context import Ctx
 from driftloop.console.html import Page, esc, link, note
 from driftloop.console.layout import frame
 from driftloop.console.view import LoopView
+from driftloop.console.warmup import Renderer, Warmup
 from driftloop.errors import DataError, DriftloopError, NotFoundError, Unauthorized
 
 log = logging.getLogger(__name__)
 COOKIE = "driftloop_console_key"
-Renderer = Callable[[Ctx], Page]
 
 
 def create_app(
@@ -45,13 +43,11 @@ def create_app(
     warm: bool = True,
 ) -> Starlette:
     """The console over ``view``; with ``api_key`` every request needs it (a Bearer header, or
-    the cookie that ``/login`` sets). With ``warm``, a background thread reads what the first
-    pages need as the console starts (the event stream, the registry, the last hour's
-    traffic), so start-up stays quick and the first page does not wait for it."""
+    the cookie that ``/login`` sets). With ``warm``, the first pages are rendered once in the
+    background as the console starts and ``/ping`` answers 503 until they are (see
+    :mod:`driftloop.console.warmup`); ``app.state.warmup`` holds that warm-up."""
     poll_ms = round(poll_s * 1000)
-    warmed = threading.Event()
-    if not warm:
-        warmed.set()
+    warmup = Warmup(view, enabled=warm)
 
     def authorized(request: Request) -> bool:
         if api_key is None:
@@ -65,8 +61,7 @@ def create_app(
             if not authorized(request):
                 return _login_page(request, poll_ms, status=401)
             ctx = Ctx(view, dict(request.path_params), dict(request.query_params), endpoint_url)
-            if not warmed.is_set():  # the same reads, done once rather than twice at once
-                await asyncio.to_thread(warmed.wait, 15)
+            await warmup.wait()  # the same reads, done once rather than twice at once
             page = await _render(render, ctx)
             return _respond(request, page, poll_ms)
 
@@ -130,6 +125,10 @@ def create_app(
         return answer
 
     async def ping(_: Request) -> Response:
+        if not warmup.ready:  # readiness: no client that waits for it meets a cold page
+            return Response(
+                "warming up", status_code=503, media_type="text/plain", headers={"retry-after": "1"}
+            )
         return Response("ok", media_type="text/plain")
 
     async def static(request: Request) -> Response:
@@ -162,10 +161,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> Any:
-        if warm:
-            threading.Thread(
-                target=_warm, args=(view, warmed), name="console-warm", daemon=True
-            ).start()
+        warmup.start()
         try:
             yield
         finally:
@@ -204,40 +200,9 @@ def create_app(
         DriftloopError: on_error,
         Exception: unexpected,
     }
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
-
-
-WARMED: tuple[Renderer, ...] = (overview.render, pipelines.render, models.render)
-
-
-def _warm(view: LoopView, done: threading.Event) -> None:
-    """Render the pages a person opens first once, unseen: their reads, imports and settled
-    metric periods are then ready for the first request (which waits for this, at most 15 s,
-    rather than doing the same reads at the same time)."""
-    started = time.perf_counter()
-    try:
-        for render in WARMED:
-            _warm_page(render, Ctx(view))
-        for name in _endpoint_names(view):  # each endpoint page's settled metric periods
-            _warm_page(endpoint.render, Ctx(view, path={"name": name}))
-    finally:
-        done.set()
-    log.info("console warmed in %.1f s", time.perf_counter() - started)
-
-
-def _warm_page(render: Renderer, ctx: Ctx) -> None:
-    try:
-        render(ctx)
-    except Exception:  # a page that cannot render says so when asked; not here
-        log.debug("warming %s failed", render.__module__, exc_info=True)
-
-
-def _endpoint_names(view: LoopView) -> list[str]:
-    try:
-        return [config.name for config in view.stores.endpoints.list()]
-    except Exception:  # the overview says why the endpoints cannot be listed
-        log.debug("listing endpoints to warm failed", exc_info=True)
-        return []
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app.state.warmup = warmup
+    return app
 
 
 async def _form(request: Request) -> dict[str, str]:

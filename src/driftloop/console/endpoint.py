@@ -3,17 +3,15 @@ deployment events marked on the time axis; the current endpoint config."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from driftloop.console import traffic
+from driftloop.console import span, traffic
 from driftloop.console.context import Ctx
 from driftloop.console.html import Page, badge, esc, note, number, path_part, section, table, when
-from driftloop.console.svg import Chart, Marker, Series, line_chart
-from driftloop.console.view import ALARM_CHANGE, DEPLOYMENT_STEP, MONITORING_DONE, attempt
+from driftloop.console.markers import markers
+from driftloop.console.svg import Chart, Marker, Point, Series, line_chart
+from driftloop.console.view import attempt
 from driftloop.serving.endpoint_config import EndpointConfig
 
-MARKERS = 60  # per kind of event: the newest in the window
+Points = list[Point]
 
 
 def render(ctx: Ctx) -> Page:
@@ -41,7 +39,7 @@ def _window(ctx: Ctx, name: str) -> traffic.Window:
     if wanted in traffic.RANGES:
         return traffic.Window.of(wanted)
     names = traffic.variants(ctx.view, name)
-    return traffic.fitted(traffic.first_traffic(ctx.view, name, names))
+    return span.fitted(span.extent(ctx.view, name, names))
 
 
 def _ranges(name: str, window: traffic.Window) -> str:
@@ -55,20 +53,18 @@ def _ranges(name: str, window: traffic.Window) -> str:
 def _charts(ctx: Ctx, config: EndpointConfig, window: traffic.Window) -> str:
     view, name = ctx.view, config.name
     names = traffic.variants(view, name) or [v.name for v in config.variants]
-    marks = markers(ctx, name, window)
-    calls = [
-        Series(v, traffic.series(view, name, [v], "Invocations", "Sum", window)) for v in names
-    ]
-    p50 = [
-        Series("all p50", traffic.series(view, name, names, "ModelLatency", "p50", window, 1e-3))
-    ]
-    p99 = [
-        Series(f"{v} p99", traffic.series(view, name, [v], "ModelLatency", "p99", window, 1e-3))
-        for v in names
-    ]
+    marks = _markers(ctx, name, window)
+    reads: traffic.Reads = {}  # the latency of each variant is read once for p50 and p99
+
+    def series(variants: list[str], metric: str, statistic: str, scale: float = 1.0) -> Points:
+        return traffic.series(view, name, variants, metric, statistic, window, scale, reads)
+
+    calls = [Series(v, series([v], "Invocations", "Sum")) for v in names]
+    p50 = [Series("all p50", series(names, "ModelLatency", "p50", 1e-3))]
+    p99 = [Series(f"{v} p99", series([v], "ModelLatency", "p99", 1e-3)) for v in names]
     errors = [
-        Series("4xx", traffic.series(view, name, names, "Invocation4XXErrors", "Sum", window)),
-        Series("5xx", traffic.series(view, name, names, "Invocation5XXErrors", "Sum", window)),
+        Series("4xx", series(names, "Invocation4XXErrors", "Sum")),
+        Series("5xx", series(names, "Invocation5XXErrors", "Sum")),
     ]
     per = f"per {window.period} s"
     charts = [
@@ -84,60 +80,11 @@ def _charts(ctx: Ctx, config: EndpointConfig, window: traffic.Window) -> str:
     return '<div class="grid">' + "".join(line_chart(c) for c in charts) + "</div>" + legend
 
 
-def markers(ctx: Ctx, endpoint: str, window: traffic.Window) -> list[Marker]:
-    """Drift verdicts, alarm changes and deployment steps of ``endpoint`` inside ``window``."""
-    snapshot = ctx.view.events()
-    out: list[Marker] = []
+def _markers(ctx: Ctx, endpoint: str, window: traffic.Window) -> list[Marker]:
     alarms = {
         a.alarm_name for a in ctx.view.stores.alarms.list() if endpoint in a.dimensions.values()
     }
-    for kind in (MONITORING_DONE, ALARM_CHANGE, DEPLOYMENT_STEP):
-        found = 0
-        for event in reversed(snapshot.of_type(kind)):  # newest first, as the log is in order
-            at = _epoch(event.get("time"))
-            if at is None or at > window.end:
-                continue
-            if at < window.start or found >= MARKERS:
-                break
-            mark = _marker(kind, event.get("detail") or {}, endpoint, alarms, at)
-            if mark is not None:
-                out.append(mark)
-                found += 1
-    return sorted(out, key=lambda m: m.at)
-
-
-def _marker(
-    kind: str, detail: dict[str, Any], endpoint: str, alarms: set[str], at: float
-) -> Marker | None:
-    if kind == ALARM_CHANGE:
-        alarm = detail.get("alarmName")
-        if alarm not in alarms:
-            return None
-        state = (detail.get("state") or {}).get("value", "?")
-        return Marker(at, f"alarm {alarm} -> {state}", "bad" if state == "ALARM" else "good")
-    if detail.get("endpoint") != endpoint:
-        return None
-    if kind == MONITORING_DONE:
-        drifted = detail.get("drifted_columns") or []
-        if detail.get("status") != "CompletedWithViolations":
-            return Marker(at, f"monitoring {detail.get('status')}", "good")
-        return Marker(
-            at,
-            "drift: " + (", ".join(drifted) or f"{detail.get('violations')} violation(s)"),
-            "bad",
-        )
-    step = detail.get("step", "?")
-    tone = "bad" if step == "rolled_back" else "good" if step == "completed" else "busy"
-    return Marker(at, f"deploy v{detail.get('version')}: {step}", tone)
-
-
-def _epoch(moment: object) -> float | None:
-    if not isinstance(moment, str):
-        return None
-    try:
-        return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return markers(ctx.view.events(), endpoint, alarms, window.start, window.end)
 
 
 def _config(config: EndpointConfig) -> str:

@@ -8,11 +8,11 @@ own page opens its files, through the artifact store.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from driftloop.console.context import Ctx
-from driftloop.console.endpoint import _epoch
 from driftloop.console.html import (
     Page,
     badge,
@@ -25,8 +25,9 @@ from driftloop.console.html import (
     table,
     when,
 )
+from driftloop.console.markers import epoch
 from driftloop.console.svg import Chart, Series, line_chart
-from driftloop.console.view import MONITORING_DONE, LoopView, attempt
+from driftloop.console.view import MONITORING_DONE, EventSnapshot, LoopView, attempt
 from driftloop.errors import NotFoundError
 
 LISTED = 50
@@ -55,8 +56,7 @@ def render(ctx: Ctx) -> Page:
             )
         )
         return Page("Monitoring", "".join(parts))
-    parts.append(section("Drift per feature (baseline distance, threshold dashed)", _drift(runs)))
-    parts.append(section("Model quality: labelled vs estimated ROC AUC", _quality(runs)))
+    parts.append(snapshot.derived(f"monitoring charts {wanted}", [MONITORING_DONE], _charts(runs)))
     rows = [_row(e) for e in reversed(runs[-LISTED:])]
     headers = [
         "time",
@@ -78,6 +78,17 @@ def render(ctx: Ctx) -> Page:
     return Page("Monitoring", "".join(parts))
 
 
+def _charts(runs: list[dict[str, Any]]) -> Callable[[EventSnapshot], str]:
+    """The history charts of ``runs``, drawn once per snapshot of the stream."""
+
+    def draw(_: EventSnapshot) -> str:
+        return section(
+            "Drift per feature (baseline distance, threshold dashed)", _drift(runs)
+        ) + section("Model quality: labelled vs estimated ROC AUC", _quality(runs))
+
+    return draw
+
+
 def _row(event: dict[str, Any]) -> list[str]:
     d = event.get("detail") or {}
     rid, endpoint = run_id(d), str(d.get("endpoint", "?"))
@@ -97,7 +108,7 @@ def _row(event: dict[str, Any]) -> list[str]:
 
 
 def _span(runs: list[dict[str, Any]]) -> tuple[list[tuple[float, dict[str, Any]]], float, float]:
-    timed = [(t, e.get("detail") or {}) for e in runs if (t := _epoch(e.get("time"))) is not None]
+    timed = [(t, e.get("detail") or {}) for e in runs if (t := epoch(e.get("time"))) is not None]
     if not timed:
         return [], 0.0, 1.0
     start, end = timed[0][0], timed[-1][0]

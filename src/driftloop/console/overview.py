@@ -115,14 +115,14 @@ def _open_alarms(ctx: Ctx, endpoint: str) -> str:
 
 
 def _last_monitoring(ctx: Ctx, endpoint: str) -> str:
-    runs = ctx.view.events().of_type(MONITORING_DONE, endpoint)
-    if not runs:
+    run = ctx.view.events().last(MONITORING_DONE, endpoint)
+    if run is None:
         return '<span class="muted">no run yet</span>'
-    detail: dict[str, Any] = runs[-1]["detail"]
+    detail: dict[str, Any] = run["detail"]
     drifted = ", ".join(detail.get("drifted_columns") or [])
     extra = f" drift: {esc(drifted)}" if drifted else ""
     return (
-        f'{badge(detail.get("status", "?"))} <span class="muted">{when(runs[-1].get("time"))}'
+        f'{badge(detail.get("status", "?"))} <span class="muted">{when(run.get("time"))}'
         f"{extra}</span>"
     )
 
@@ -131,14 +131,14 @@ def _deployment(ctx: Ctx, endpoint: str) -> str:
     running = None
     if ctx.view.settings.backend.kind == "local":
         running = DeployJournal(ctx.view.settings.workspace).get(endpoint)
-    steps = ctx.view.events().of_type(DEPLOYMENT_STEP, endpoint)
+    step = ctx.view.events().last(DEPLOYMENT_STEP, endpoint)
     parts = []
     if running is not None:
         parts.append(f"{badge('running', 'busy')} v{running.version} since {when(running.started)}")
-    if steps:
-        last: dict[str, Any] = steps[-1]["detail"]
+    if step is not None:
+        last: dict[str, Any] = step["detail"]
         parts.append(
             f"{badge(last.get('step', '?'))} v{esc(last.get('version'))} "
-            f'<span class="muted">{when(steps[-1].get("time"))}</span>'
+            f'<span class="muted">{when(step.get("time"))}</span>'
         )
     return "<br>".join(parts) or '<span class="muted">none yet</span>'

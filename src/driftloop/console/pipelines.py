@@ -7,7 +7,7 @@ from typing import Any
 
 from driftloop.console.context import Ctx
 from driftloop.console.html import Page, badge, esc, note, path_part, section, table, when
-from driftloop.console.view import DEPLOYMENT_STEP, attempt
+from driftloop.console.view import DEPLOYMENT_STEP, EventSnapshot, attempt
 from driftloop.pipelines.store import PipelineStore, orphaned
 
 LISTED = 30
@@ -77,9 +77,12 @@ def deployments(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return sorted(done, key=lambda group: str(group[0].get("time")), reverse=True)
 
 
+def _newest_deployments(snapshot: EventSnapshot) -> list[list[dict[str, Any]]]:
+    return deployments(snapshot.of_type(DEPLOYMENT_STEP))[:LISTED]
+
+
 def _deployments(ctx: Ctx) -> str:
-    snapshot = ctx.view.events()
-    groups = deployments(snapshot.of_type(DEPLOYMENT_STEP))[:LISTED]
+    groups = ctx.view.events().derived("deployments", [DEPLOYMENT_STEP], _newest_deployments)
     rows = []
     for group in groups:
         first, last = group[0].get("detail") or {}, group[-1].get("detail") or {}

@@ -7,6 +7,7 @@ script at all.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,8 +53,9 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _clock(moment: float) -> str:
-    return datetime.fromtimestamp(moment, tz=UTC).strftime("%H:%M")
+def _clock(moment: float, day: bool = False) -> str:
+    """The time of day (UTC), with the date when ``day`` (charts over a day or more)."""
+    return datetime.fromtimestamp(moment, tz=UTC).strftime("%d %b %H:%M" if day else "%H:%M")
 
 
 def line_chart(chart: Chart) -> str:
@@ -67,6 +69,7 @@ def line_chart(chart: Chart) -> str:
     high = max(values) if values else 1.0
     high = high * 1.1 if high > 0 else 1.0
     span = max(chart.end - chart.start, 1.0)
+    days = span >= 86400 or time.time() - chart.end >= 86400
 
     def x(t: float) -> float:
         return left + (t - chart.start) / span * plot_w
@@ -88,7 +91,8 @@ def line_chart(chart: Chart) -> str:
         t = chart.start + frac * span
         anchor = ("start", "middle", "end")[int(frac * 2)]
         parts.append(
-            f'<text x="{x(t):.1f}" y="{h - 6}" class="xl" text-anchor="{anchor}">{_clock(t)}</text>'
+            f'<text x="{x(t):.1f}" y="{h - 6}" class="xl" text-anchor="{anchor}">'
+            f"{_clock(t, days)}</text>"
         )
     if chart.threshold is not None:
         ty = y(chart.threshold)
@@ -102,7 +106,7 @@ def line_chart(chart: Chart) -> str:
             parts.append(
                 f'<g class="mk"><line x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{top + plot_h}" '
                 f'stroke="{colour}"/><circle cx="{mx:.1f}" cy="{top}" r="4" fill="{colour}"/>'
-                f"<title>{esc(_clock(marker.at))} {esc(marker.label)}</title></g>"
+                f"<title>{esc(_clock(marker.at, days))} {esc(marker.label)}</title></g>"
             )
     for index, series in enumerate(chart.series):
         colour = PALETTE[index % len(PALETTE)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +14,17 @@ from driftloop.metrics.statistics import period_values
 NAMESPACE = "AWS/SageMaker"
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "1d": 86400, "7d": 7 * 86400}
 DEFAULT_RANGE = "1h"
+PERIODS = (10, 20, 40, 80, 120, 240, 480, 960, 1920, 3360, 6720)
+"""Chart periods in seconds: the named ranges get 90 points from these, and a fitted window
+that lands on one of theirs shares its remembered periods."""
+POINTS = 100
+Reads = dict[tuple[str, str, int], tuple[int, list[Datapoint]]]
+"""Datapoints one page has read: (variant, metric, until) -> (since, datapoints)."""
+
+
+def period_for(span: float) -> int:
+    """The shortest period of :data:`PERIODS` that draws ``span`` in at most 100 points."""
+    return next((p for p in PERIODS if span / p <= POINTS), PERIODS[-1])
 
 
 @dataclass(frozen=True)
@@ -26,46 +36,14 @@ class Window:
 
     @classmethod
     def of(cls, name: str | None, now: float | None = None) -> Window:
-        """The window called ``name`` (15m, 1h, 6h, 1d, 7d; else 1h) ending now, with periods
-        of at least 10 s and at most about 90 points."""
+        """The window called ``name`` (15m, 1h, 6h, 1d, 7d; else 1h) ending now, in 90
+        periods of 10 s to 112 minutes."""
         name = name if name in RANGES else DEFAULT_RANGE
         span = RANGES[name]
-        period = max(10, math.ceil(span / 90 / 10) * 10)
+        period = period_for(span)
         end = int(now if now is not None else time.time())
         end = -(-end // period) * period
         return cls(end - span, end, period, name)
-
-
-def fitted(first: float | None, now: float | None = None) -> Window:
-    """A window from just before ``first`` (the oldest traffic of the last day) to now, at
-    least 15 minutes long: the whole story on one axis."""
-    end = time.time() if now is None else now
-    span = 900.0 if first is None else min(max(end - first + 60, 900.0), 86400.0)
-    period = max(10, math.ceil(span / 90 / 10) * 10)
-    stop = -(-int(end) // period) * period
-    return Window(stop - math.ceil(span / period) * period, stop, period, "auto")
-
-
-def first_traffic(view: LoopView, endpoint: str, names: list[str]) -> float | None:
-    """The oldest traffic bucket of the last day, if any (remembered for five minutes)."""
-    key = ("first", endpoint, tuple(names))
-    known = view.periods.get(key)
-    if known is not None and time.time() - known[1] < 300:
-        return known[0]  # type: ignore[no-any-return]
-    oldest = _first(view, endpoint, names)
-    view.periods[key] = (oldest, time.time())
-    return oldest
-
-
-def _first(view: LoopView, endpoint: str, names: list[str]) -> float | None:
-    since = int(time.time()) - 86400
-    oldest: float | None = None
-    for variant in names:
-        dims = {"EndpointName": endpoint, "VariantName": variant}
-        found = view.stores.metrics.get_metric_data(NAMESPACE, "Invocations", dims, since=since)
-        if found:
-            oldest = min(oldest or float(found[0].timestamp), float(found[0].timestamp))
-    return oldest
 
 
 def variants(view: LoopView, endpoint: str) -> list[str]:
@@ -74,23 +52,6 @@ def variants(view: LoopView, endpoint: str) -> list[str]:
     return sorted(
         {d["VariantName"] for d in dims if d.get("EndpointName") == endpoint and "VariantName" in d}
     )
-
-
-def points(
-    view: LoopView, endpoint: str, variant: str, metric: str, window: Window
-) -> list[Datapoint]:
-    dims = {"EndpointName": endpoint, "VariantName": variant}
-    return view.stores.metrics.get_metric_data(
-        NAMESPACE, metric, dims, since=window.start, until=window.end
-    )
-
-
-def values(
-    found: list[Datapoint], statistic: str, window: Window, scale: float = 1.0
-) -> list[tuple[float, float | None]]:
-    """One value per period of ``window`` (None where there is no datapoint)."""
-    out = period_values(found, statistic, window.period, window.start, window.end)
-    return [(t, None if v is None else v * scale) for t, v in out]
 
 
 SETTLE_S = 60  # a period that ended this long ago has all its datapoints (worker flushes)
@@ -105,9 +66,12 @@ def series(
     statistic: str,
     window: Window,
     scale: float = 1.0,
+    reads: Reads | None = None,
 ) -> list[tuple[float, float | None]]:
     """One value per period of ``window`` for the variants ``names`` together; settled periods
-    are remembered, so a refresh reads only the datapoints of the newest periods."""
+    are remembered, so a refresh reads only the datapoints of the newest periods. Datapoints
+    read are kept in ``reads`` when given, so the series of one page read each variant's
+    metric once."""
     key = (endpoint, tuple(names), metric, statistic, window.period)
     cache = view.periods
     starts = range(window.start, window.end, window.period)
@@ -118,13 +82,7 @@ def series(
         found = [
             point
             for variant in names
-            for point in view.stores.metrics.get_metric_data(
-                NAMESPACE,
-                metric,
-                {"EndpointName": endpoint, "VariantName": variant},
-                since=since,
-                until=window.end,
-            )
+            for point in _read(view, endpoint, variant, metric, since, window.end, reads)
         ]
         settled = time.time() - SETTLE_S
         if len(cache) > CACHED:
@@ -138,6 +96,32 @@ def series(
         value = fresh[t] if t in fresh else cache.get((key, t))
         out.append((float(t), None if value is None else value * scale))
     return out
+
+
+def _read(
+    view: LoopView,
+    endpoint: str,
+    variant: str,
+    metric: str,
+    since: int,
+    until: int,
+    reads: Reads | None,
+) -> list[Datapoint]:
+    """One variant's datapoints from ``since`` to ``until``, from ``reads`` when it holds them
+    from an earlier ``since``."""
+    held = reads.get((variant, metric, until)) if reads is not None else None
+    if held is not None and held[0] <= since:
+        return [p for p in held[1] if p.timestamp >= since]
+    found = view.stores.metrics.get_metric_data(
+        NAMESPACE,
+        metric,
+        {"EndpointName": endpoint, "VariantName": variant},
+        since=since,
+        until=until,
+    )
+    if reads is not None:
+        reads[(variant, metric, until)] = (since, found)
+    return found
 
 
 def last_traffic(view: LoopView, endpoint: str, names: list[str]) -> float | None:
