@@ -32,18 +32,20 @@ _CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _UNUSABLE = {3, 8, 10, 13, 14}  # PERM, READONLY, IOERR, FULL, CANTOPEN
 
 
-def fault(path: Path, exc: BaseException) -> DriftloopError | None:
-    """The one-sentence error for ``exc`` met on the SQLite file ``path``, when it is a locked,
-    corrupt or unusable file; None for any other error."""
+def fault(path: Path, exc: BaseException, waited: float | None = None) -> DriftloopError | None:
+    """The one-sentence error for ``exc`` met on the SQLite file ``path``, when it is a locked
+    (after ``waited`` seconds, default :data:`BUSY_TIMEOUT_S`, 0 when unknown), corrupt or
+    unusable file; None for any other error."""
     code = getattr(exc, "sqlite_errorcode", None)
     if not isinstance(exc, sqlite3.Error) or code is None:
         return None
     kind, primary = "", code & 0xFF
     if primary in _LOCKED:
-        kind = "locked"
+        kind, waited = "locked", BUSY_TIMEOUT_S if waited is None else waited
+        after = f" (waited {waited:g} s)" if waited else ""
         message = (
-            f"{path} is locked by another process (waited {BUSY_TIMEOUT_S:g} s): retry when it "
-            "has finished, or stop the process holding it"
+            f"{path} is locked by another process{after}: retry when it has finished, or stop "
+            "the process holding it"
         )
     elif primary in _CORRUPT:
         kind = "corrupt"

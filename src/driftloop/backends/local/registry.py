@@ -72,7 +72,7 @@ def _store_faults(db: Path) -> Iterator[None]:
         raise
     except Exception as exc:
         cause = _sqlite_error(exc)
-        error = None if cause is None else fault(db, cause)
+        error = None if cause is None else fault(db, cause, waited=0)  # MLflow's own timeouts
         if error is None:
             raise
         raise error from None
