@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from driftloop.errors import ConfigError, NotFoundError
+from driftloop.errors import ConfigError, NotFoundError, first_problem
 from driftloop.events.base import RuleStore
 from driftloop.events.rules import RULES, Rule, parse_rule
 from driftloop.workspace import atomic_write_bytes
@@ -27,8 +27,19 @@ class FileRuleStore(RuleStore):
             return []
         try:
             return RULES.validate_python(orjson.loads(self.path.read_bytes())["rules"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
-            raise ConfigError(f"{self.path.name} is unreadable: {exc}") from exc
+        except orjson.JSONDecodeError as exc:
+            why = f"not JSON: {exc}"
+        except (KeyError, TypeError):
+            why = 'no "rules" list'
+        except ValidationError as exc:
+            where, message = first_problem(exc)
+            why = f"rules.{where}: {message}"
+        except ConfigError as exc:  # a name the name pattern refuses
+            why = exc.message
+        raise ConfigError(
+            f"{self.path} is unreadable ({why}): fix it, or move it aside and put the rules again",
+            details={"file": str(self.path)},
+        )
 
     def get(self, name: str) -> Rule:
         for rule in self.list():

@@ -1,10 +1,17 @@
-"""The local snapshot store: ``{digest}.parquet`` beside ``{digest}.schema.json`` in a folder."""
+"""The local snapshot store: ``{digest}.parquet`` beside ``{digest}.schema.json`` in a folder.
+
+A snapshot file that cannot be read (damaged on disk, cut short) is a
+:class:`~driftloop.errors.DataError` naming the file, never a reader's traceback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftloop.data.snapshot import (
@@ -16,7 +23,21 @@ from driftloop.data.snapshot import (
     snapshot_missing,
 )
 from driftloop.data.spec import TabularSpec
+from driftloop.errors import DataError
 from driftloop.workspace import atomic_path, atomic_write_text
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """A damaged snapshot file: one sentence naming it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"snapshot file {path} is unreadable ({type(exc).__name__}: {exc}): delete it and "
+            "store the dataset again",
+            details={"file": str(path)},
+        ) from exc
 
 
 class FolderSnapshotStore(SnapshotStore):
@@ -41,15 +62,20 @@ class FolderSnapshotStore(SnapshotStore):
 
     def get(self, digest: str) -> Snapshot:
         data = self._existing(digest)
-        rows = pq.ParquetFile(data).metadata.num_rows  # read from the footer, not the data
+        with _readable(data):
+            rows = pq.ParquetFile(data).metadata.num_rows  # read from the footer, not the data
         return Snapshot(digest, data.resolve().as_uri(), rows)
 
     def read(self, digest: str) -> pd.DataFrame:
-        return pd.read_parquet(self._existing(digest))
+        data = self._existing(digest)
+        with _readable(data):
+            return pd.read_parquet(data)
 
     def spec(self, digest: str) -> TabularSpec:
         self._existing(digest)
-        return schema_spec(self._paths(digest)[1].read_text())
+        schema = self._paths(digest)[1]
+        with _readable(schema):
+            return schema_spec(schema.read_text())
 
     def _existing(self, digest: str) -> Path:
         data = self._paths(digest)[0]
