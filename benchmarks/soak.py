@@ -1,13 +1,13 @@
 """Soak: `driftloop serve` at half its measured capacity for 30 minutes, swapping its config.
 
 The endpoint runs as a user would run it (2 workers, capture on for every request). The soak
-measures its 1-row capacity with wrk, then paces wrk at a share of it, minute after minute. In
-the middle of each minute it switches the endpoint config with ``driftloop endpoints update``
-(the champion alone, or split 50/50 with a challenger version, so a model is loaded and unloaded
-each time) and waits until the new versions answer. Per minute it prints requests, failures,
-p50/p99, and the RSS and open descriptors of the server's processes summed, and capture files.
-At the end: memory and descriptors flat (under 5 % growth after minute 1), no failed request,
-every swap live. Run it as a script: ``python benchmarks/soak.py --help``.
+measures its 1-row capacity with wrk, then paces wrk at a share of it, minute after minute. A
+third of the way into each minute it switches the endpoint config with ``driftloop endpoints
+update`` (the champion alone, or split 50/50 with a challenger version, so a model is loaded and
+unloaded each time) and waits until the new versions answer. Per minute it prints requests,
+failures, p50/p99, the RSS and open descriptors of the server's processes summed, and capture
+files. At the end: memory and descriptors flat (under 5 % growth after minute 1), no failed
+request, every swap live. Run it as a script: ``python benchmarks/soak.py --help``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import _setup
@@ -32,6 +33,7 @@ from _soak_setup import ENDPOINT, Swap
 from rich.console import Console
 from serving import BIN, DEFAULT_CSV, JSON, WORKERS, _env
 
+STARTUP_S = 600  # two workers importing MLflow on a busy machine can take minutes
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
@@ -69,19 +71,21 @@ class _Soak:
         return _soak_probe.wait_for_versions(self.url, self.body, set(swap.versions), timeout_s)
 
     def minute(self, index: int, load: Load) -> Minute:
-        """One period of paced load with a config swap in its middle and a sample near its end."""
+        """One period of paced load: a config swap a third of the way in, run aside so that
+        however long it takes, the server is sampled while wrk's connections are all open."""
         period = self.args.period
+        swap = self.swaps[index % len(self.swaps)]
         started = time.monotonic()
         proc = _soak_load.start(load, period)
         try:
-            sample_at = started + period - min(5.0, period / 6)
-            time.sleep(period / 2)
-            swap = self.swaps[index % len(self.swaps)]
-            live = self._swap(swap, sample_at)
-            time.sleep(max(0.0, sample_at - time.monotonic()))
-            use = _soak_probe.usage(self.group)
-            files = _soak_probe.capture_files(self.ws / "capture" / ENDPOINT)
-            result = _soak_load.finish(proc)
+            with ThreadPoolExecutor(max_workers=1) as aside:
+                time.sleep(period / 3)
+                swapping = aside.submit(self._swap, swap, started + period)
+                time.sleep(max(0.0, started + period - min(5.0, period / 6) - time.monotonic()))
+                use = _soak_probe.usage(self.group)
+                files = _soak_probe.capture_files(self.ws / "capture" / ENDPOINT)
+                result = _soak_load.finish(proc)
+                live = swapping.result()
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -160,7 +164,8 @@ def _run(args: argparse.Namespace, ws: Path) -> int:
     _soak_setup.create(ws, BIN, env, swaps[0])
     serve = [str(BIN / "driftloop"), "serve", ENDPOINT, "--host", "127.0.0.1"]
     spec = ServerSpec("driftloop", [*serve, "--port", "{port}", "--workers", str(WORKERS)])
-    with running(spec, cwd=ws, log=ws / "logs" / "soak-server.log", base_env=env) as url:
+    log = ws / "logs" / "soak-server.log"
+    with running(spec, cwd=ws, log=log, base_env=env, timeout_s=STARTUP_S) as url:
         soak = _Soak(args, ws, url, swaps)
         rates = soak.rate()
         console.print(

@@ -80,7 +80,9 @@ def test_a_short_soak_against_a_real_server(tmp_path: Path, telco_csv: Path) -> 
     argv += ["--period", "20", "--capacity-seconds", "2", "--input-csv", str(telco_csv)]
     argv += ["--workspace", str(tmp_path / "ws"), "--json", str(report)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=540, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    server_log = tmp_path / "ws" / "logs" / "soak-server.log"
+    log_tail = server_log.read_text(errors="replace")[-3000:] if server_log.exists() else ""
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + log_tail
 
     result = json.loads(report.read_text())
     assert 0 < result["rate_per_s"] < result["capacity_per_s"]
