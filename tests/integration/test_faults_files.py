@@ -14,6 +14,7 @@ from driftloop import sqlite_db
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.workspace import Workspace
+from tests.unit.cli.test_alarms_cli import put
 from tests.unit.core.test_faults_sqlite import GARBAGE, held, truncate_to_first_page
 
 EXIT = 1  # DriftloopError's exit code
@@ -26,26 +27,7 @@ COMMANDS = {
     "pipelines.db": ["pipeline", "list"],
     "mlflow.db": ["models", "list"],
 }
-ALARM = [
-    "alarms",
-    "put",
-    "--alarm-name",
-    "Lat",
-    "--metric-name",
-    "ModelLatency",
-    "--namespace",
-    "AWS/SageMaker",
-    "--statistic",
-    "Average",
-    "--period",
-    "60",
-    "--evaluation-periods",
-    "1",
-    "--threshold",
-    "1000",
-    "--comparison-operator",
-    "GreaterThanThreshold",
-]
+ALARM = ["alarms", *put()]
 
 
 def driftloop(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +95,7 @@ def test_a_store_locked_by_another_process_refuses_the_write_and_keeps_nothing(
     )
     assert SqliteAlarmStore(path).list() == []
     assert cli(*ALARM).code == 0 and [a.alarm_name for a in SqliteAlarmStore(path).list()] == [
-        "Lat"
+        "HighLatency"
     ]
 
 
