@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -105,3 +107,26 @@ def test_a_short_write_is_an_error_not_a_silent_loss(
     with pytest.raises(OSError) as found:
         jsonl.append_lines(tmp_path / "x.jsonl", b'{"a": 1}\n')
     assert found.value.errno == errno.ENOSPC and found.value.filename == str(tmp_path / "x.jsonl")
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from driftloop.events.log import append, new_event
+for n in range(200):
+    append(Path(sys.argv[1]), [new_event("w", "t", {"writer": sys.argv[2], "n": n})])
+"""
+
+
+def test_writers_racing_past_a_torn_line_lose_nothing(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path).ensure()
+    tear(event_log(workspace), TORN_EVENT)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(event_log(workspace)), str(w)])
+        for w in range(3)
+    ]
+    assert [writer.wait(120) for writer in writers] == [0, 0, 0]
+    corrupt: list[LogLine] = []
+    seen = {(e["detail"]["writer"], e["detail"]["n"]) for e in read_events(workspace, corrupt)}
+    assert seen == {(str(w), n) for w in range(3) for n in range(200)}
+    assert [(line.number, line.offset) for line in corrupt] == [(1, 0)]
