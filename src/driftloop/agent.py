@@ -9,7 +9,8 @@ challenger is rolled out in a background thread; stopping the agent interrupts i
 the endpoint back to its previous config.
 
 What a SIGKILL leaves half-done is taken over by the next agent's first tick: a deployment is
-rolled back (:mod:`driftloop.deploy.journal`) and a claimed retrain is carried out once
+rolled back, or completed if its final config was saved (:mod:`driftloop.deploy.journal`),
+and a claimed retrain is carried out once
 (:func:`~driftloop.retraining.retrain.resume_retrains`). Wall-clock windows come from the
 agent's clock and intervals from its monotonic side, so a jump of the wall clock neither
 repeats nor stops alarms and schedules (:mod:`driftloop.alarms.jump_hold`,
@@ -63,7 +64,7 @@ class Agent:
         ws = settings.workspace
         backends = Backends.from_settings(settings)
         self.metrics, self.alarms = backends.metrics, backends.alarms
-        self.endpoints = backends.endpoints
+        self.endpoints, self.registry = backends.endpoints, backends.registry
         self.notifier = backends.notifier
         self.events = backends.events
         self.handlers = default_handlers(ws, self.notifier, self._retrain)
@@ -113,8 +114,9 @@ class Agent:
 
     def _recover(self, _now: datetime) -> None:
         """Roll back deployments and carry out retrains whose process died mid-way."""
-        for detail in recover(self.settings.workspace, self.endpoints, self.events):
-            log.warning("rolled back %s: %s", detail["endpoint"], detail["reason"])
+        ws = self.settings.workspace
+        for detail in recover(ws, self.endpoints, self.events, registry=self.registry):
+            log.warning("settled %s (%s): %s", detail["endpoint"], detail["step"], detail["reason"])
         for endpoint, outcome in resume_retrains(self.settings):
             self._after_retrain(endpoint, outcome)
 

@@ -33,7 +33,7 @@ from driftloop.deploy._steps import (
     shadow_report,
     traffic_steps,
 )
-from driftloop.deploy.journal import DeployJournal, recover, step_detail
+from driftloop.deploy.journal import FINAL_STEP, DeployJournal, recover, step_detail
 from driftloop.errors import ConfigError, DeploymentRolledBack, DriftloopError, RegistryError
 from driftloop.registry.base import APPROVED
 from driftloop.registry.lifecycle import promote
@@ -136,7 +136,8 @@ class _Deployment:
         self.steps: list[dict[str, Any]] = []
         stores = Backends.from_settings(settings)
         self.store, self.events = stores.endpoints, stores.events
-        recover(self.ws, self.store, self.events, plan.endpoint)  # undo a dead deployment first
+        # settle a dead deployment first
+        recover(self.ws, self.store, self.events, plan.endpoint, stores.registry)
         self.previous = self.store.get(plan.endpoint)
         self.journal = DeployJournal(self.ws)
         self.notifier = stores.notifier
@@ -195,7 +196,9 @@ class _Deployment:
     def run(self) -> DeployResult:
         if self.rollout is not None:
             return self._hand_over(self.rollout)
-        self.journal.begin(self.plan.endpoint, self.version, self.previous)
+        self.journal.begin(
+            self.plan.endpoint, self.version, self.previous, promote=self.plan.promote
+        )
         try:
             return self._shadow() if self.plan.strategy == "shadow" else self._shift()
         except BaseException:  # a half-done deployment never stays in place
@@ -304,10 +307,13 @@ class _Deployment:
         """Keep, announce and notify the step that left ``saved`` in place."""
         detail = step_detail(step, saved, self.version, strategy=self.plan.strategy, **extra)
         self.steps.append(detail)
+        journaled = self.rollout is None  # a service-shifted update keeps no journal
+        if journaled and (step not in SETTLED or step == FINAL_STEP):
+            self.journal.advance(self.plan.endpoint, step, saved.revision)
         if step in SETTLED:
             if settle is not None:
                 settle()
-            self.journal.end(self.plan.endpoint)
+            self.journal.end(self.plan.endpoint, detail if journaled else None)
         self.events.emit(SOURCE, "Deployment Step", detail)
         self._notify(detail)
         if self.on_step is not None:

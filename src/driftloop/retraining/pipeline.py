@@ -10,9 +10,10 @@ Each run carries its retrain's claim (param ``retrain_claim``), so carrying a cl
 after its process died resumes that run: steps it finished are reused, and a version it
 registered just before dying is recognised by its ``pipeline_run`` tag, not registered twice.
 
-Fault rehearsal: with ``DRIFTLOOP_PAUSE_AT=registered`` in its environment a process stops for an
+Fault rehearsal: with ``PAUSE_DRIFTLOOP_AT=registered`` in its environment a process stops for an
 hour once the register step made its version, before the step is recorded, so a test can kill it
-exactly there. Nothing sets it outside such tests.
+exactly there. Nothing sets it outside such tests (its name lies outside the ``DRIFTLOOP_``
+prefix, which settings own).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from driftloop.registry.base import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 _SHARED = {step.name: step for step in TRAINING.steps}
-PAUSE_ENV = "DRIFTLOOP_PAUSE_AT"
+PAUSE_ENV = "PAUSE_DRIFTLOOP_AT"
 RECENT_RUNS = 500  # how far back a claim's earlier run is looked for
 
 
