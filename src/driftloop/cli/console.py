@@ -25,7 +25,8 @@ def console_cmd(
     ),
 ) -> None:
     """Serve the web console (overview, endpoint, models, monitoring, alarms and events,
-    pipelines and deployments), live, until SIGTERM or Ctrl-C."""
+    pipelines and deployments), live, until SIGTERM or Ctrl-C. /ping answers 503 while the
+    console warms its first pages at start, then 200: wait for it before sending people."""
     from driftloop.console.server import run_console
 
     cfg = settings(ctx)
