@@ -38,6 +38,9 @@ from driftloop.serving.tls import tls_options
 log = logging.getLogger("driftloop.serving")
 SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
 SAGEMAKER_VARIANT = "AllTraffic"
+# uvicorn kills a worker that has not answered its supervisor within this (default 5 s); a
+# worker's start (imports, a cold disk, a busy host) can take longer than 5 s.
+WORKER_HEALTHCHECK_S = 30
 
 
 def sagemaker_model_dir() -> Path | None:
@@ -216,6 +219,7 @@ def run(settings: Settings) -> None:
             http="driftloop.serving.protocol:HttpProtocol",  # deadlines, lingering close
             **tls,
             timeout_graceful_shutdown=round(cfg.graceful_timeout.total_seconds()),
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             log_level="warning",
             access_log=False,
             log_config=None,  # uvicorn's lines go through driftloop's handler
