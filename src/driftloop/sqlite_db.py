@@ -64,13 +64,31 @@ def fault(path: Path, exc: BaseException, waited: float | None = None) -> Driftl
     return DriftloopError(message, details={"file": str(path), "problem": kind})
 
 
+def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
+    """The SQLite error ``exc`` is or wraps (through ``__cause__``/``__context__``, or
+    SQLAlchemy's ``.orig``, as under MLflow's errors), if any."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a short chain: MLflow's error, SQLAlchemy's, the driver's
+        if seen is None:
+            break
+        found = getattr(seen, "orig", seen)
+        if isinstance(found, sqlite3.Error):
+            return found
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @contextmanager
-def reported(path: Path) -> Iterator[None]:
-    """Turn a locked, corrupt or unusable ``path`` met inside the block into its one sentence."""
+def reported(path: Path, waited: float | None = None) -> Iterator[None]:
+    """Turn a locked, corrupt or unusable ``path`` met inside the block (directly, or under
+    another library's error) into its one sentence; see :func:`fault` for ``waited``."""
     try:
         yield
-    except sqlite3.Error as exc:
-        error = fault(path, exc)
+    except DriftloopError:
+        raise
+    except Exception as exc:
+        cause = sqlite_cause(exc)
+        error = None if cause is None else fault(path, cause, waited)
         if error is None:
             raise
         raise error from exc

@@ -10,10 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import posixpath
-import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -22,11 +20,11 @@ from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from driftloop.errors import DriftloopError, ModelNotFound, NotFoundError
+from driftloop.errors import ModelNotFound, NotFoundError
 from driftloop.events.base import EventBus
 from driftloop.names import safe_name
 from driftloop.registry.base import ModelRegistry, ModelVersion
-from driftloop.sqlite_db import fault
+from driftloop.sqlite_db import reported
 from driftloop.training import tracking
 from driftloop.workspace import Workspace
 
@@ -50,39 +48,11 @@ def _not_found(exc: MlflowException) -> bool:
     return exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
-def _sqlite_error(exc: BaseException) -> sqlite3.Error | None:
-    """The SQLite error under an MLflow or SQLAlchemy error, if one is."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # a short chain: MLflow's error, SQLAlchemy's, the driver's
-        if seen is None:
-            break
-        found = getattr(seen, "orig", seen)  # SQLAlchemy keeps the driver's error in .orig
-        if isinstance(found, sqlite3.Error):
-            return found
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-@contextmanager
-def _store_faults(db: Path) -> Iterator[None]:
-    """MLflow's SQLite file locked, corrupt or unusable: one sentence naming it."""
-    try:
-        yield
-    except DriftloopError:
-        raise
-    except Exception as exc:
-        cause = _sqlite_error(exc)
-        error = None if cause is None else fault(db, cause, waited=0)  # MLflow's own timeouts
-        if error is None:
-            raise
-        raise error from None
-
-
 def _reported(
     method: Callable[Concatenate[MlflowRegistry, P], R],
 ) -> Callable[Concatenate[MlflowRegistry, P], R]:
     def call(self: MlflowRegistry, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with _store_faults(self.db):
+        with reported(self.db, waited=0):  # MLflow has its own busy timeouts
             return method(self, *args, **kwargs)
 
     functools.update_wrapper(call, method)
@@ -98,7 +68,7 @@ class MlflowRegistry(ModelRegistry):
         tracking.configure(workspace)
         # MLflow logs a locked store with a traceback; the error below says it in one sentence
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-        with _store_faults(self.db):
+        with reported(self.db, waited=0):
             self._client = MlflowClient(workspace.tracking_uri, workspace.tracking_uri)
 
     @_reported
