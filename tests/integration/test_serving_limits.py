@@ -16,8 +16,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import boto3
 import orjson
 import pytest
+from botocore.exceptions import ClientError
 
 from driftloop.data.generator import generate
 from tests.servers import SERVE, Server, post, start_server
@@ -125,6 +127,22 @@ def test_http_client_reads_the_413_sized_or_chunked(
     _answers(server, model[1])
 
 
+def test_boto3_reads_the_413(server: Server) -> None:
+    client = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with pytest.raises(ClientError) as raised:
+        client.invoke_endpoint(EndpointName="default", Body=b"1" * BIG, ContentType="text/csv")
+    answer = raised.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert answer["Error"]["Code"] == "ValidationError"
+    assert str(6 * 1024 * 1024) in answer["Error"]["Message"]
+
+
 def test_a_raw_client_that_keeps_sending_gets_the_413_then_the_end(
     server: Server, model: tuple[Path, bytes]
 ) -> None:
@@ -172,6 +190,24 @@ def test_a_slow_body_is_cut_at_the_deadline_quietly(
     _answers(server, model[1])
     log = server.log.read_text(errors="replace")
     assert "Exception in ASGI application" not in log and "Traceback" not in log
+
+
+def test_many_crawling_clients_hold_nothing(server: Server, model: tuple[Path, bytes]) -> None:
+    crawlers = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(30)]
+    try:
+        started = time.monotonic()
+        for sock in crawlers:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n")
+        begun = time.monotonic()
+        _answers(server, model[1])  # the one worker answers meanwhile
+        assert time.monotonic() - begun < 1.5
+        for sock in crawlers:
+            sock.settimeout(DEADLINE_S + SLACK_S)
+            assert _read_to_end(sock, resets=True).startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - started <= DEADLINE_S + SLACK_S
+    finally:
+        for sock in crawlers:
+            sock.close()
 
 
 def test_a_connection_that_sends_nothing_is_closed_silently(server: Server) -> None:
