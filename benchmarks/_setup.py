@@ -89,9 +89,12 @@ def prepare(workspace: Path, csv_path: Path, bin_dir: Path, env: dict[str, str])
     return version
 
 
-def server_specs(version: int, bin_dir: Path, repo: Path, workers: int) -> list[ServerSpec]:
-    """The four servers, in the order each round starts them: mlflow must come before driftloop
-    because its answers are the reference driftloop's are checked against."""
+def server_specs(
+    version: int, bin_dir: Path, repo: Path, workers: int, predictors: dict[str, dict[str, str]]
+) -> list[ServerSpec]:
+    """The servers, in the order each round starts them: mlflow must come before driftloop
+    because its answers are the reference driftloop's are checked against. ``predictors``
+    holds, per extra row's name, the environment that swaps driftloop's fast path."""
     serve = ["--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)]
     floor_app = ["-m", "uvicorn", "benchmarks.floor_app:app", "--app-dir", str(repo)]
     floor = [str(bin_dir / "python"), *floor_app, *serve, "--log-level", "warning"]
@@ -104,4 +107,5 @@ def server_specs(version: int, bin_dir: Path, repo: Path, workers: int) -> list[
         ServerSpec(MLFLOW, mlflow),
         ServerSpec(DRIFTLOOP, [*driftloop, "bench", *serve]),
         ServerSpec(CAPTURE, [*driftloop, "bench-capture", *serve]),
+        *(ServerSpec(name, [*driftloop, "bench", *serve], env) for name, env in predictors.items()),
     ]

@@ -2,7 +2,11 @@
 
 One run, one model version, one machine, 2 workers per server, wrk as the load generator and the
 same request bodies for everyone. Servers run one at a time, in alternating rounds, so they never
-compete for CPU with each other. Run it as a script: ``python benchmarks/serving.py --help``.
+compete for CPU with each other. Besides driftloop as shipped (with and without capture), rows
+``driftloop/<kind>`` serve the same endpoint with another predictor in place of the compiled fast
+path: the plain scikit-learn pipeline, or a tree compiler or runtime (see serving_predictors).
+Before the HTTP rows it prints an in-process breakdown of one request (serving_breakdown).
+Run it as a script: ``python benchmarks/serving.py --help``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 import _report
 import _setup
 import _wrk
-from _report import CAPTURE, DRIFTLOOP, MLFLOW, Run
+import serving_breakdown
+import serving_predictors
+from _report import DRIFTLOOP, MLFLOW, Run
 from _servers import ServerSpec, post_json, running
 from _wrk import WrkResult
 from rich.console import Console
@@ -49,12 +55,15 @@ CASES = (
 )
 
 
-# How to read positive-class probabilities out of each server's answer (the floor has none).
-PROBABILITIES: dict[str, Callable[[Any], list[float]]] = {
-    MLFLOW: lambda body: [row[1] for row in body["predictions"]],
-    DRIFTLOOP: lambda body: [p["probability"] for p in body["predictions"]],
-    CAPTURE: lambda body: [p["probability"] for p in body["predictions"]],
-}
+def _driftloop_answer(body: Any) -> list[float]:
+    return [p["probability"] for p in body["predictions"]]
+
+
+def _probabilities(server: str) -> Callable[[Any], list[float]] | None:
+    """How to read positive-class probabilities out of a server's answer (the floor has none)."""
+    if server == MLFLOW:
+        return lambda body: [row[1] for row in body["predictions"]]
+    return _driftloop_answer if server.startswith(DRIFTLOOP) else None
 
 
 def _check(
@@ -63,7 +72,7 @@ def _check(
     """Every payload answers 200; driftloop's probabilities equal mlflow's (recorded first)."""
     for name, body in payloads.items():
         answer = post_json(f"{url}/invocations", body)
-        read = PROBABILITIES.get(server)
+        read = _probabilities(server)
         if read is None:
             continue
         got = read(answer)
@@ -150,6 +159,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input-csv", type=Path, default=DEFAULT_CSV, help="Telco churn CSV")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--predictors",
+        nargs="*",
+        default=["pipeline", "gtil", "tl2cgen", "onnx", "lleaves"],
+        help="extra driftloop rows, one per predictor kind (pipeline gtil tl2cgen onnx lleaves)",
+    )
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process part")
     return parser.parse_args(argv)
 
 
@@ -173,13 +189,30 @@ def _run(args: argparse.Namespace, ws: Path) -> int:
     (ws / "logs").mkdir(parents=True, exist_ok=True)
     console.print(f"workspace {ws}; preparing the model")
     version = _setup.prepare(ws, args.input_csv, BIN, _env(ws))
+    if not args.no_breakdown:
+        serving_breakdown.report(console, ws, _setup.MODEL_NAME, version)
+    rows = _predictor_rows(args.predictors, ws, version)
     console.print(f"{_setup.MODEL_NAME} v{version}; {args.rounds} round(s) of {args.duration} s")
-    runs = _measure(args, _setup.server_specs(version, BIN, REPO, WORKERS), ws)
+    runs = _measure(args, _setup.server_specs(version, BIN, REPO, WORKERS, rows), ws)
     _report.print_report(console, runs, args.rounds)
     if args.json:
         _write_json(args.json, args, version, runs)
     failed = [t for t in _report.targets(runs) if not t.passed]
     return 1 if args.strict and failed else 0
+
+
+def _predictor_rows(kinds: list[str], ws: Path, version: int) -> dict[str, dict[str, str]]:
+    """Per applicable predictor kind, its row's name and environment; says why others are not."""
+    bench = serving_breakdown.Breakdown(ws, _setup.MODEL_NAME, version)
+    rows = {}
+    for kind in kinds:
+        try:
+            serving_predictors.build(kind, bench.pipeline, bench.model.spec)
+        except serving_predictors.NotApplicable as exc:
+            console.print(f"row {DRIFTLOOP}/{kind}: not applicable: {exc}"[:400])
+            continue
+        rows[f"{DRIFTLOOP}/{kind}"] = serving_predictors.seam_env(kind, ws / "seam")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

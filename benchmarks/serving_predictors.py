@@ -103,3 +103,30 @@ def _lleaves(estimator: Any) -> Head:
     model = lleaves.Model(model_file=str(folder / "model.txt"))
     model.compile(cache=str(folder / "model.o"))
     return lambda x: model.predict(x, n_jobs=1)
+
+
+SEAM_ENV = "BENCH_PREDICTOR"
+_SITE = f'''"""Written by the serving benchmark: serve with the predictor named in ${SEAM_ENV}."""
+import os
+
+if os.environ.get("{SEAM_ENV}"):
+    import serving_predictors
+
+    serving_predictors.install(os.environ["{SEAM_ENV}"])
+'''
+
+
+def install(kind: str) -> None:
+    """Make this process's model loading build ``kind`` instead of the compiled fast path."""
+    from driftloop.serving import models
+
+    models.predictor_for = lambda pipeline, spec: build(kind, pipeline, spec)  # type: ignore[assignment]
+
+
+def seam_env(kind: str, folder: Path) -> dict[str, str]:
+    """Environment that makes an unchanged `driftloop serve` (each of its worker processes)
+    build ``kind``: a ``sitecustomize`` module in ``folder`` installs it at interpreter start."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_SITE)
+    here = Path(__file__).resolve().parent
+    return {SEAM_ENV: kind, "PYTHONPATH": f"{folder}:{here}"}
