@@ -36,7 +36,7 @@ class RowSink:
         self.spec, self.reader, self.report = spec, RowReader(spec), report
         self.pending: dict[tuple[str, ...] | type, tuple[list[Any], list[_Rec]]] = {}
         self.total = 0
-        self.parts: list[tuple[np.ndarray, np.ndarray, list[list[Any]]]] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray, list[Any]]] = []
         self.texts = [_Texts() for _ in spec.categorical_features]
         names = spec.features
         self.pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
@@ -60,6 +60,13 @@ class RowSink:
         self.total += len(records)
         if len(pending_rows) >= CHUNK_ROWS:
             self._flush(dict)
+
+    def add_typed(self, numeric: np.ndarray, texts: list[np.ndarray]) -> None:
+        """Rows already typed (numeric features as columns of ``numeric``, then each text
+        feature), one per one-row record, in arrival order."""
+        n = len(numeric)
+        self.parts.append((np.arange(self.total, self.total + n), numeric, texts))
+        self.total += n
 
     def _flush(self, key: tuple[str, ...] | type) -> None:
         rows, recs = self.pending.pop(key)

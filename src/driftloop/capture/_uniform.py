@@ -1,45 +1,85 @@
-"""The bulk path of the capture reader: records of the one shape the endpoint writes most.
+"""The bulk path of the capture reader: records of the one shape the endpoint writes most,
+read column-wise.
 
-A block of capture lines is parsed at once; a record is *uniform* when it is a JSON object
-whose ``eventMetadata`` holds a whole-second ``inferenceTime``, a text ``eventId`` (and a text
-or absent ``inferenceId``), whose ``endpointInput`` is one JSON object of columns (not a list,
-not ``instances``/``inputs``/``dataframe_*``) and whose ``endpointOutput`` is absent or a JSON
-answer with one prediction. Those are taken here without a function call per field; every other
-line is listed in :attr:`Found.others` for the reader's general path, which reads it (and names
-its problem) exactly as it reads any line. A uniform record outside the window is skipped, as
-the general path skips it: neither used nor counted.
+A block of capture lines is parsed at once by Arrow's JSON reader (C++, threads of its own),
+then the request bodies of its records, then their answers, each into columns, so no Python
+object is made per record or per value. A record is *uniform* when it is a JSON object whose
+``eventMetadata`` holds a whole-second ``inferenceTime``, a text ``eventId`` (and a text or
+absent ``inferenceId``), whose ``endpointInput`` is one JSON object of exactly the features
+(plus other columns the spec knows) with numbers in numeric features and text in the others,
+and whose ``endpointOutput`` is absent or a JSON answer with one probability. Those are typed
+here straight into numpy; every other line is listed in :attr:`Found.others` for the reader's
+general path, which reads it (and names its problem) exactly as it reads any line. A uniform
+record outside the window is skipped, as the general path skips it: neither used nor counted.
+
+Arrow refuses a piece as a whole (a torn line, a value of another type): a refused piece is
+halved until the refused lines are few, and those go to the general path, so a bad line costs
+its neighbours a second parse, never their bulk reading.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from driftloop.data.spec import TabularSpec
 
-_SECOND = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+FEW = 16  # a refused piece of at most this many lines (or bodies) goes to the general path
+_SECOND = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 _SPLIT_KEYS = frozenset({"dataframe_split", "dataframe_records", "instances", "inputs"})
 _JSON = "application/json"
+_BOM = b"\xef\xbb\xbf"  # Arrow skips it, orjson refuses it: such a piece goes line by line
+_PAYLOAD = pa.struct(
+    [("observedContentType", pa.string()), ("encoding", pa.string()), ("data", pa.string())]
+)
+_RECORD = pa.schema(
+    [
+        ("captureData", pa.struct([("endpointInput", _PAYLOAD), ("endpointOutput", _PAYLOAD)])),
+        (
+            "eventMetadata",
+            pa.struct(
+                [
+                    ("eventId", pa.string()),
+                    ("inferenceTime", pa.string()),
+                    ("inferenceId", pa.string()),
+                ]
+            ),
+        ),
+    ]
+)
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 30)
+_ANSWER = pa.schema([("predictions", pa.list_(pa.struct([("probability", pa.float64())])))])
+
+
+class _Refused(Exception):
+    """Arrow did not read a piece as one row per line."""
 
 
 @dataclass
 class Found:
     """The uniform records of a block, in line order, and the lines left to the general path."""
 
-    others: list[int] = field(default_factory=list)  # block indexes, ascending
-    lines: list[int] = field(default_factory=list)  # block index of each uniform record
-    meta: list[tuple[str | None, str, str]] = field(default_factory=list)  # ids and time
-    proba: list[float] = field(default_factory=list)
-    bodies: list[dict[str, Any]] = field(default_factory=list)
+    others: list[int] = field(default_factory=list)  # block line indexes, ascending
+    lines: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    inference_ids: list[str | None] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    times: np.ndarray = field(default_factory=lambda: np.empty(0, "datetime64[s]"))
+    proba: np.ndarray = field(default_factory=lambda: np.empty(0))
+    numeric: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    texts: list[np.ndarray] = field(default_factory=list)  # typed text or None, per feature
 
     def span(self, start: int, stop: int) -> tuple[int, int]:
         """Which uniform records come from block lines ``[start, stop)``."""
-        return bisect.bisect_left(self.lines, start), bisect.bisect_left(self.lines, stop)
+        low, high = np.searchsorted(self.lines, [start, stop])
+        return int(low), int(high)
 
 
 class UniformRecords:
@@ -47,92 +87,270 @@ class UniformRecords:
 
     def __init__(self, spec: TabularSpec, low: str, high: str) -> None:
         self.low, self.high = low, high
+        self.numeric, self.categorical = spec.numeric_features, spec.categorical_features
+        self.features = frozenset(spec.features)
+        self.known = frozenset(c.name for c in spec.columns)
         # A feature named like a split key would change how a body splits: no bulk path then.
         self.enabled = not (_SPLIT_KEYS & set(spec.features))
+        # text features are inferred: the endpoint takes numbers there too (as their text)
+        self.body_options = _options(pa.schema([(n, pa.float64()) for n in self.numeric]), "infer")
+        self.record_options = _options(_RECORD, "ignore")
+        self.answer_options = _options(_ANSWER, "ignore")
+        self.texts: list[dict[Any, str | None]] = [{} for _ in self.categorical]
 
-    def read(self, block: list[bytes]) -> Found:
-        if not self.enabled:
-            return Found(others=list(range(len(block))))
-        found = Found()
-        candidates: list[tuple[int, str | None, str, str, str, str | None]] = []
-        for index, doc in enumerate(_loads_each(block)):
-            taken = self._record(doc)
-            if taken is None:
-                found.others.append(index)
-            elif taken:
-                candidates.append((index, *taken))
-        bodies = _loads_each([c[4] for c in candidates])
-        for candidate, body in zip(candidates, bodies, strict=True):
-            index, inference_id, event_id, moment, _, output = candidate
-            probability = _probability(output)
-            if type(body) is not dict or not _SPLIT_KEYS.isdisjoint(body) or probability is None:
-                found.others.append(index)
+    def read(self, block: bytes, count: int) -> Found:
+        """The uniform records among the ``count`` lines of ``block`` (each ends in a newline)."""
+        if not self.enabled or count == 0:
+            return Found(others=list(range(count)))
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+        starts = np.r_[0, ends[:-1] + 1]
+        bom = _BOM in block
+
+        def parse(start: int, stop: int) -> pa.Table:
+            piece = block if stop - start == count else block[starts[start] : ends[stop - 1] + 1]
+            if bom and _BOM in piece:
+                raise _Refused
+            return _read(piece, stop - start, self.record_options)
+
+        found = [
+            Found(others=list(range(start, stop))) if table is None else self._records(table, start)
+            for start, stop, table in _pieces(count, parse)
+        ]
+        return _joined(found, len(self.categorical))
+
+    def _records(self, table: pa.Table, first: int) -> Found:
+        data = table.column("captureData").combine_chunks()
+        meta = table.column("eventMetadata").combine_chunks()
+        moment = pc.struct_field(meta, "inferenceTime")
+        whole = _mask(pc.match_substring_regex(moment, _SECOND))
+        second = pc.utf8_slice_codeunits(moment, 0, 19)
+        inside = whole & _mask(pc.greater_equal(second, self.low))
+        inside &= _mask(pc.less(second, self.high))
+        request = pc.struct_field(data, "endpointInput")
+        answer = pc.struct_field(data, "endpointOutput")
+        no_answer = _mask(pc.is_null(answer))
+        usable = inside & _mask(pc.is_valid(pc.struct_field(meta, "eventId")))
+        usable &= _json_text(request) & (no_answer | _json_text(answer))
+        # whole seconds outside the window: skipped, like the general path skips them
+        others = np.flatnonzero(~usable & ~(whole & ~inside))
+        rows = np.flatnonzero(usable)
+        bodies = pc.struct_field(request, "data").take(rows)
+        typed = self._bodies(bodies)
+        answers = pc.struct_field(answer, "data").take(rows)
+        proba, answered = self._answers(answers, no_answer[rows])
+        good = typed[0] & answered
+        taken = rows[good]
+        others = np.sort(np.r_[others, rows[~good]])
+        times = pc.cast(second.take(taken), pa.timestamp("s")).to_numpy(zero_copy_only=False)
+        return Found(
+            others=(others + first).tolist(),
+            lines=taken + first,
+            inference_ids=pc.struct_field(meta, "inferenceId").take(taken).to_pylist(),
+            event_ids=pc.struct_field(meta, "eventId").take(taken).to_pylist(),
+            times=times.astype("datetime64[s]"),
+            proba=proba[good],
+            numeric=typed[1][good],
+            texts=[column[good] for column in typed[2]],
+        )
+
+    def _bodies(self, bodies: pa.Array) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Which bodies are uniform, and their typed numeric and text columns."""
+        n = len(bodies)
+        ok = _framed(bodies)
+        numeric = np.full((n, len(self.numeric)), np.nan)
+        texts = [np.full(n, None, dtype=object) for _ in self.categorical]
+        rows = np.flatnonzero(ok)
+        chosen = bodies.take(rows)
+
+        def parse(start: int, stop: int) -> pa.Table:
+            return _read(
+                _lines_of(chosen.slice(start, stop - start)), stop - start, self.body_options
+            )
+
+        ok[:] = False
+        for start, stop, table in _pieces(len(rows), parse):
+            if table is None:
                 continue
-            found.lines.append(index)
-            found.meta.append((inference_id, event_id, moment))
-            found.proba.append(probability)
-            found.bodies.append(body)
-        found.others.sort()
-        return found
+            at = rows[start:stop]
+            good = self._checked(table, chosen.slice(start, stop - start))
+            for j, name in enumerate(self.numeric):
+                numeric[at, j] = table.column(name).to_numpy()
+            good &= ~np.isinf(numeric[at]).any(axis=1)
+            for column, name, lookup in zip(texts, self.categorical, self.texts, strict=True):
+                if name not in table.column_names:
+                    good[:] = False  # a missing column: each record's problem
+                    continue
+                column[at], typed = _typed_text(table.column(name), lookup)
+                good &= typed
+            ok[at] = good
+        return ok, numeric, texts
 
-    def _record(self, doc: Any) -> tuple[str | None, str, str, str, str | None] | tuple[()] | None:
-        """``(inference id, event id, time, request, answer)`` of a uniform record, ``()`` for
-        one outside the window, None for a line the general path must read."""
+    def _checked(self, table: pa.Table, bodies: pa.Array) -> np.ndarray:
+        """Rows whose keys are surely the features plus known columns: a null could be a
+        missing key, so rows with one are checked key by key."""
+        n = table.num_rows
+        good = np.ones(n, dtype=bool)
+        unknown = [name for name in table.column_names if name not in self.known]
+        for name in unknown:
+            good &= _mask(pc.is_null(table.column(name)))
+        suspect = np.zeros(n, dtype=bool)
+        for name in table.column_names:
+            suspect |= _mask(pc.is_null(table.column(name)))
+        for row in np.flatnonzero(suspect & good):
+            good[row] = self._exact_keys(bodies[int(row)].as_py())
+        return good
+
+    def _exact_keys(self, body: str) -> bool:
         try:
-            meta = doc["eventMetadata"]
-            moment = meta["inferenceTime"]
-            data = doc["captureData"]
-            request = data["endpointInput"]
-        except (KeyError, TypeError, IndexError):
-            return None
-        if type(meta) is not dict or type(moment) is not str or not _SECOND.fullmatch(moment):
-            return None
-        moment = moment[:19]
-        if not self.low <= moment < self.high:
-            return ()
-        event_id, inference_id = meta.get("eventId"), meta.get("inferenceId")
-        if type(event_id) is not str or not (inference_id is None or type(inference_id) is str):
-            return None
-        body = _json_text(request)
-        output = data.get("endpointOutput")
-        answer = None if output is None else _json_text(output)
-        if body is None or (output is not None and answer is None):
-            return None
-        return inference_id, event_id, moment, body, answer
+            keys = set(orjson.loads(body))
+        except orjson.JSONDecodeError:
+            return False
+        return self.features <= keys <= self.known
+
+    def _answers(self, answers: pa.Array, none: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The one probability of each answer (NaN where there is none), and which are readable."""
+        n = len(answers)
+        proba = np.full(n, np.nan)
+        ok = none.copy()
+        rows = np.flatnonzero(~none & _framed(answers))
+        chosen = answers.take(rows)
+
+        def parse(start: int, stop: int) -> pa.Table:
+            return _read(
+                _lines_of(chosen.slice(start, stop - start)), stop - start, self.answer_options
+            )
+
+        for start, stop, table in _pieces(len(rows), parse):
+            if table is None:
+                continue
+            predictions = table.column("predictions").combine_chunks()
+            single = _mask(pc.equal(pc.list_value_length(predictions), 1))
+            at = rows[start:stop][single]
+            first = pc.list_flatten(predictions.filter(pa.array(single)))
+            values = pc.struct_field(first, "probability")
+            present = _mask(pc.is_valid(values))
+            proba[at] = values.to_numpy(zero_copy_only=False)
+            ok[at[present]] = True
+        return proba, ok
 
 
-def _json_text(payload: Any) -> str | None:
-    """The text of a JSON-encoded ``application/json`` payload, else None."""
-    if type(payload) is not dict:
-        return None
-    data = payload.get("data")
-    if payload.get("encoding") != "JSON" or payload.get("observedContentType") != _JSON:
-        return None
-    return data if type(data) is str else None
+def _options(schema: pa.Schema, unexpected: str) -> pj.ParseOptions:
+    return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected)
 
 
-def _probability(answer: str | None) -> float | None:
-    """The one probability of a JSON answer (NaN when there is no answer), None otherwise."""
-    if answer is None:
-        return math.nan
+def _read(lines: bytes | pa.Buffer, count: int, options: pj.ParseOptions) -> pa.Table:
+    """``count`` newline-ended JSON lines as one table row each, or :class:`_Refused`."""
     try:
-        predictions = orjson.loads(answer)["predictions"]
-        if type(predictions) is not list or len(predictions) != 1:
-            return None
-        return float(predictions[0]["probability"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-        return None
+        table = pj.read_json(pa.BufferReader(lines), read_options=_READ, parse_options=options)
+    except (pa.ArrowException, ValueError) as exc:
+        raise _Refused from exc
+    if table.num_rows != count:
+        raise _Refused
+    return table
 
 
-def _loads_each(lines: list[Any]) -> list[Any]:
-    """Each line parsed, None where it is not JSON."""
-    try:
-        return list(map(orjson.loads, lines))
-    except orjson.JSONDecodeError:
-        docs: list[Any] = []
-        for line in lines:
-            try:
-                docs.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                docs.append(None)
-        return docs
+def _pieces(
+    count: int, parse: Callable[[int, int], pa.Table]
+) -> list[tuple[int, int, pa.Table | None]]:
+    """``parse`` of items ``[0, count)``; a refused piece is halved until it holds at most
+    :data:`FEW` items, left unparsed (None). Pieces come in item order."""
+    done: list[tuple[int, int, pa.Table | None]] = []
+    todo = [(0, count)] if count else []
+    while todo:
+        start, stop = todo.pop()
+        try:
+            done.append((start, stop, parse(start, stop)))
+        except _Refused:
+            if stop - start <= FEW:
+                done.append((start, stop, None))
+            else:
+                middle = (start + stop) // 2
+                todo += [(middle, stop), (start, middle)]
+    return done
+
+
+def _mask(values: Any) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False."""
+    filled = pc.fill_null(values, False)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _json_text(payload: pa.Array) -> np.ndarray:
+    """Payloads that are JSON text declared ``application/json`` (null payloads: False)."""
+    json = pc.and_(
+        pc.equal(pc.struct_field(payload, "encoding"), "JSON"),
+        pc.equal(pc.struct_field(payload, "observedContentType"), _JSON),
+    )
+    return _mask(pc.and_(json, pc.is_valid(pc.struct_field(payload, "data"))))
+
+
+def _framed(texts: pa.Array) -> np.ndarray:
+    """Texts that open with ``{``, close with ``}`` and hold no line break: one JSON object
+    per line at most, so a piece of them that reads as one row per line is one row each."""
+    framed = pc.and_(pc.starts_with(texts, "{"), pc.ends_with(texts, "}"))
+    breaks = pc.or_(pc.match_substring(texts, "\n"), pc.match_substring(texts, "\r"))
+    return _mask(pc.and_(framed, pc.invert(breaks)))
+
+
+def _lines_of(texts: pa.Array) -> bytes:
+    """Non-null texts as newline-ended lines of one buffer."""
+    if len(texts) == 0:
+        return b""
+    wide = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return np.insert(data, offsets[1:] - offsets[0], 10).tobytes()
+
+
+def _typed_text(
+    column: pa.ChunkedArray, lookup: dict[Any, str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A text feature typed as the endpoint types it, one shared object per distinct value,
+    and which rows are typed here: text (stripped, blank = None), whole numbers (their
+    digits), null; a fraction only when it is not whole (a whole ``1.0`` and ``1`` read
+    alike here but not to the endpoint), anything else never."""
+    array = column.combine_chunks()
+    kind = array.type
+    if pa.types.is_null(kind):
+        return np.full(len(array), None, dtype=object), np.ones(len(array), dtype=bool)
+    encoded = array.dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    if pa.types.is_string(kind):
+        usable = [True] * len(values)
+    elif pa.types.is_int64(kind):
+        usable = [True] * len(values)
+        values = [str(v) for v in values]
+    elif pa.types.is_float64(kind):
+        usable = [math.isfinite(v) and not v.is_integer() for v in values]
+        values = [f"{v:g}" for v in values]
+    else:
+        usable, values = [False] * len(values), [""] * len(values)
+    typed = np.array([*(_text(v, lookup) for v in values), None], dtype=object)
+    codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+    result: np.ndarray = typed[codes]
+    return result, np.array([*usable, True], dtype=bool)[codes]
+
+
+def _text(value: str, lookup: dict[Any, str | None]) -> str | None:
+    if value not in lookup:
+        lookup[value] = value.strip() or None
+    return lookup[value]
+
+
+def _joined(parts: list[Found], texts: int) -> Found:
+    """Founds of consecutive pieces of a block as one, in line order."""
+    if len(parts) == 1:
+        return parts[0]
+    taken = [p for p in parts if len(p.lines)]
+    joined = Found(others=sorted(i for p in parts for i in p.others))
+    if not taken:
+        return joined
+    joined.lines = np.concatenate([p.lines for p in taken])
+    joined.inference_ids = [i for p in taken for i in p.inference_ids]
+    joined.event_ids = [i for p in taken for i in p.event_ids]
+    joined.times = np.concatenate([p.times for p in taken])
+    joined.proba = np.concatenate([p.proba for p in taken])
+    joined.numeric = np.concatenate([p.numeric for p in taken])
+    joined.texts = [np.concatenate([p.texts[j] for p in taken]) for j in range(texts)]
+    return joined

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from driftloop.capture.base import Fold
-from driftloop.capture.reader import folder_files, iter_pieces, utc
+from driftloop.capture.reader import blocks_of, folder_files, iter_pieces, utc
 from driftloop.data.spec import TabularSpec
 
 MIN_PART_BYTES = 32 << 20  # a window below this many bytes per worker is read in one process
@@ -80,7 +80,7 @@ def fold_folder(
 
 
 def _chunks(pieces: list[Piece], spec: TabularSpec, since: datetime, until: datetime) -> Any:
-    files = ((p.variant, p.name, _lines(p), p.first_line) for p in pieces)
+    files = ((p.variant, p.name, _blocks(p), p.first_line) for p in pieces)
     return iter_pieces(files, spec, since=since, until=until)
 
 
@@ -89,15 +89,23 @@ def _read_part(job: tuple[Fold, int, list[Piece], TabularSpec, datetime, datetim
     return fold(index, _chunks(pieces, spec, since, until))
 
 
-def _lines(piece: Piece) -> Iterator[bytes]:
-    with piece.path.open("rb", buffering=1 << 20) as handle:
+def _blocks(piece: Piece) -> Iterator[bytes]:
+    """The piece's bytes in blocks of whole lines (it starts and ends at line ends)."""
+    with piece.path.open("rb", buffering=0) as handle:
         handle.seek(piece.start)
-        left = piece.end - piece.start
-        for line in handle:
-            yield line
-            left -= len(line)
-            if left <= 0:
-                return
+        yield from blocks_of(_Bounded(handle, piece.end - piece.start))
+
+
+class _Bounded:
+    """Reads at most ``left`` more bytes of ``handle``."""
+
+    def __init__(self, handle: BinaryIO, left: int) -> None:
+        self.handle, self.left = handle, left
+
+    def read(self, size: int) -> bytes:
+        data = self.handle.read(min(size, self.left))
+        self.left -= len(data)
+        return data
 
 
 def _cut(files: list[tuple[str, str, Path]], sizes: list[int], parts: int) -> list[Piece]:

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import base64
 import gc
-import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -45,12 +44,13 @@ from driftloop.names import safe_name
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _OUTSIDE = "outside"  # a record outside the window: neither used nor counted
-BLOCK_LINES = 2048  # lines parsed together by the bulk path
+BLOCK_BYTES = 8 << 20  # bytes of whole lines parsed together by the bulk path
 CHUNK_ROWS = 65_536  # rows per window of iter_chunks (a chunk ends after a block of lines)
 
 CaptureFile = tuple[str, str, Iterable[bytes]]
 """One capture file as a store feeds it: its variant, its name relative to the capture root
-(``{endpoint}/{variant}/YYYY/MM/DD/HH/<file>.jsonl``, as problems name it) and its lines."""
+(``{endpoint}/{variant}/YYYY/MM/DD/HH/<file>.jsonl``, as problems name it) and its content as
+blocks of whole lines (one line each, or many, as :func:`blocks_of` cuts them)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def parse_window(
     reader = _Reader(spec, since, until)
     with _collector_paused():
         for variant, name, lines in files:
-            for _ in reader.read_lines(lines, name, variant):
+            for _ in reader.read_blocks(lines, name, variant):
                 pass
         return reader.finish()
 
@@ -168,7 +168,7 @@ def iter_pieces(
     reader = _Reader(spec, since, until)
     with _collector_paused():
         for variant, name, lines, first in pieces:
-            for rows in reader.read_lines(lines, name, variant, first):
+            for rows in reader.read_blocks(lines, name, variant, first, chunk_rows):
                 if rows >= chunk_rows:
                     yield reader.finish()
         yield reader.finish()
@@ -180,8 +180,8 @@ def records_in(
     """Each record of ``files`` whose ``inferenceTime`` is in ``[since, until)``; a line that is
     not a JSON object (or has no such time) is skipped."""
     low, high = str(whole_second(since)), str(whole_second(until))
-    for _variant, _name, lines in files:
-        for line in lines:
+    for _variant, _name, blocks in files:
+        for line in (line for block in blocks for line in block.split(b"\n")):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -231,52 +231,57 @@ class _Reader:
     def _start(self) -> None:
         self.problems: list[Problem] = []
         self.records = 0
-        self.meta: list[tuple[str | None, str, str, str, int]] = []  # ids, time, variant, rows
-        self.proba: list[float] = []
+        self.meta = _Meta()
 
     def _problem(self, where: Where, reason: str) -> None:
         self.problems.append(Problem(where[0], where[1], reason))
 
-    def read_lines(
-        self, lines: Iterable[bytes], name: str, variant: str, first: int = 1
+    def read_blocks(
+        self,
+        blocks: Iterable[bytes],
+        name: str,
+        variant: str,
+        first: int = 1,
+        most: int = CHUNK_ROWS,
     ) -> Iterator[int]:
-        """Read ``lines`` (the first is line ``first`` of file ``name``) block by block; after
-        each block, yield the rows read so far."""
-        numbered = iter(lines)
-        while block := list(itertools.islice(numbered, BLOCK_LINES)):
-            self._block(block, first, name, variant)
-            first += len(block)
-            yield self.sink.total
+        """Read ``blocks`` of whole lines (the first is line ``first`` of file ``name``) a
+        block of about :data:`BLOCK_BYTES` (and at most ``most`` lines) at a time; after each,
+        yield the rows read so far."""
+        for whole, lines in _whole_lines(blocks):
+            for block, count in _at_most(whole, lines, most):
+                self._block(block, count, first, name, variant)
+                first += count
+                yield self.sink.total
 
-    def _block(self, block: list[bytes], first: int, name: str, variant: str) -> None:
+    def _block(self, block: bytes, count: int, first: int, name: str, variant: str) -> None:
         """Bulk-read the uniform records of a block; every other line goes to :meth:`_line`."""
-        found = self.uniform.read(block)
+        found = self.uniform.read(block, count)
         taken = 0
+        bounds = _line_bounds(block) if found.others else None
         for index in found.others:
-            self._take_uniform(found, taken, index, name, first, variant)
+            self._take_uniform(found, taken, index, variant)
             taken = index + 1
-            line = block[index]
+            assert bounds is not None
+            line = block[bounds[index] : bounds[index + 1]]
             if len(line) < 3 and not line.strip():
                 continue
             self._line(line, variant, (name, first + index))
-        self._take_uniform(found, taken, len(block), name, first, variant)
+        self._take_uniform(found, taken, count, variant)
 
-    def _take_uniform(
-        self, found: Found, start: int, stop: int, name: str, first: int, variant: str
-    ) -> None:
+    def _take_uniform(self, found: Found, start: int, stop: int, variant: str) -> None:
         """Hand over the uniform records of block lines ``[start, stop)``, in line order."""
         low, high = found.span(start, stop)
         if low == high:
             return
-        indexes = found.lines[low:high]
         self.records += high - low
-        self.meta.extend(
-            (inference, event, moment, variant, 1)
-            for inference, event, moment in found.meta[low:high]
+        self.meta.add_many(
+            found.inference_ids[low:high],
+            found.event_ids[low:high],
+            found.times[low:high],
+            variant,
+            found.proba[low:high],
         )
-        self.proba.extend(found.proba[low:high])
-        wheres = [(name, first + index) for index in indexes]
-        self.sink.add_records(found.bodies[low:high], wheres)
+        self.sink.add_typed(found.numeric[low:high], [t[low:high] for t in found.texts])
 
     def _line(self, line: bytes, variant: str, where: Where) -> None:
         reason = self._record(line, variant, where)
@@ -310,8 +315,8 @@ class _Reader:
             columns, rows = _split(request, self.spec)
         except DataError as exc:
             return f"endpointInput: {exc.message}"
-        self.proba.extend(self._probabilities(data.get("endpointOutput"), len(rows), where))
-        self.meta.append((inference_id, event_id, time[:19], variant, len(rows)))
+        proba = self._probabilities(data.get("endpointOutput"), len(rows), where)
+        self.meta.add_one(inference_id, event_id, time[:19], variant, len(rows), proba)
         self.sink.add(columns, rows, where)
         return None
 
@@ -341,28 +346,24 @@ class _Reader:
 
     def _window(self) -> Window:
         frame, kept = self.sink.finish()
-        inference_ids, event_ids, times, variants, counts = (
-            (list(column) for column in zip(*self.meta, strict=True))
-            if self.meta
-            else ([], [], [], [], [])
-        )
+        meta = self.meta
+        sizes = np.array(meta.counts, dtype=np.int64)
 
-        def per_row(values: list[Any], dtype: Any = object) -> np.ndarray:
-            repeated: np.ndarray = np.repeat(np.array(values, dtype=dtype), counts)[kept]
+        def per_row(values: Any) -> np.ndarray:
+            repeated: np.ndarray = np.repeat(values, sizes)[kept]
             return repeated
 
-        sizes = np.array(counts, dtype=np.int64)
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
         positions = np.arange(int(sizes.sum()), dtype=np.int64) - starts + 1
         return Window(
             frame=frame,
-            inference_ids=per_row(inference_ids).tolist(),
-            event_ids=per_row(event_ids).tolist(),
+            inference_ids=per_row(np.array(meta.inference_ids, dtype=object)).tolist(),
+            event_ids=per_row(np.array(meta.event_ids, dtype=object)).tolist(),
             positions=positions[kept],
-            record_rows=per_row(counts, np.int64),
-            times=per_row(times, "datetime64[s]"),
-            variants=per_row(variants).tolist(),
-            probabilities=np.array(self.proba, dtype=np.float64)[kept],
+            record_rows=per_row(sizes),
+            times=per_row(meta.all_times()),
+            variants=per_row(np.array(meta.variants, dtype=object)).tolist(),
+            probabilities=meta.all_proba()[kept],
             problems=sorted(self.problems, key=lambda p: (p.file, p.line)),
             records=self.records,
             rows=len(frame),
@@ -370,6 +371,129 @@ class _Reader:
             until=self.until,
             first_row=self.first_row,
         )
+
+
+class _Meta:
+    """Per record: ids, time, variant and row count; per row: the probability. Records of
+    the bulk path come as columns, the others one by one."""
+
+    def __init__(self) -> None:
+        self.inference_ids: list[str | None] = []
+        self.event_ids: list[str] = []
+        self.variants: list[str] = []
+        self.counts: list[int] = []
+        self.times: list[np.ndarray] = []
+        self.proba: list[np.ndarray] = []
+        self._times: list[str] = []  # of records read one by one, not yet in self.times
+        self._proba: list[float] = []
+
+    def add_one(
+        self,
+        inference_id: str | None,
+        event_id: str,
+        time: str,
+        variant: str,
+        rows: int,
+        proba: list[float],
+    ) -> None:
+        self.inference_ids.append(inference_id)
+        self.event_ids.append(event_id)
+        self.variants.append(variant)
+        self.counts.append(rows)
+        self._times.append(time)
+        self._proba.extend(proba)
+
+    def add_many(
+        self,
+        inference_ids: list[str | None],
+        event_ids: list[str],
+        times: np.ndarray,
+        variant: str,
+        proba: np.ndarray,
+    ) -> None:
+        """One-row records."""
+        self._settle()
+        self.inference_ids.extend(inference_ids)
+        self.event_ids.extend(event_ids)
+        self.variants.extend([variant] * len(event_ids))
+        self.counts.extend([1] * len(event_ids))
+        self.times.append(times)
+        self.proba.append(proba)
+
+    def _settle(self) -> None:
+        if self._times:
+            self.times.append(np.array(self._times, dtype="datetime64[s]"))
+            self._times = []
+        if self._proba:
+            self.proba.append(np.array(self._proba, dtype=np.float64))
+            self._proba = []
+
+    def all_times(self) -> np.ndarray:
+        self._settle()
+        return np.concatenate([np.empty(0, "datetime64[s]"), *self.times])
+
+    def all_proba(self) -> np.ndarray:
+        self._settle()
+        return np.concatenate([np.empty(0, np.float64), *self.proba])
+
+
+def _whole_lines(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
+    """``blocks`` (each whole lines; its last line may lack its newline) gathered into blocks
+    of at least :data:`BLOCK_BYTES` (unless the input ends), every line ending in a newline,
+    with their line counts."""
+    parts: list[bytes] = []
+    size = 0
+    for block in blocks:
+        if not block.endswith(b"\n"):
+            block += b"\n"
+        parts.append(block)
+        size += len(block)
+        if size >= BLOCK_BYTES:
+            joined = parts[0] if len(parts) == 1 else b"".join(parts)
+            yield joined, joined.count(b"\n")
+            parts, size = [], 0
+    if parts:
+        joined = b"".join(parts)
+        yield joined, joined.count(b"\n")
+
+
+def _at_most(block: bytes, count: int, most: int) -> Iterator[tuple[bytes, int]]:
+    """``block`` of ``count`` lines cut into blocks of at most ``most`` lines."""
+    if count <= most:
+        yield block, count
+        return
+    bounds = _line_bounds(block)
+    for start in range(0, count, most):
+        stop = min(start + most, count)
+        yield block[bounds[start] : bounds[stop]], stop - start
+
+
+def _line_bounds(block: bytes) -> np.ndarray:
+    """Where each line of ``block`` starts, and where the last one ends."""
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
+    bounds: np.ndarray = np.concatenate([[0], ends])
+    return bounds
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def blocks_of(handle: Readable, size: int | None = None) -> Iterator[bytes]:
+    """The content of ``handle`` from where it stands, in blocks of about ``size`` bytes
+    (:data:`BLOCK_BYTES`) that end at a line end (the last one where the content ends)."""
+    size = size or BLOCK_BYTES
+    carry = b""
+    while chunk := handle.read(size):
+        chunk = carry + chunk if carry else chunk
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            carry = chunk
+            continue
+        carry = chunk[cut:]
+        yield chunk[:cut]
+    if carry:
+        yield carry
 
 
 def _payload(payload: Any) -> tuple[str, str | bytes]:
@@ -425,9 +549,9 @@ def folder_files(
         for hour in hour_folders(variant_dir, since, until):
             for path in sorted(hour.glob("*.jsonl")):
                 name = path.relative_to(capture_root).as_posix()
-                yield variant_dir.name, name, _file_lines(path)
+                yield variant_dir.name, name, _file_blocks(path)
 
 
-def _file_lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb", buffering=1 << 20) as lines:
-        yield from lines
+def _file_blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb", buffering=0) as handle:
+        yield from blocks_of(handle)

@@ -34,6 +34,7 @@ from driftloop.capture.reader import (
     CHUNK_ROWS,
     CaptureFile,
     Window,
+    blocks_of,
     iter_chunks,
     parse_window,
     records_in,
@@ -108,7 +109,7 @@ class S3CaptureStore(CaptureStore):
                 for key in sorted(self.bucket.keys(folder)):
                     file = key[len(folder) :]
                     if "/" not in file and file.endswith(".jsonl"):
-                        body = io.BytesIO(self.bucket.get(key))
+                        body = blocks_of(io.BytesIO(self.bucket.get(key)))
                         yield variant, key[len(CAPTURE) + 1 :], body
 
 
