@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from driftloop.errors import DriftloopError
 
@@ -117,34 +117,54 @@ def retry_locked(step: Callable[[], object]) -> None:
             time.sleep(_PAUSE_S)
 
 
+def _reraise(path: Path, exc: sqlite3.Error) -> NoReturn:
+    error = fault(path, exc)
+    if error is None:
+        raise exc
+    raise error from exc
+
+
 class _Cursor(sqlite3.Cursor):
-    """A cursor whose file faults are one sentence naming the file."""
+    """A cursor whose file faults are one sentence naming the file (try/except rather than a
+    context manager: rows are fetched on hot paths)."""
 
     path: Path
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        with reported(self.path):
+        try:
             return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
     def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
-        with reported(self.path):
+        try:
             return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
     def fetchone(self) -> Any:
-        with reported(self.path):
+        try:
             return super().fetchone()
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
     def fetchmany(self, size: int | None = 1) -> list[Any]:
-        with reported(self.path):
+        try:
             return super().fetchmany(size)
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
     def fetchall(self) -> list[Any]:
-        with reported(self.path):
+        try:
             return super().fetchall()
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
     def __next__(self) -> Any:
-        with reported(self.path):
+        try:
             return super().__next__()
+        except sqlite3.Error as exc:
+            _reraise(self.path, exc)
 
 
 class _Connection(sqlite3.Connection):
