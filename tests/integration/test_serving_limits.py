@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import orjson
@@ -30,6 +31,16 @@ DEADLINE_S = 2.0
 SLACK_S = 2.0
 BIG = 20 * 1024 * 1024  # over the 6 MB limit
 CSV = {"content-type": "text/csv"}
+UNSIGNED_ENOUGH = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": "t",
+    "aws_secret_access_key": "t",
+}
+
+
+def runtime_client(url: str, **options: Any) -> Any:
+    """boto3's unchanged sagemaker-runtime client for ``url`` (a local server takes any key)."""
+    return boto3.client("sagemaker-runtime", endpoint_url=url, **UNSIGNED_ENOUGH, **options)
 
 
 def train_tiny_model(root: Path) -> tuple[Path, bytes]:
@@ -128,15 +139,10 @@ def test_http_client_reads_the_413_sized_or_chunked(
 
 
 def test_boto3_reads_the_413(server: Server) -> None:
-    client = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
     with pytest.raises(ClientError) as raised:
-        client.invoke_endpoint(EndpointName="default", Body=b"1" * BIG, ContentType="text/csv")
+        runtime_client(server.url).invoke_endpoint(
+            EndpointName="default", Body=b"1" * BIG, ContentType="text/csv"
+        )
     answer = raised.value.response
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 413
     assert answer["Error"]["Code"] == "ValidationError"

@@ -14,12 +14,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import orjson
 import pytest
 from botocore.config import Config
 
-from tests.integration.test_serving_limits import train_tiny_model
+from tests.integration.test_serving_limits import runtime_client, train_tiny_model
 from tests.servers import DRIFTLOOP, SERVE, Server, start_server
 from tests.unit.serving.test_limits_tls import Pki, make_pki
 
@@ -126,15 +125,9 @@ def test_an_oversized_body_gets_its_413_over_tls(
 def test_boto3_sagemaker_runtime_over_https(
     server: Server, pki: Pki, model: tuple[Path, bytes]
 ) -> None:
-    client = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=f"https://127.0.0.1:{server.port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        verify=str(pki.ca),
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    url = f"https://127.0.0.1:{server.port}"
+    retries = Config(retries={"total_max_attempts": 1})
+    client = runtime_client(url, verify=str(pki.ca), config=retries)
     answer = client.invoke_endpoint(EndpointName="default", Body=model[1], ContentType="text/csv")
     assert answer["InvokedProductionVariant"] == "AllTraffic"
     assert len(orjson.loads(answer["Body"].read())["predictions"]) == 3

@@ -2,7 +2,8 @@
 
 - **Slow clients.** A request's headers must arrive within ``header_timeout`` of its first byte
   (of the connection's start for a new connection), and its body within ``body_timeout`` of the
-  moment the app starts on it: whole-phase deadlines, as Go's ``ReadHeaderTimeout`` and Node's
+  moment the app starts on it (a deadline passing while the app has not taken the bytes that
+  arrived starts again): whole-phase deadlines, as Go's ``ReadHeaderTimeout`` and Node's
   ``headersTimeout``/``requestTimeout``, so a client sending one byte a second cannot stretch
   them. A client past a deadline is answered 408 with the error envelope (a connection that
   sent nothing is closed silently) and the connection closes.
@@ -129,7 +130,11 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _body_late(self, cycle: RequestResponseCycle) -> None:
         self._timer = None
-        if cycle is self.cycle and cycle.more_body and not cycle.response_started:
+        if self.flow.read_paused and cycle is self.cycle:
+            # The app has not taken what arrived (a model still loading): not the client's
+            # delay, so the deadline starts again.
+            self._arm(self._deadlines.body_s, lambda: self._body_late(cycle))
+        elif cycle is self.cycle and cycle.more_body and not cycle.response_started:
             self._time_out("body", self._deadlines.body_s)
         elif cycle.more_body:
             self._close_now()
