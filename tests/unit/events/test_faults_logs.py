@@ -8,10 +8,13 @@ import errno
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from driftloop.backends.local.notifications import TopicNotifier
@@ -130,3 +133,19 @@ def test_writers_racing_past_a_torn_line_lose_nothing(tmp_path: Path) -> None:
     seen = {(e["detail"]["writer"], e["detail"]["n"]) for e in read_events(workspace, corrupt)}
     assert seen == {(str(w), n) for w in range(3) for n in range(200)}
     assert [(line.number, line.offset) for line in corrupt] == [(1, 0)]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(junk=st.binary(max_size=200))
+def test_any_bytes_in_the_log_are_counted_and_later_events_still_read(junk: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        workspace = Workspace(Path(folder))
+        first = emit(workspace, "s", "t", {"n": 1})
+        tear(event_log(workspace), junk)
+        last = emit(workspace, "s", "t", {"n": 2})
+        corrupt: list[LogLine] = []
+        events = list(read_events(workspace, corrupt))
+        assert events[0] == first and events[-1] == last
+        bad = [line for line in junk.split(b"\n") if line.strip()]
+        assert len(events) - 2 + len(corrupt) == len(bad)  # each junk line: an event or counted
+        assert all(line.event is None and line.problem for line in corrupt)
