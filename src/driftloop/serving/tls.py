@@ -56,11 +56,14 @@ def _check_pair(cert: Path, key: Path, password: str | None) -> None:
     try:
         context.load_cert_chain(cert, key, give_password)
     except ssl.SSLError as exc:
-        reason = exc.reason or str(exc)
-        raise ConfigError(
-            f"serving.tls_certfile {cert} and serving.tls_keyfile {key} are not a PEM "
-            f"certificate and its private key ({reason})"
-        ) from None
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            message = f"serving.tls_keyfile {key} is not the private key of tls_certfile {cert}"
+        else:
+            message = (
+                f"serving.tls_certfile {cert} and serving.tls_keyfile {key} are not a PEM "
+                f"certificate and its private key ({exc.reason or exc})"
+            )
+        raise ConfigError(message) from None
 
 
 def _check_ca(ca: Path) -> None:
