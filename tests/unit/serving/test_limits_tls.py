@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
-from driftloop.config import ServingSettings
+from driftloop.config import ServingSettings, load_settings
 from driftloop.errors import ConfigError
+from driftloop.serving.server import run
 from driftloop.serving.tls import tls_options
 
 
@@ -196,3 +197,11 @@ def test_an_encrypted_key_needs_its_password(tmp_path: Path) -> None:
         )
     )
     assert options["ssl_keyfile_password"] == "open-sesame"
+
+
+def test_tls_does_not_stand_in_for_the_api_key_off_loopback(pki: Pki, home: Path) -> None:
+    settings = load_settings()
+    tls = {"tls_certfile": pki.cert, "tls_keyfile": pki.key, "endpoint": "churn"}
+    serving = settings.serving.model_copy(update={"host": "0.0.0.0", **tls})
+    with pytest.raises(ConfigError, match=r"not a loopback address.*api_key"):
+        run(settings.model_copy(update={"serving": serving}))
