@@ -280,8 +280,9 @@ class ServingSettings(_Section):
     start for a new connection), however slowly they trickle; later is answered 408 and the
     connection closed (one that sent nothing is closed silently)."""
     body_timeout: PositiveDuration = timedelta(seconds=60)
-    """A request's whole body must arrive within this once its headers are read; later is
-    answered 408 and the connection closed."""
+    """A request's whole body must arrive within this once its headers are read (time the
+    endpoint itself is not reading, as while a worker loads its model, does not count); later
+    is answered 408 and the connection closed."""
     tls_certfile: Path | None = None
     """PEM certificate (chain) to serve HTTPS with; needs `tls_keyfile`. Off loopback an
     `api_key` is still required: TLS encrypts the traffic, the key says who may call."""
