@@ -68,15 +68,19 @@ class CaptureStore(ABC):
         until: datetime,
         variants: Sequence[str] | None = None,
         workers: int = 1,
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[Any]:
         """``fold(part, chunks)`` over consecutive parts of the window, in window order.
 
         Parts may be read by up to ``workers`` processes (``fold`` must pickle then); a store
-        that reads serially gives one part, all the window's chunks.
+        that reads serially gives one part, all the window's chunks. ``meanwhile`` runs in this
+        process while workers read (or after a serial read).
         """
-        return [
-            fold(0, self.read_chunks(endpoint, spec, since=since, until=until, variants=variants))
-        ]
+        chunks = self.read_chunks(endpoint, spec, since=since, until=until, variants=variants)
+        parts = [fold(0, chunks)]
+        if meanwhile is not None:
+            meanwhile()
+        return parts
 
     @abstractmethod
     def read_records(

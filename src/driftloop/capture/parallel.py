@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,8 +59,10 @@ def fold_folder(
     until: datetime,
     variants: Sequence[str] | None,
     workers: int,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
-    """``fold(part, chunks)`` over the parts of the window, in window order."""
+    """``fold(part, chunks)`` over the parts of the window, in window order; ``meanwhile``
+    runs here while the workers read (after the read when there are none)."""
     files = [
         (variant, name, root / name)
         for variant, name, _ in folder_files(root, endpoint, utc(since), utc(until), variants)
@@ -69,14 +71,20 @@ def fold_folder(
     parts = min(workers * 2, sum(sizes) // MIN_PART_BYTES)
     if workers <= 1 or parts <= 1:
         pieces = [Piece(v, n, p, 0, size) for (v, n, p), size in zip(files, sizes, strict=True)]
-        return [fold(0, _chunks(pieces, spec, since, until))]
+        folded = [fold(0, _chunks(pieces, spec, since, until))]
+        if meanwhile is not None:
+            meanwhile()
+        return folded
     pieces = _cut(files, sizes, parts)
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(min(workers, parts)) as pool:
         pieces = _numbered(pieces, pool.map(_newlines, pieces))
         grouped = _group(pieces, parts)
         jobs = [(fold, index, group, spec, since, until) for index, group in enumerate(grouped)]
-        return pool.map(_read_part, jobs, chunksize=1)
+        reading = pool.map_async(_read_part, jobs, chunksize=1)
+        if meanwhile is not None:
+            meanwhile()
+        return reading.get()
 
 
 def _chunks(pieces: list[Piece], spec: TabularSpec, since: datetime, until: datetime) -> Any:

@@ -27,9 +27,10 @@ Inputs (environment variables, the contract's names):
 
 Outputs: ``statistics.json`` of the window and ``constraint_violations.json`` (the data-quality
 checks and ``baseline_drift_check``) in ``output_path``, plus ``run.json`` (status, counts, the
-baseline drift distances and every capture line that could not be used, with its file and
-line). With ``publish_cloudwatch_metrics=Enabled``, ``metrics/cloudwatch/metrics.jsonl`` holds
-one ``PutMetricData``-shaped line per metric (``MetricName``, ``Timestamp``, ``Dimensions``
+baseline drift distances, and the capture lines that could not be used: counted by kind and
+by file, the first ones of each file with their line). With
+``publish_cloudwatch_metrics=Enabled``, ``metrics/cloudwatch/metrics.jsonl`` holds one
+``PutMetricData``-shaped line per metric (``MetricName``, ``Timestamp``, ``Dimensions``
 ``Endpoint`` and ``MonitoringSchedule``, ``Value``, ``Unit``), with the names the monitoring job
 publishes: ``violations``, ``input_problems``, ``captured_rows`` and
 ``feature_baseline_drift_<feature>`` (for features whose ``emit_metrics`` is ``Enabled``). The
@@ -50,21 +51,21 @@ it. A baseline of the endpoint's inputs alone (as Model Monitor suggests one) ne
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from driftloop.capture.reader import Window, read_window
+from driftloop.capture.reader import folder_files, iter_chunks, utc
 from driftloop.data.spec import ColumnSpec, Kind, Role, TabularSpec
 from driftloop.errors import ConfigError, DataError, NotFoundError
 from driftloop.monitoring import baseline_drift
-from driftloop.monitoring.job import PROBLEMS_LISTED, run_status, schedule_name
-from driftloop.validation import load_constraints, load_statistics, verify
+from driftloop.monitoring.job import run_status, schedule_name
+from driftloop.monitoring.problems import ProblemLog, problem_kind
+from driftloop.monitoring.window_summary import WindowSummary
+from driftloop.validation import load_constraints, load_statistics
 from driftloop.validation.constraints import ignored_columns, monitoring_config
-from driftloop.validation.streaming_statistics import StatisticsAccumulator
 from driftloop.workspace import atomic_write_text
 
 DEFAULT_DATASET_SOURCE = "/opt/ml/processing/input/endpoint"
@@ -249,6 +250,8 @@ class Analysis:
     records: int = 0
     rows: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    """The first input problems of each capture file; ``problem_log`` counts them all."""
+    problem_log: ProblemLog = field(default_factory=ProblemLog)
     violations: list[dict[str, str]] = field(default_factory=list)
     distances: dict[str, float] = field(default_factory=dict)
     emitted: list[str] = field(default_factory=list)  # features whose drift metric is emitted
@@ -258,7 +261,6 @@ class Analysis:
         return run_status(self.rows, self.violations)
 
     def summary(self) -> dict[str, Any]:
-        reasons = Counter(_kind(p["reason"]) for p in self.problems)
         return {
             "endpoint": self.contract.endpoint,
             "monitoring_schedule": self.contract.schedule,
@@ -266,11 +268,9 @@ class Analysis:
             "window": {"since": _iso(self.contract.start), "until": _iso(self.contract.end)},
             "records": self.records,
             "rows": self.rows,
-            "problems": len(self.problems),
             "violations": len(self.violations),
             "baseline_drift": self.distances,
-            "problem_list": self.problems[:PROBLEMS_LISTED],
-            "problem_kinds": dict(reasons.most_common()),
+            **self.problem_log.to_dict(),
         }
 
     def message(self) -> str:
@@ -284,24 +284,37 @@ class Analysis:
         if self.problems:  # where and what kind only: a reason may quote captured values
             first = self.problems[0]
             text += (
-                f", {len(self.problems)} capture line(s) not usable (run.json), first "
-                f"{first['file']}:{first['line']} ({_kind(first['reason'])})"
+                f", {self.problem_log.total} capture line(s) not usable (run.json), first "
+                f"{first['file']}:{first['line']} ({problem_kind(first['reason'])})"
             )
         return text
 
 
 def analyze(contract: Contract, *, target: str | None) -> Analysis:
-    """Check the window against the baseline and write every output of the contract."""
+    """Check the window against the baseline and write every output of the contract.
+
+    The window is read as a stream of chunks and checked chunk by chunk, as the monitoring job
+    checks it, so memory does not grow with the window.
+    """
     statistics_baseline = load_statistics(contract.baseline_statistics)
     constraints = load_constraints(contract.baseline_constraints)
     spec = baseline_spec(statistics_baseline, constraints, target)
-    window = read_window(
-        contract.dataset_source, contract.endpoint, spec, since=contract.start, until=contract.end
+    summary = WindowSummary(
+        _inputs_only(spec),  # the monitoring job's statistics
+        dict(constraints),
+        optional_columns=[spec.target] if spec.target else [],
+        quality=None,
+        sample_rows=0,
     )
-    analysis = Analysis(contract, records=window.records, rows=len(window.frame))
-    analysis.problems = [asdict(problem) for problem in window.problems]
+    since, until = utc(contract.start), utc(contract.end)
+    files = folder_files(contract.dataset_source, contract.endpoint, since, until, None)
+    for chunk in iter_chunks(files, spec, since=since, until=until):
+        summary.add(chunk)
+    analysis = Analysis(contract, records=summary.records, rows=summary.rows)
+    analysis.problem_log = summary.problems
+    analysis.problems = [asdict(problem) for problem in summary.problems.examples()]
     if analysis.rows:
-        _check(analysis, window, spec, statistics_baseline, constraints)
+        _check(analysis, summary, statistics_baseline, constraints)
     _write_json(
         contract.output_path / "constraint_violations.json", {"violations": analysis.violations}
     )
@@ -314,20 +327,15 @@ def analyze(contract: Contract, *, target: str | None) -> Analysis:
 
 def _check(
     analysis: Analysis,
-    window: Window,
-    spec: TabularSpec,
+    summary: WindowSummary,
     baseline: Mapping[str, Any],
     constraints: Mapping[str, Any],
 ) -> None:
     """The monitoring job's data checks: statistics, constraints and baseline drift."""
-    accumulated = StatisticsAccumulator(_inputs_only(spec))  # the monitoring job's statistics
-    accumulated.add(window.frame)
-    statistics = accumulated.result()
+    statistics = summary.statistics.result()
     _write_json(analysis.contract.output_path / "statistics.json", statistics)
-    optional = [spec.target] if spec.target else []
-    found = verify(window.frame, constraints, optional_columns=optional)
     analysis.distances = baseline_drift.distances(baseline, statistics)
-    analysis.violations = found["violations"] + baseline_drift.drift_violations(
+    analysis.violations = summary.tally.violations() + baseline_drift.drift_violations(
         analysis.distances, constraints
     )
     by_name = {f["name"]: f for f in constraints.get("features", [])}
@@ -357,7 +365,7 @@ def metric_lines(analysis: Analysis) -> list[dict[str, Any]]:
 
     lines = [
         line("violations", float(len(analysis.violations)), "Count"),
-        line("input_problems", float(len(analysis.problems)), "Count"),
+        line("input_problems", float(analysis.problem_log.total), "Count"),
         line("captured_rows", float(analysis.rows), "Count"),
     ]
     for name in analysis.emitted:
@@ -380,11 +388,6 @@ def write_message(path: Path, text: str) -> None:
 def message_file(environ: Mapping[str, str]) -> Path:
     """Where a failure's reason goes, even when the rest of the contract is unreadable."""
     return Path(environ.get("SM_OUTPUT_DIR") or DEFAULT_ML_OUTPUT) / "message"
-
-
-def _kind(reason: str) -> str:
-    """A problem's reason without its specifics (row numbers, values), as run.json counts it."""
-    return reason.split(":")[0]
 
 
 def _write_json(path: Path, payload: Any) -> None:

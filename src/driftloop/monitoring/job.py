@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,13 +26,14 @@ from driftloop.data.spec import TabularSpec
 from driftloop.metrics.base import RESOLUTION_S, Datapoint
 from driftloop.monitoring import baseline_drift
 from driftloop.monitoring.drift import DriftResult
+from driftloop.monitoring.problems import ProblemLog
 from driftloop.monitoring.quality import (
     QualityTally,
     eligible_range,
     model_quality,
     quality_violations,
 )
-from driftloop.monitoring.report import write_report
+from driftloop.monitoring.report import load_evidently, write_report
 from driftloop.monitoring.target import MonitorTarget, resolve_target
 from driftloop.monitoring.window_summary import WindowSummary
 from driftloop.names import safe_name
@@ -42,7 +42,6 @@ from driftloop.workspace import atomic_write_text
 DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 Progress = Callable[[str], None]
-PROBLEMS_LISTED = 200  # run.json lists this many problems in full, and counts all by kind
 
 
 @dataclass
@@ -58,6 +57,9 @@ class MonitoringRun:
     rows: int = 0
     records: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    """The first input problems of each capture file (file, line, reason); see ``problem_log``."""
+    problem_log: ProblemLog = field(default_factory=ProblemLog)
+    """Every input problem counted by kind and file."""
     violations: list[dict[str, str]] = field(default_factory=list)
     drift: DriftResult | None = None
     quality: dict[str, Any] | None = None
@@ -80,7 +82,7 @@ class MonitoringRun:
             "window": {"since": _iso(self.since), "until": _iso(self.until)},
             "records": self.records,
             "rows": self.rows,
-            "problems": len(self.problems),
+            "problems": self.problem_log.total,
             "violations": len(self.violations),
             "dataset_drift": self.drift.dataset_drift if self.drift else None,
             "drift_share": self.drift.share if self.drift else None,
@@ -149,12 +151,14 @@ def run_monitoring(
         until=until,
         variants=[target.variant],
         workers=1 if workers is None else workers_for(workers),
+        meanwhile=load_evidently if report else None,
     )
     summary = parts[0]
     for part in parts[1:]:
         summary.merge(part)
     run.rows, run.records = summary.rows, summary.records
-    run.problems = [asdict(p) for p in sorted(summary.problems, key=lambda p: (p.file, p.line))]
+    run.problem_log = summary.problems
+    run.problems = [asdict(p) for p in summary.problems.examples()]
     run.steps = {"read and parse": summary.seconds.pop("read and parse", 0.0), **summary.seconds}
     run.steps["parts"] = float(len(parts))
     if run.rows:
@@ -295,15 +299,7 @@ def _write(run: MonitoringRun) -> None:
         _write_json(run.folder / "drift.json", run.drift.to_dict())
     if run.quality is not None:
         _write_json(run.folder / "quality.json", run.quality)
-    listed = run.problems[:PROBLEMS_LISTED]
-    reasons = Counter(_reason_kind(p["reason"]) for p in run.problems)
-    detail = {"problem_list": listed, "problem_kinds": dict(reasons.most_common())}
-    _write_json(run.folder / "run.json", {**run.summary(), **detail})
-
-
-def _reason_kind(reason: str) -> str:
-    """A problem's reason without its specifics (row numbers, values), for counting kinds."""
-    return reason.split(":")[0]
+    _write_json(run.folder / "run.json", {**run.summary(), **run.problem_log.to_dict()})
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -323,7 +319,7 @@ def _emit_metrics(settings: Settings, run: MonitoringRun, schedule: str) -> None
         return Datapoint(namespace, metric, dims, bucket, "None", value, 1, value, value)
 
     points = [point(DATA_NAMESPACE, "violations", float(len(run.violations)))]
-    points.append(point(DATA_NAMESPACE, "input_problems", float(len(run.problems))))
+    points.append(point(DATA_NAMESPACE, "input_problems", float(run.problem_log.total)))
     points.append(point(DATA_NAMESPACE, "captured_rows", float(run.rows)))
     for name, distance in (run.quality or {}).get("baseline_drift", {}).items():
         points.append(point(DATA_NAMESPACE, f"feature_baseline_drift_{name}", distance))

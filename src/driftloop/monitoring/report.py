@@ -15,6 +15,11 @@ from driftloop.data.spec import TabularSpec
 from driftloop.workspace import atomic_path
 
 
+def load_evidently() -> None:
+    """Import Evidently (seconds of imports), e.g. while worker processes read a window."""
+    import evidently.presets  # noqa: F401
+
+
 def write_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,

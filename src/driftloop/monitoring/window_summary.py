@@ -3,7 +3,8 @@
 A :class:`WindowSummary` takes the chunks of a window (see
 :func:`driftloop.capture.reader.iter_chunks`) one at a time and keeps only bounded state: the
 statistics' value counts, the constraint checks' counts, model quality's labelled rows and
-binned probabilities, a seeded sample of rows for the report, and the input problems. What it
+binned probabilities, a seeded sample of rows for the report, and the input problems
+(counted, the first few of each file kept, see :mod:`driftloop.monitoring.problems`). What it
 gives equals what the checks give on the whole window: drift is tested on each feature's exact
 value counts (the very state the drift tests read), except for a numeric feature with more than
 ``MAX_DISTINCT`` distinct values, whose counts come from its KLL sketch (the feature is listed
@@ -17,14 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from driftloop.capture.reader import Problem, Window
+from driftloop.capture.reader import Window
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError
 from driftloop.monitoring._stattests import Counts
 from driftloop.monitoring.drift import DriftResult, DriftSettings, drift_of_counts
+from driftloop.monitoring.problems import ProblemLog
 from driftloop.monitoring.quality import QualityTally
 from driftloop.monitoring.reference import ReferenceProfile
 from driftloop.monitoring.sample import RowSample
+from driftloop.validation._columns import ParsedColumns
 from driftloop.validation.streaming_statistics import StatisticsAccumulator
 from driftloop.validation.streaming_verify import ConstraintTally
 
@@ -48,27 +51,29 @@ class WindowSummary:
         self.tally = ConstraintTally(constraints, optional_columns=optional_columns)
         self.quality = quality
         self.sample = RowSample(sample_rows, seed, part)
-        self.problems: list[Problem] = []
+        self.problems = ProblemLog()
         self.records = 0
         self.rows = 0
         self.seconds: dict[str, float] = {}
 
     def add(self, chunk: Window) -> None:
-        self.problems += chunk.problems
+        self.problems.add(chunk.problems)
         self.records += chunk.records
         if not chunk.rows:
             return
         first_row = self.rows
         self.rows += chunk.rows
         started = time.perf_counter()
-        self.statistics.add(chunk.frame)
+        parsed = ParsedColumns(chunk.frame)  # each column parsed once for both checks
+        self.statistics.add(chunk.frame, parsed)
         started = self._lap("statistics", started)
-        self.tally.add(chunk.frame, first_row)
+        self.tally.add(chunk.frame, first_row, parsed)
         started = self._lap("constraints", started)
         if self.quality is not None:
             self.quality.add(chunk)
         started = self._lap("quality", started)
-        self.sample.add(chunk.frame)
+        if self.sample.size:
+            self.sample.add(chunk.frame)
         self._lap("report sample", started)
 
     def _lap(self, step: str, started: float) -> float:
@@ -78,7 +83,7 @@ class WindowSummary:
 
     def merge(self, other: WindowSummary) -> None:
         """Add the summary of the part of the window that follows this one's."""
-        self.problems += other.problems
+        self.problems.merge(other.problems)
         self.records += other.records
         self.rows += other.rows
         self.statistics.merge(other.statistics)

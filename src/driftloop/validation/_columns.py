@@ -78,6 +78,19 @@ class ParsedColumn:
         return texts.to_numpy(dtype=object)
 
 
+class ParsedColumns(dict[str, ParsedColumn]):
+    """The columns of one frame, each parsed when first asked for, so that several checks
+    of a frame parse each column once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__()
+        self.frame = frame
+
+    def __missing__(self, name: str) -> ParsedColumn:
+        column = self[name] = ParsedColumn(self.frame[name])
+        return column
+
+
 def _take(uniques: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
     """``uniques[codes]`` with ``missing`` where the code is -1."""
     taken: np.ndarray = np.append(uniques, np.array([missing], dtype=uniques.dtype))[codes]

@@ -12,13 +12,14 @@ states its ``normalized_rank_error`` (0.0 when exact). Accumulators of disjoint 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftloop.data.spec import TabularSpec
-from driftloop.validation._columns import ParsedColumn
+from driftloop.validation._columns import ParsedColumn, ParsedColumns
 from driftloop.validation.statistics import (
     HISTOGRAM_BUCKETS,
     KLL_PARAMETERS,
@@ -39,13 +40,15 @@ class StatisticsAccumulator:
         self.missing: Counter[str] = Counter()
         self.rows = 0
 
-    def add(self, frame: pd.DataFrame) -> None:
-        """Count one chunk: numeric columns float64 (NaN missing), the others text or None."""
+    def add(self, frame: pd.DataFrame, parsed: Mapping[str, ParsedColumn] | None = None) -> None:
+        """Count one chunk: numeric columns float64 (NaN missing), the others text or None
+        (``parsed`` may hold its columns already parsed, see :class:`ParsedColumns`)."""
         self.rows += len(frame)
+        columns = ParsedColumns(frame) if parsed is None else parsed
         for name, counts in self.numbers.items():
             counts.add(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
         for name, texts in self.texts.items():
-            column = ParsedColumn(frame[name])
+            column = columns[name]
             self.missing[name] += len(column) - int(column.present.sum())
             texts.update({str(k): int(v) for k, v in column.counts.items()})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.validation._columns import ParsedColumn
+from driftloop.validation._columns import ParsedColumn, ParsedColumns
 from driftloop.validation.constraints import check_constraints, monitoring_config
 from driftloop.validation.schema import (
     CATEGORICAL_VALUES_CHECK,
@@ -73,8 +73,15 @@ class ConstraintTally:
         self.present: set[str] = set()
         self.counts: dict[tuple[str, str], _Count] = {}
 
-    def add(self, frame: pd.DataFrame, first_row: int) -> None:
-        """Check one chunk whose first row is row ``first_row`` (0-based) of the window."""
+    def add(
+        self,
+        frame: pd.DataFrame,
+        first_row: int,
+        parsed: Mapping[str, ParsedColumn] | None = None,
+    ) -> None:
+        """Check one chunk whose first row is row ``first_row`` (0-based) of the window
+        (``parsed`` may hold its columns already parsed, see :class:`ParsedColumns`)."""
+        columns = ParsedColumns(frame) if parsed is None else parsed
         if self.column_set is None:
             self.column_set = verify(
                 frame.iloc[:0], self.constraints, optional_columns=self.optional
@@ -85,7 +92,7 @@ class ConstraintTally:
             name = feature["name"]
             if name not in frame.columns or not self._enabled(feature):
                 continue
-            column = ParsedColumn(frame[name])
+            column = columns[name]
             present = int(column.present.sum())
             self._count(name, "completeness", present, column.values[:0], 0)
             if feature["inferred_type"] in NUMERIC_TYPES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class FolderCaptureStore(CaptureStore):
         until: datetime,
         variants: Sequence[str] | None = None,
         workers: int = 1,
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[Any]:
         return fold_folder(
             self.root,
@@ -82,6 +83,7 @@ class FolderCaptureStore(CaptureStore):
             until=until,
             variants=variants,
             workers=workers,
+            meanwhile=meanwhile,
         )
 
     def read_records(
