@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 DRIFTLOOP, CAPTURE, MLFLOW, FLOOR = "driftloop", "driftloop+capture", "mlflow", "floor"
+FLOOR_PROTOCOL = "floor/driftloop-protocol"  # the floor app on driftloop's HTTP protocol
 LOADED_1, LOADED_100, UNLOADED_1 = "1 row, 16 conn", "100 rows, 16 conn", "1 row, 1 conn"
 CASES = (LOADED_1, LOADED_100, UNLOADED_1)
 Best = dict[tuple[str, str], WrkResult]

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from _report import CAPTURE, DRIFTLOOP, FLOOR, MLFLOW
+from _report import CAPTURE, DRIFTLOOP, FLOOR, FLOOR_PROTOCOL, MLFLOW
 from _servers import ServerSpec
 
 MODEL_NAME = "churn-model"
@@ -102,8 +102,10 @@ def server_specs(
     mlflow = [str(bin_dir / "mlflow"), "models", "serve", "-m", model, "--env-manager", "local"]
     mlflow += ["-h", "127.0.0.1", "-p", "{port}", "-w", str(workers)]
     driftloop = [str(bin_dir / "driftloop"), "serve"]
+    protocol = ["--http", "driftloop.serving.protocol:HttpProtocol"]
     return [
         ServerSpec(FLOOR, [*floor, "--no-access-log"]),
+        ServerSpec(FLOOR_PROTOCOL, [*floor, *protocol, "--no-access-log"]),
         ServerSpec(MLFLOW, mlflow),
         ServerSpec(DRIFTLOOP, [*driftloop, "bench", *serve]),
         ServerSpec(CAPTURE, [*driftloop, "bench-capture", *serve]),

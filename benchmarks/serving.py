@@ -109,7 +109,7 @@ class _Bench:
 
     def server(self, spec: ServerSpec, round_: int) -> list[Run]:
         """Start one server, check its answers, warm it up, run every case, stop it."""
-        log = self.ws / "logs" / f"{spec.name}-{round_}.log"
+        log = self.ws / "logs" / f"{spec.name.replace('/', '-')}-{round_}.log"
         runs = []
         with running(spec, cwd=self.ws, log=log, base_env=_env(self.ws)) as url:
             _check(spec.name, url, self.payloads, self.reference)

@@ -77,7 +77,11 @@ def _onnx(estimator: Any) -> Head:
     try:
         graph = to_onnx(estimator, sample, options={id(estimator): {"zipmap": False}})
     except Exception as exc:
-        raise NotApplicable(f"skl2onnx cannot convert {type(estimator).__name__}: {exc}") from None
+        cause = exc.__cause__ or exc  # skl2onnx wraps the reason in a page-long message
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:120]}"
+        raise NotApplicable(
+            f"skl2onnx cannot convert {type(estimator).__name__}: {reason}"
+        ) from None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(graph.SerializeToString(), options)

@@ -85,6 +85,24 @@ def test_capture_lines_equal_the_dumped_record(request_type: str, inference_id: 
         assert line == _dict_record(request, request_type, response, inference_id)
 
 
+def test_each_line_has_its_own_second() -> None:
+    def time_of(when: datetime) -> str:
+        line = capture_record(
+            request=b"1",
+            request_type="text/csv",
+            response=None,
+            response_type="text/csv",
+            event_id="e",
+            inference_id=None,
+            when=when,
+        )
+        return str(json.loads(line)["eventMetadata"]["inferenceTime"])
+
+    later = datetime(2027, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    seen = [time_of(w) for w in (WHEN, WHEN.replace(microsecond=1), later, WHEN)]
+    assert seen == ["2026-03-04T05:06:07Z"] * 2 + ["2027-12-31T23:59:59Z", "2026-03-04T05:06:07Z"]
+
+
 def test_event_ids_are_version_4_uuids() -> None:
     ids = {new_event_id() for _ in range(2000)}
     assert len(ids) == 2000
