@@ -212,3 +212,12 @@ class CloudError(DriftloopError):
     status_code = 502
     exit_code = 13
     code = "cloud_error"
+
+
+class StoreUnavailable(DriftloopError):
+    """A workspace store (a SQLite file) is locked by another process, corrupt or cannot be
+    opened; the message names the file and what to do."""
+
+    status_code = 503
+    exit_code = 14
+    code = "store_unavailable"

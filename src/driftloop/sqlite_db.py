@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from driftloop.errors import DriftloopError
+from driftloop.errors import DriftloopError, StoreUnavailable
 
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's lock before giving up."""
@@ -32,7 +32,7 @@ _CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _UNUSABLE = {3, 8, 10, 13, 14}  # PERM, READONLY, IOERR, FULL, CANTOPEN
 
 
-def fault(path: Path, exc: BaseException, waited: float | None = None) -> DriftloopError | None:
+def fault(path: Path, exc: BaseException, waited: float | None = None) -> StoreUnavailable | None:
     """The one-sentence error for ``exc`` met on the SQLite file ``path``, when it is a locked
     (after ``waited`` seconds, default :data:`BUSY_TIMEOUT_S`, 0 when unknown), corrupt or
     unusable file; None for any other error."""
@@ -61,7 +61,7 @@ def fault(path: Path, exc: BaseException, waited: float | None = None) -> Driftl
         )
     else:
         return None
-    return DriftloopError(message, details={"file": str(path), "problem": kind})
+    return StoreUnavailable(message, details={"file": str(path), "problem": kind})
 
 
 def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
@@ -95,7 +95,7 @@ def reported(path: Path, waited: float | None = None) -> Iterator[None]:
 
 
 def _locked(exc: BaseException) -> bool:
-    cause = exc.__cause__ if isinstance(exc, DriftloopError) else exc
+    cause = exc.__cause__ if isinstance(exc, StoreUnavailable) else exc
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
@@ -111,7 +111,7 @@ def retry_locked(step: Callable[[], object]) -> None:
         try:
             step()
             return
-        except (sqlite3.OperationalError, DriftloopError) as exc:
+        except (sqlite3.OperationalError, StoreUnavailable) as exc:
             if not _locked(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(_PAUSE_S)
@@ -192,7 +192,7 @@ def connect(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
     """An autocommit connection to ``path`` in WAL mode, after running the ``schema`` statements.
 
     The parent folder is created. Transactions are the caller's (``BEGIN IMMEDIATE``). A locked,
-    corrupt or unusable file raises :class:`~driftloop.errors.DriftloopError` naming it, here or
+    corrupt or unusable file raises :class:`~driftloop.errors.StoreUnavailable` naming it, here or
     from any later statement.
     """
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from driftloop.workspace import Workspace
 from tests.unit.cli.test_alarms_cli import put
 from tests.unit.core.test_faults_sqlite import GARBAGE, held, truncate_to_first_page
 
-EXIT = 1  # DriftloopError's exit code
+EXIT = 14  # StoreUnavailable's exit code
 CORRUPT_TAIL = "restore it from a backup, or move it aside and driftloop starts an empty one"
 
 COMMANDS = {

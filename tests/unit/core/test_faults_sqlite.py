@@ -20,7 +20,7 @@ from driftloop.alarms.definition import AlarmDefinition, parse_alarm
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.config import RetrainSettings
-from driftloop.errors import DriftloopError
+from driftloop.errors import StoreUnavailable
 from driftloop.events.delivery_db import DeliveryDb
 from driftloop.metrics.base import Datapoint
 from driftloop.owner import Owner
@@ -158,7 +158,7 @@ def test_a_store_locked_past_the_busy_timeout_is_one_sentence_and_writes_nothing
     before = store.read(tmp_path)
     with held(path):
         started = time.monotonic()
-        with pytest.raises(DriftloopError) as found:
+        with pytest.raises(StoreUnavailable) as found:
             store.write(tmp_path, 2)
         waited = time.monotonic() - started
         assert store.read(tmp_path) == before  # WAL: readers carry on meanwhile
@@ -187,7 +187,7 @@ def test_a_corrupt_store_is_one_sentence_and_left_as_it_was(
         truncate_to_first_page(path)
     before = path.read_bytes()
     for use in (store.read, lambda root: store.write(root, 2)):
-        with pytest.raises(DriftloopError) as found:
+        with pytest.raises(StoreUnavailable) as found:
             use(tmp_path)
         message = found.value.message
         assert message.startswith(f"{path} is not a readable SQLite database (")
@@ -202,7 +202,7 @@ def test_a_corrupt_store_is_one_sentence_and_left_as_it_was(
 def test_a_store_that_cannot_be_opened_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "metrics.db"
     path.mkdir()  # a folder where the file should be
-    with pytest.raises(DriftloopError, match=r"cannot be opened or written \(") as found:
+    with pytest.raises(StoreUnavailable, match=r"cannot be opened or written \(") as found:
         SqliteMetricStore(path).put_metric_data([_point(1)])
     assert found.value.message.startswith(str(path))
 
@@ -217,7 +217,7 @@ def test_locked_schema_setup_gives_up_after_the_busy_timeout_not_per_attempt(
         db.execute("CREATE TABLE t (a)")
     with held(path):
         started = time.monotonic()
-        with pytest.raises(DriftloopError, match="is locked by another process"):
+        with pytest.raises(StoreUnavailable, match="is locked by another process"):
             sqlite_db.connect(path, ["CREATE TABLE IF NOT EXISTS t (a)"])
         assert time.monotonic() - started < 3
 
