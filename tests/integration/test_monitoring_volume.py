@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -13,14 +14,25 @@ import pandas as pd
 import pytest
 
 from driftloop.capture import parallel
-from driftloop.capture.reader import Problem, Window, folder_files, iter_chunks, read_window
+from driftloop.capture.reader import (
+    Problem,
+    Window,
+    folder_files,
+    iter_chunks,
+    read_window,
+    row_keys,
+)
 from driftloop.capture.writer import CaptureWriter, capture_record
 from driftloop.config import DriftSettings
 from driftloop.data.spec import ColumnSpec, TabularSpec
+from driftloop.monitoring import container
+from driftloop.monitoring.container import Contract
 from driftloop.monitoring.drift import detect_drift
+from driftloop.monitoring.problems import LISTED_PER_FILE, ProblemLog
 from driftloop.monitoring.reference import ReferenceProfile
 from driftloop.monitoring.sample import RowSample
 from driftloop.monitoring.window_summary import WindowSummary
+from driftloop.retraining.data import labelled_chunks, labelled_rows
 from driftloop.validation import compute_statistics, verify
 from driftloop.validation.baseline import write_baseline
 from driftloop.validation.streaming_statistics import StatisticsAccumulator
@@ -199,3 +211,101 @@ def test_row_sample_is_bounded_seeded_and_uniform() -> None:
     assert len(first.frame) == 1000 and first.seen == 100_000
     assert first.frame.equals(second.frame)
     assert abs(first.frame["v"].mean() - 50_000) < 3_000
+
+
+def test_labelled_traffic_by_chunks_is_the_whole_windows(capture: Path) -> None:
+    whole = _whole(capture)
+    keys = row_keys(whole)
+    labels = {
+        key: i % 2 for i, key in enumerate(keys) if i % 3 == 0
+    }  # some rows of many-row records too
+    labels[keys[0] + "#no-such-row"] = 1
+    expected = labelled_rows(whole, labels, SPEC)
+    found = labelled_chunks(_chunks(capture, 500), labels, SPEC)
+    assert len(expected) == len({k for k in keys if k in labels}) > 1000
+    pd.testing.assert_frame_equal(found, expected)
+    empty = labelled_chunks(_chunks(capture, 500), {}, SPEC)
+    assert empty.empty and list(empty.columns) == list(expected.columns)
+
+
+def test_problems_are_counted_exactly_and_listed_boundedly(tmp_path: Path) -> None:
+    writer = CaptureWriter(tmp_path, "e")
+    when = T0 + timedelta(minutes=5)
+    good = _line({"x": 1.0, "n": 2, "c": "a"}, 1, when)
+    for i in range(3000):
+        if i % 3 == 0:
+            line = b"not JSON at all\n"
+        elif i % 3 == 1:
+            line = good[: len(good) // 2] + b"\n"  # torn
+        else:
+            line = _line({"x": "lots", "n": 1, "c": "a"}, i, when)  # does not type
+        writer.write("A", line, when)
+        writer.write("A", good, when)
+    writer.close()
+    summaries = []
+    for rows in (100, 4000):
+        summary = WindowSummary(
+            FEATURES, {"features": []}, optional_columns=[], quality=None, sample_rows=0
+        )
+        for chunk in _chunks(tmp_path, rows):
+            summary.add(chunk)
+        summaries.append(summary)
+    log = summaries[0].problems
+    assert log.total == 3000 and summaries[0].records == 6000 and summaries[0].rows == 3000
+    assert dict(log.kinds) == {"not JSON": 2000, "endpointInput": 1000}
+    (path,) = tmp_path.rglob("*.jsonl")
+    name = path.relative_to(tmp_path).as_posix()
+    account = log.to_dict()
+    listed = account["problem_list"]
+    assert len(listed) == LISTED_PER_FILE and [p["line"] for p in listed] == list(
+        range(1, 2 * LISTED_PER_FILE, 2)
+    )
+    assert account["problem_files"] == [
+        {
+            "file": name,
+            "problems": 3000,
+            "listed": LISTED_PER_FILE,
+            "and_more": 3000 - LISTED_PER_FILE,
+        }
+    ]
+    assert summaries[1].problems.to_dict() == account  # however the window is chunked
+    merged = ProblemLog()
+    for part in (summaries[0].problems, summaries[1].problems):
+        merged.merge(part)
+    assert merged.total == 6000 and len(merged.examples()) == LISTED_PER_FILE
+
+
+def test_the_model_monitor_analyzer_reads_its_window_by_chunks(
+    capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _whole(capture)
+    train = whole.frame.assign(y="No").iloc[::2].reset_index(drop=True)
+    baseline = write_baseline(train, SPEC, tmp_path / "baseline")
+    contract = Contract(
+        endpoint="e",
+        schedule="e-monitoring",
+        start=WINDOW[0],
+        end=WINDOW[1],
+        metric_time=WINDOW[0],
+        dataset_source=capture,
+        output_path=tmp_path / "out",
+        baseline_statistics=baseline.statistics_path,
+        baseline_constraints=baseline.constraints_path,
+        publish_metrics=False,
+        ml_output=tmp_path / "ml",
+    )
+    read: list[int] = []
+    real = container.iter_chunks
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Window]:
+        for chunk in real(*args, **{**kwargs, "chunk_rows": 800}):
+            read.append(chunk.rows)
+            yield chunk
+
+    monkeypatch.setattr(container, "iter_chunks", counted)
+    analysis = container.analyze(contract, target="y")
+    assert len(read) > 5 and max(read) < 2000 and sum(read) == whole.rows == analysis.rows
+    expected = verify(whole.frame, baseline.constraints, optional_columns=["y"])["violations"]
+    found = [v for v in analysis.violations if v["constraint_check_type"] != "baseline_drift_check"]
+    assert found == expected
+    assert analysis.problem_log.total == 3 and analysis.summary()["problems"] == 3

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from driftloop.capture.labels import LabelIngest
+from driftloop.capture.labels import LabelIngest, LabelSet
 from driftloop.capture.reader import CHUNK_ROWS, Window
 from driftloop.data.spec import TabularSpec
 
@@ -106,6 +106,7 @@ class LabelStore(ABC):
         """Store labels posted as objects, all or none, as :meth:`put_file` does."""
 
     @abstractmethod
-    def read(self, endpoint: str, *, since: datetime | None = None) -> dict[str, int]:
+    def read(self, endpoint: str, *, since: datetime | None = None) -> LabelSet:
         """Label (0/1) per row key, from labels stored since ``since``; later ones win. Empty
-        when the endpoint has none."""
+        when the endpoint has none. A stored line that cannot be read (torn, corrupt) is
+        skipped and listed in the result's ``skipped`` with its file and line."""

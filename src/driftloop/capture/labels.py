@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from driftloop.capture.layout import hour_folders, hour_of, utc
+from driftloop.capture.reader import Problem
 from driftloop.capture.writer import utcnow
 from driftloop.data.spec import TabularSpec
 from driftloop.errors import DataError, NotFoundError
@@ -96,13 +97,11 @@ def ingest_label_records(
     return store_labels(endpoint, labels, "request", _writer(workspace))
 
 
-def read_labels(
-    workspace: Workspace, endpoint: str, *, since: datetime | None = None
-) -> dict[str, int]:
+def read_labels(workspace: Workspace, endpoint: str, *, since: datetime | None = None) -> LabelSet:
     """Label per id (0/1) from files ingested in hours ending after ``since``; later ones win."""
     folder = labels_root(workspace) / safe_name(endpoint, "endpoint")
     if not folder.is_dir():
-        return {}
+        return LabelSet()
     hours = hour_folders(folder, utc(since) if since else None, None)
     paths = (path for hour in hours for path in sorted(hour.glob("*.jsonl")))
     return labels_in((str(path), path.read_bytes()) for path in paths)
@@ -139,18 +138,33 @@ def record_labels(records: list[dict[str, Any]], spec: TabularSpec) -> Labels:
     return _checked(enumerate(records, 1), spec, "request")
 
 
-def labels_in(files: Iterable[tuple[str, bytes]]) -> dict[str, int]:
+class LabelSet(dict[str, int]):
+    """Label (0/1) per id, and the stored lines that could not be read (:attr:`skipped`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[Problem] = []
+        """Each unreadable line (a torn or corrupt one) with its file, line and reason."""
+
+
+def labels_in(files: Iterable[tuple[str, bytes]]) -> LabelSet:
     """Label per id of ground-truth files ``(name, content)`` in time order; later ones win.
 
     Lines not written by :func:`store_labels` (Model Monitor's, say) are fully checked: a bad
-    one raises :class:`DataError` naming ``name:line``.
+    one is skipped and listed in :attr:`LabelSet.skipped` with ``name`` and its line, never
+    lost silently.
     """
-    labels: dict[str, int] = {}
+    labels = LabelSet()
     for name, content in files:
         for number, line in enumerate(content.splitlines(), 1):
-            if line.strip():
-                key, label = _stored(line) or _checked_line(line, number, name)
-                labels[key] = label
+            if not line.strip():
+                continue
+            try:
+                key, label = _stored(line) or _checked_line(line)
+            except DataError as exc:
+                labels.skipped.append(Problem(name, number, f"label line: {exc.message}"))
+                continue
+            labels[key] = label
     return labels
 
 
@@ -165,9 +179,10 @@ def _stored(line: bytes) -> tuple[str, int] | None:
     return (key, label) if type(key) is str and key and key == key.strip() else None
 
 
-def _checked_line(line: bytes, number: int, name: str) -> tuple[str, int]:
+def _checked_line(line: bytes) -> tuple[str, int]:
     """Any other ground-truth line (from Model Monitor, say), fully checked."""
-    ((key, (label, _)),) = _checked(_jsonl_lines([(number, line)]), None, name).items()
+    ((_, record),) = _jsonl_lines([(1, line)])
+    key, label, _ = _entry(record, None)
     return key, label
 
 

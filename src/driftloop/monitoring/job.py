@@ -156,6 +156,7 @@ def run_monitoring(
     summary = parts[0]
     for part in parts[1:]:
         summary.merge(part)
+    summary.problems.add(labels.skipped)  # unreadable label lines: reported, never lost
     run.rows, run.records = summary.rows, summary.records
     run.problem_log = summary.problems
     run.problems = [asdict(p) for p in summary.problems.examples()]

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,14 +60,30 @@ class RetrainRows:
 def labelled_rows(window: Window, labels: dict[str, int], spec: TabularSpec) -> pd.DataFrame:
     """The window's labelled rows (features, target text, key, capture time), each key once
     (its earliest capture), ordered by capture time then key."""
+    return labelled_chunks([window], labels, spec)
+
+
+def labelled_chunks(
+    chunks: Iterable[Window], labels: dict[str, int], spec: TabularSpec
+) -> pd.DataFrame:
+    """:func:`labelled_rows` of a window read as a stream of chunks (see
+    :meth:`~driftloop.capture.base.CaptureStore.read_chunks`): only each chunk's labelled rows
+    are kept, so memory follows the labels, not the window."""
+    parts = [_labelled(chunk, labels, spec) for chunk in chunks]
+    kept = [part for part in parts if len(part)] or parts[:1]
+    rows = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    rows = rows.sort_values([TIME, KEY], kind="stable")
+    return rows.drop_duplicates(subset=KEY, keep="first").reset_index(drop=True)
+
+
+def _labelled(window: Window, labels: dict[str, int], spec: TabularSpec) -> pd.DataFrame:
     truth = row_labels(window, labels)
     chosen = truth >= 0
     rows = window.frame.loc[chosen, spec.features].reset_index(drop=True)
     rows[spec.target] = [spec.label(bool(y)) for y in truth[chosen]]
     rows[KEY] = np.array(row_keys(window), dtype=object)[chosen]
     rows[TIME] = window.times[chosen]
-    rows = rows.sort_values([TIME, KEY], kind="stable")
-    return rows.drop_duplicates(subset=KEY, keep="first").reset_index(drop=True)
+    return rows
 
 
 def new_rows(rows: pd.DataFrame, champion_cut: Cut | None) -> int:

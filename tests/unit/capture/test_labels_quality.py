@@ -19,7 +19,7 @@ from driftloop.capture.labels import (
     labels_root,
     read_labels,
 )
-from driftloop.capture.reader import Window, read_window, row_keys
+from driftloop.capture.reader import Problem, Window, read_window, row_keys
 from driftloop.capture.writer import CaptureWriter
 from driftloop.errors import ConfigError, DataError, NotFoundError
 from driftloop.monitoring.quality import (
@@ -273,9 +273,11 @@ def test_ground_truth_dropped_into_the_folder_is_read_and_checked(workspace: Wor
     ]
     (hour / "00-00-000-upload.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert read_labels(workspace, ENDPOINT) == {"e1": 1, "e2": 0}
-    (hour / "59-00-000-broken.jsonl").write_text('{"groundTruthData": {"data": "1"}}\n')
-    with pytest.raises(DataError, match=r"59-00-000-broken.jsonl:1: no eventMetadata"):
-        read_labels(workspace, ENDPOINT)
+    broken = hour / "59-00-000-broken.jsonl"
+    broken.write_text('{"groundTruthData": {"data": "1"}}\n')
+    labels = read_labels(workspace, ENDPOINT)
+    assert labels == {"e1": 1, "e2": 0}
+    assert labels.skipped == [Problem(str(broken), 1, "label line: no eventMetadata object")]
 
 
 def test_quality_below_validation_by_more_than_the_tolerance_is_a_violation() -> None:

@@ -24,6 +24,7 @@ from driftloop.capture.base import CaptureStore, LabelStore
 from driftloop.capture.labels import (
     LabelIngest,
     Labels,
+    LabelSet,
     file_labels,
     labels_in,
     record_labels,
@@ -127,7 +128,7 @@ class S3LabelStore(LabelStore):
     ) -> LabelIngest:
         return self._store(endpoint, record_labels(records, spec), "request")
 
-    def read(self, endpoint: str, *, since: datetime | None = None) -> dict[str, int]:
+    def read(self, endpoint: str, *, since: datetime | None = None) -> LabelSet:
         root = f"{GROUND_TRUTH}/{endpoint}/"
         names = hour_files((key[len(root) :] for key in self.bucket.keys(root)), since)
         return labels_in((self.bucket.uri(root + n), self.bucket.get(root + n)) for n in names)

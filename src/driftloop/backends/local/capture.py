@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.capture.base import CaptureStore, Fold, LabelStore
-from driftloop.capture.labels import LabelIngest, ingest_label_records, ingest_labels, read_labels
+from driftloop.capture.labels import (
+    LabelIngest,
+    LabelSet,
+    ingest_label_records,
+    ingest_labels,
+    read_labels,
+)
 from driftloop.capture.parallel import fold_folder
 from driftloop.capture.reader import (
     CHUNK_ROWS,
@@ -107,5 +113,5 @@ class FolderLabelStore(LabelStore):
     ) -> LabelIngest:
         return ingest_label_records(self.workspace, endpoint, records, spec)
 
-    def read(self, endpoint: str, *, since: datetime | None = None) -> dict[str, int]:
+    def read(self, endpoint: str, *, since: datetime | None = None) -> LabelSet:
         return read_labels(self.workspace, endpoint, since=since)
