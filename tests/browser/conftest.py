@@ -71,13 +71,18 @@ def browser(playwright: Any) -> Iterator[Any]:
 
 @dataclass
 class Tab:
-    """A browser tab, the console errors it logged, the dialogs it showed and how the next
-    confirmation is answered."""
+    """A browser tab, the console errors it logged, the dialogs it showed, how the next
+    confirmation is answered and the requests it made."""
 
     page: Any
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     accept: bool = True
+    requests: list[tuple[str, bool]] = field(default_factory=list)
+    """Every request the tab made: its URL and whether it was a live update."""
+
+    def on_request(self, request: Any) -> None:
+        self.requests.append((request.url, "x-console-partial" in request.headers))
 
     def on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
@@ -98,6 +103,7 @@ def tab(browser: Any) -> Iterator[Tab]:
     found.page.on("console", found.on_console)
     found.page.on("pageerror", lambda exc: found.errors.append(str(exc)))
     found.page.on("dialog", found.on_dialog)
+    found.page.on("request", found.on_request)
     yield found
     found.page.close()
 

@@ -3,6 +3,7 @@ live updates, approval with the button, broken and empty states, and access off 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,22 +18,72 @@ import pytest
 from driftloop.alarms.definition import AlarmDefinition
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
+from driftloop.data.generator import generate
+from driftloop.demo import DemoReport
 from driftloop.demo.endpoint import EndpointProcess, free_port
-from driftloop.metrics.base import Datapoint
+from driftloop.serving.endpoint_config import Fault
 from tests.browser.conftest import POLL_S, Tab, start_console
+from tests.servers import post
 from tests.workspaces import service_env
 
 pytestmark = pytest.mark.slow
 LIVE_S = 4 * POLL_S + 4  # a poll, the event snapshot's refresh, and slack for a busy machine
 PAGES = {
-    "/": ["Overview", "churn", "champion", "v2", "churn-data-drift"],
-    "/endpoints/churn": ["Endpoint churn", "Requests per", "AllTraffic", "drift: MonthlyCharges"],
-    "/models": ["Versions", "v1", "v2", "champion"],
-    "/models/2": ["Gate report", "Lineage", "pipeline run"],
-    "/monitoring": ["Drift per feature", "MonthlyCharges", "CompletedWithViolations"],
-    "/alarms": ["churn-data-drift", "ALARM", "Alarm history", "Events", "Notifications"],
-    "/pipelines": ["Deployments", "rolled_back", "Pipeline runs", "ingest", "completed"],
+    "/": [
+        "Overview",
+        "churn",
+        "health",
+        "champion",
+        "challenger",
+        "v2",
+        "requests, last hour",
+        "p99 latency",
+        "open alarms",
+        "churn-data-drift",
+        "last monitoring",
+        "deployment",
+    ],
+    "/endpoints/churn": [
+        "Endpoint churn",
+        "Requests per",
+        "Model latency",
+        "Errors per",
+        "AllTraffic",
+        "drift: MonthlyCharges",
+        "deploy v2",
+        "Endpoint config",
+        "weight",
+        "capture on",
+    ],
+    "/models": ["Versions", "v1", "v2", "champion", "Approved"],
+    "/models/2": ["Metrics", "roc_auc", "Gate report", "Lineage", "pipeline run", "snapshot"],
+    "/monitoring": [
+        "Drift per feature",
+        "MonthlyCharges",
+        "labelled vs estimated",
+        "CompletedWithViolations",
+        "violations",
+    ],
+    "/alarms": [
+        "churn-data-drift",
+        "ALARM",
+        "Alarm history",
+        "Events",
+        "detail-type",
+        "Notifications",
+        "All deliveries",
+        "Retries and dead letters",
+    ],
+    "/pipelines": [
+        "Deployments",
+        "rolled_back",
+        "Pipeline runs",
+        "ingest",
+        "cache hits",
+        "completed",
+    ],
 }
+CHARTS = {"/": "svg.spark", "/endpoints/churn": "svg.chart", "/monitoring": "svg.chart"}
 
 
 def _url(server: EndpointProcess, path: str) -> str:
@@ -62,10 +113,19 @@ def test_each_page_loads_without_errors_and_shows_the_loop(
     for wanted in PAGES[path]:
         assert wanted.lower() in text, (path, wanted)
     assert "traceback" not in text
+    if path in CHARTS:
+        assert tab.page.locator(CHARTS[path]).count() >= 2, path
     name = path.strip("/").replace("/", "-") or "overview"
     tab.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    tab.page.wait_for_timeout(1000 * POLL_S * 1.5)  # one live update, still without errors
+    tab.page.wait_for_timeout(1000 * POLL_S * 2.5)  # live updates, still without errors
     assert tab.errors == []
+    assert (_url(console, path), True) in tab.requests  # the page re-fetched itself
+    offsite = [
+        url
+        for url, _ in tab.requests
+        if not url.startswith((console.url + "/", "data:"))  # data: is inline
+    ]
+    assert offsite == []  # everything it needs is served by the console: it works offline
 
 
 def test_the_training_plots_from_mlflow_load(console: EndpointProcess, tab: Tab) -> None:
@@ -105,11 +165,33 @@ def test_a_new_event_appears_live(console: EndpointProcess, loop: Settings, tab:
 
 
 def test_an_alarm_turns_to_alarm_live_while_latency_goes_up(
-    console: EndpointProcess, loop: Settings, tab: Tab
+    console: EndpointProcess, loop: Settings, kept: DemoReport, tab: Tab
 ) -> None:
     stores = Backends.from_settings(loop)
-    dims = {"EndpointName": "churn", "VariantName": "AllTraffic"}
-    alarm = AlarmDefinition.model_validate(
+    original = stores.endpoints.get("churn")
+    dims = {"EndpointName": "churn", "VariantName": original.variants[0].name}
+    stores.alarms.put(_latency_alarm(dims))
+    tab.page.goto(_url(console, "/"))
+    _wait_text(tab, "churn-data-drift")
+    assert "console-latency" not in _text(tab)  # not firing yet
+    slow = [v.model_copy(update={"fault": Fault(delay_ms=100)}) for v in original.variants]
+    stores.endpoints.save(original.model_copy(update={"variants": tuple(slow)}))
+    try:
+        assert kept.endpoint_url is not None
+        bucket = _slow_period(kept.endpoint_url, stores, dims)
+    finally:
+        stores.endpoints.save(original)
+    stores.alarms.evaluate(datetime.fromtimestamp(bucket + 11, tz=UTC), ["console-latency"])
+    assert stores.alarms.get("console-latency").state == "ALARM"
+    _wait_text(tab, "console-latency")  # the overview's open alarms, without a reload
+    tab.page.goto(_url(console, "/alarms"))
+    row = tab.page.locator("tr", has=tab.page.locator("#alarm-console-latency"))
+    assert "ALARM" in row.inner_text()
+    assert tab.errors == []
+
+
+def _latency_alarm(dims: dict[str, str]) -> AlarmDefinition:
+    return AlarmDefinition.model_validate(
         {
             "AlarmName": "console-latency",
             "Namespace": "AWS/SageMaker",
@@ -123,29 +205,35 @@ def test_an_alarm_turns_to_alarm_live_while_latency_goes_up(
             "TreatMissingData": "ignore",
         }
     )
-    stores.alarms.put(alarm)
-    tab.page.goto(_url(console, "/"))
-    _wait_text(tab, "churn-data-drift")
-    bucket = int(time.time()) // 10 * 10
-    slow = Datapoint(
-        "AWS/SageMaker",
-        "ModelLatency",
-        dims,
-        bucket,
-        "Microseconds",
-        50 * 80_000.0,
-        50,
-        70_000.0,
-        90_000.0,
-    )
-    stores.metrics.put_metric_data([slow])
-    stores.alarms.evaluate(datetime.fromtimestamp(bucket + 11, tz=UTC), ["console-latency"])
-    assert stores.alarms.get("console-latency").state == "ALARM"
-    _wait_text(tab, "console-latency")  # the overview's open alarms, without a reload
+
+
+def _slow_period(url: str, stores: Backends, dims: dict[str, str], timeout_s: float = 90) -> int:
+    """Requests to the demo's endpoint until the metric store holds a 10-second period of
+    ``dims`` whose average model latency is over 20 ms (the injected delay is live); its
+    start."""
+    row = generate(1, seed=1).drop(columns=["customerID", "Churn"]).to_dict("records")[0]
+    body = json.dumps(row).encode()
+    since = int(time.time()) // 10 * 10
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for _ in range(5):
+            status, _, _ = post(f"{url}/invocations", body, {"content-type": "application/json"})
+            assert status == 200
+        found = stores.metrics.get_metric_data("AWS/SageMaker", "ModelLatency", dims, since=since)
+        slow = [p.timestamp for p in found if p.sum / max(p.count, 1) > 20_000]
+        if slow:
+            return slow[0]
+    raise AssertionError(f"the endpoint's model latency did not go up in {timeout_s:g} s")
+
+
+def test_the_event_stream_filters_by_detail_type(console: EndpointProcess, tab: Tab) -> None:
     tab.page.goto(_url(console, "/alarms"))
-    assert "console-latency" in _text(tab)
-    row = tab.page.locator("tr", has=tab.page.locator("#alarm-console-latency"))
-    assert "ALARM" in row.inner_text()
+    tab.page.select_option("select[name=type]", "Deployment Step")
+    with tab.page.expect_navigation():
+        tab.page.click("form.filters button[type=submit]")
+    assert "type=Deployment+Step" in tab.page.url
+    kinds = tab.page.locator("#events table tbody tr td:nth-child(3)").all_inner_texts()
+    assert kinds and set(kinds) == {"Deployment Step"}
     assert tab.errors == []
 
 
