@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from driftloop.serving.lingering import LingeringTransport
 
 log = logging.getLogger("driftloop.serving")
-CLOSE = (b"connection", b"close")
+TICK_S = 0.2  # how often a worker looks for connections past their deadline
 
 
 @dataclass(frozen=True)
@@ -52,22 +53,32 @@ def use_deadlines(deadlines: Deadlines) -> None:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header and body deadlines and a lingering close."""
+    """uvicorn's httptools protocol with header and body deadlines and a lingering close.
+
+    A request costs a few attribute writes: deadlines are timestamps, and one sweep per event
+    loop (:class:`_Sweeper`) expires them, instead of a timer per request."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.app = _quiet_disconnects(self.app)
         self._deadlines = _deadlines
-        self._timer: asyncio.TimerHandle | None = None
+        self.due = math.inf  # when the phase below expires (the loop's clock)
+        self._phase = ""  # "headers", "body" or "" (none running)
         self._begun = False  # a request's first byte arrived, its headers not yet all
+        self._reading: RequestResponseCycle | None = None  # the cycle whose body is awaited
+        self._keep_alive = True  # that cycle's own keep-alive, while its body arrives
+        self._stopping = False
         self._conn: LingeringTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._conn = LingeringTransport(transport, self._linger_instead)
         super().connection_made(self._conn)
-        self._arm(self._deadlines.header_s, self._headers_late)
+        _Sweeper.of(self.loop).add(self)
+        self._wait("headers", self._deadlines.header_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        _Sweeper.of(self.loop).live.discard(self)
+        self._phase, self.due = "", math.inf
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -80,64 +91,69 @@ class HttpProtocol(HttpToolsProtocol):
         if self._conn is not None and self._conn.lingering:
             self._conn.close()  # the client is done sending: the linger is over
 
+    def shutdown(self) -> None:
+        self._stopping = True
+        super().shutdown()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._begun = True
-        if self._timer is None:
-            self._arm(self._deadlines.header_s, self._headers_late)
+        if not self._phase:
+            self._wait("headers", self._deadlines.header_s)
 
     def on_headers_complete(self) -> None:
         self._begun = False
-        self._disarm()
+        self._phase, self.due = "", math.inf
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        if self.cycle is not None and not self.cycle.more_body:
-            self._disarm()
+        cycle = self._reading
+        if cycle is not None and cycle is self.cycle:
+            cycle.keep_alive = self._keep_alive and not self._stopping
+            self._reading = None
+            self._phase, self.due = "", math.inf
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         if cycle.more_body:
-            self._arm(self._deadlines.body_s, lambda: self._body_late(cycle))
-        super()._start_asgi_task(cycle, _guarded(cycle, app))
+            # Until the body is in, an answer (a 413 from Content-Length) closes the
+            # connection: uvicorn then says so in the answer and closes, which lingers.
+            self._reading, self._keep_alive = cycle, cycle.keep_alive
+            cycle.keep_alive = False
+            self._wait("body", self._deadlines.body_s)
+        super()._start_asgi_task(cycle, app)
 
     def _linger_instead(self) -> bool:
         """Whether a close should linger: the request's body is still arriving (an early
         answer). The deadlines stop; lingering has its own bounds."""
         if self.cycle is None or not self.cycle.more_body:
             return False
-        self._disarm()
+        self._phase, self.due = "", math.inf
         return True
 
-    def _arm(self, delay_s: float, callback: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(delay_s, callback)
+    def _wait(self, phase: str, limit_s: float) -> None:
+        self._phase, self.due = phase, self.loop.time() + limit_s
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _headers_late(self) -> None:
-        self._timer = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined request waits for the one before it: its deadline starts again.
-            self._arm(self._deadlines.header_s, self._headers_late)
-        elif self._begun:
-            self._time_out("headers", self._deadlines.header_s)
-        else:
-            self._close_now()
-
-    def _body_late(self, cycle: RequestResponseCycle) -> None:
-        self._timer = None
-        if self.flow.read_paused and cycle is self.cycle:
-            # The app has not taken what arrived (a model still loading): not the client's
-            # delay, so the deadline starts again.
-            self._arm(self._deadlines.body_s, lambda: self._body_late(cycle))
-        elif cycle is self.cycle and cycle.more_body and not cycle.response_started:
-            self._time_out("body", self._deadlines.body_s)
-        elif cycle.more_body:
-            self._close_now()
+    def expire(self) -> None:
+        """The sweep found this connection past its deadline."""
+        phase, self._phase, self.due = self._phase, "", math.inf
+        if phase == "headers":
+            if self.cycle is not None and not self.cycle.response_complete:
+                # A pipelined request waits for the one before it: its deadline starts again.
+                self._wait("headers", self._deadlines.header_s)
+            elif self._begun:
+                self._time_out("headers", self._deadlines.header_s)
+            else:
+                self._close_now()  # it sent nothing
+        elif phase == "body" and self._reading is not None:
+            if self.flow.read_paused:
+                # The app has not taken what arrived (a model still loading): not the
+                # client's delay, so the deadline starts again.
+                self._wait("body", self._deadlines.body_s)
+            elif not self._reading.response_started:
+                self._time_out("body", self._deadlines.body_s)
+            else:
+                self._close_now()
 
     def _time_out(self, part: str, limit_s: float) -> None:
         message = f"the request's {part} did not arrive within {limit_s:g} s"
@@ -152,26 +168,53 @@ class HttpProtocol(HttpToolsProtocol):
         return self._conn.real if self._conn is not None else self.transport
 
 
-def _guarded(cycle: RequestResponseCycle, app: ASGI3Application) -> ASGI3Application:
-    """The app with ``connection: close`` on an answer sent before the body arrived, and quiet
-    about the client disconnect that follows a deadline (or a client leaving mid-body)."""
+class _Sweeper:
+    """One per event loop: every ``TICK_S`` while connections are open, expires those past
+    their deadline."""
 
-    async def guarded(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        async def closing_send(message: Any) -> None:
-            if message["type"] == "http.response.start" and cycle.more_body:
-                headers = list(message.get("headers", []))
-                if CLOSE not in headers:
-                    message = {**message, "headers": [*headers, CLOSE]}
-            await send(message)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.live: set[HttpProtocol] = set()
+        self.ticking = False
 
+    @staticmethod
+    def of(loop: asyncio.AbstractEventLoop) -> _Sweeper:
+        sweeper = _SWEEPERS.get(loop)
+        if sweeper is None:
+            sweeper = _SWEEPERS[loop] = _Sweeper(loop)
+        return sweeper
+
+    def add(self, connection: HttpProtocol) -> None:
+        self.live.add(connection)
+        if not self.ticking:
+            self.ticking = True
+            self.loop.call_later(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        for connection in [c for c in self.live if c.due <= now]:
+            connection.expire()
+        self.ticking = bool(self.live)
+        if self.ticking:
+            self.loop.call_later(TICK_S, self._tick)
+
+
+_SWEEPERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _quiet_disconnects(app: ASGI3Application) -> ASGI3Application:
+    """The app, with a client gone mid-body (or cut at its deadline) one log line, not a
+    traceback: nothing went wrong in the server."""
+
+    async def quiet(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         try:
-            await app(scope, receive, closing_send)
+            await app(scope, receive, send)
         except ClientDisconnect:
-            if not cycle.disconnected:
-                raise
             log.info("client left before sending the whole request body")
 
-    return guarded
+    return quiet
 
 
 def _timeout_answer(message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -83,6 +83,18 @@ def _read_all(sock: socket.socket) -> bytes:
     return b"".join(parts)
 
 
+def _response(sock: socket.socket) -> bytes:
+    """One whole answer on a kept-alive connection (headers, then content-length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    size = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < size:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def _timed(port: int, send: bytes) -> tuple[bytes, float]:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         started = time.monotonic()
@@ -98,12 +110,38 @@ def test_keep_alive_requests_pass_untouched() -> None:
                 head = f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
                 sock.sendall(head.encode() + body)
                 time.sleep(DEADLINE_S * 1.5)  # idle between requests is keep-alive's business
-                answers.append(sock.recv(65536))
+                answers.append(_response(sock))
             return answers
 
     first, second = _served(client)
     assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"abc")
     assert second.startswith(b"HTTP/1.1 200") and second.endswith(b"defg")
+
+
+def test_a_body_in_pieces_within_the_deadline_keeps_the_connection() -> None:
+    def client(port: int) -> list[bytes]:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc")
+            time.sleep(DEADLINE_S / 2)
+            sock.sendall(b"def")
+            first = _response(sock)
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\ngh")
+            return [first, _response(sock)]
+
+    first, second = _served(client)
+    assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"abcdef")
+    assert b"connection: close" not in first
+    assert second.startswith(b"HTTP/1.1 200") and second.endswith(b"gh")
+
+
+def test_pipelined_requests_are_all_answered() -> None:
+    one = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n"
+    last = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nz"
+    received, _ = _served(lambda port: _timed(port, one + b"x" + one + b"y" + last))
+    assert received.count(b"HTTP/1.1 200") == 3
+    assert (
+        received.index(b"\r\n\r\nx") < received.index(b"\r\n\r\ny") < received.index(b"\r\n\r\nz")
+    )
 
 
 def test_partial_headers_get_a_408_at_the_deadline() -> None:
