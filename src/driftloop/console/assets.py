@@ -50,6 +50,7 @@ cursor:pointer}
 button.approve{border-color:#16a34a;color:#166534}button.reject{border-color:#dc2626;color:#991b1b}
 .filters{display:flex;gap:8px;align-items:center;margin-bottom:8px;flex-wrap:wrap}
 .filters input,.filters select{font:inherit;padding:2px 6px}
+.filters a.on{font-weight:600;text-decoration:none;color:#111827}
 pre{white-space:pre-wrap;font-size:12px;background:#f9fafb;padding:6px;border-radius:4px;margin:0}
 .muted{color:#6b7280}
 .plots{display:flex;flex-wrap:wrap;gap:8px}.plots figure{margin:0}

@@ -15,7 +15,9 @@ from driftloop.console.traffic import NAMESPACE, RANGES, Window, period_for
 from driftloop.console.view import LoopView
 
 MAX_SPAN = RANGES["7d"]
-MIN_SPAN = RANGES["15m"]
+MIN_SPAN = 120
+ROOM = 0.05
+"""Room left before the first datapoint, as a share of the window."""
 LIVE_S = 600
 """Traffic newer than this keeps the window's end at now."""
 REMEMBER_S = 60
@@ -23,13 +25,17 @@ DAY = 86400
 
 
 def fitted(extent: tuple[float, float] | None, now: float | None = None) -> Window:
-    """The window over ``extent`` (first and last traffic bucket), ending now while traffic
-    is recent, between 15 minutes and 7 days long, in at most about 100 periods (see
-    :func:`~driftloop.console.traffic.period_for`); the last 15 minutes when there is no
-    traffic."""
+    """The window over ``extent`` (first and last traffic bucket) with a little room before
+    the first, ending now while traffic is recent, between 2 minutes and 7 days long, in at
+    most about 100 periods (see :func:`~driftloop.console.traffic.period_for`); the last 15
+    minutes when there is no traffic."""
     now = time.time() if now is None else now
-    first, last = extent if extent is not None else (now, now)
-    end = now if now - last < LIVE_S else last + 10  # a bucket spans 10 s
+    if extent is None:
+        quiet = Window.of("15m", now)
+        return Window(quiet.start, quiet.end, quiet.period, "auto")
+    first, last = extent
+    end = last + 10 if now - last >= LIVE_S else max(now, last + 10)  # a bucket is 10 s
+    first -= ROOM * (end - first)
     span = min(max(end - first, MIN_SPAN), MAX_SPAN)
     period = period_for(span)
     stop = -(-int(end) // period) * period
