@@ -17,7 +17,7 @@ import pytest
 
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.backends.local.registry import MlflowRegistry
-from driftloop.capture.labels import ingest_labels
+from driftloop.capture.labels import ingest_labels, labels_root
 from driftloop.capture.writer import CaptureWriter
 from driftloop.config import Settings, load_settings
 from driftloop.data.generator import generate
@@ -165,9 +165,18 @@ def test_empty_window_and_bad_lines_are_reported_not_fatal(trained: Settings) ->
     hour = since.strftime("%Y/%m/%d/%H")
     broken = trained.workspace.capture / "churn" / "AllTraffic" / hour / "broken.jsonl"
     broken.write_text('not json\n{"captureData": {}}\n')
-    run = run_monitoring(trained, "churn", since, _window()[1], report=False)
+    torn = labels_root(trained.workspace) / "churn" / hour / "59-59-000-torn.jsonl"
+    torn.parent.mkdir(parents=True, exist_ok=True)
+    torn.write_text('{"groundTruthData": {"data": "1", "encod')  # a stored label, torn
+    try:
+        run = run_monitoring(trained, "churn", since, _window()[1], report=False)
+    finally:
+        torn.unlink()
     assert run.rows == 50
     assert {p["line"] for p in run.problems if p["file"].endswith("broken.jsonl")} == {1, 2}
+    assert [p["line"] for p in run.problems if p["file"] == str(torn)] == [1]
+    account = json.loads((run.folder / "run.json").read_text())
+    assert account["problems"] == 3 and account["problem_kinds"]["label line"] == 1
 
 
 def test_monitor_and_labels_commands(trained: Settings, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Writes, under ``<workspace>/monitoring/<endpoint>/<run id>/`` (and, on aws, the 
 ``s3://<bucket>/<prefix>/monitoring/<endpoint>/<run id>/``): ``statistics.json`` of the window,
 ``constraint_violations.json`` against the model version's baseline (``baseline_drift_check``
 included), ``drift.json``, ``quality.json`` (measured with late labels, or estimated), the
-Evidently ``report.html`` and ``run.json`` (summary and every input problem with file and line).
+Evidently ``report.html`` and ``run.json`` (summary; every input problem of the capture and of
+the stored labels counted by kind and file, the first ones of each file with their line).
 Datapoints go to the metric store and a "Monitoring Run Completed" event to the event log.
 """
 
