@@ -2,18 +2,20 @@
 
 Parses capture files of the data-capture layout ``{endpoint}/{variant}/YYYY/MM/DD/HH/*.jsonl``
 (SageMaker's format, see :mod:`driftloop.capture.writer`) from wherever a store keeps them: the
-store feeds :func:`parse_window` (or :func:`records_in`) ``(variant, name, lines)`` of each file
-in an hour overlapping ``[since, until)``, and only records whose ``eventMetadata.inferenceTime``
-falls inside it are kept. :func:`read_window` feeds it a capture folder. Request bodies are
-split into rows by the endpoint's own codec helpers, then typed in bulk: rows of many records go
-through one :class:`RowReader` call per chunk, and only a chunk that fails is re-read record by
-record, so a bad record costs its chunk a second pass and never drops good rows. Every line that
+store feeds :func:`parse_window` (or :func:`records_in`) ``(variant, name, blocks)`` of each
+file in an hour overlapping ``[since, until)``, and only records whose
+``eventMetadata.inferenceTime`` falls inside it are kept. :func:`read_window` feeds it a
+capture folder. Request bodies are split into rows by the endpoint's own codec helpers, then
+typed in bulk: rows of many records go through one :class:`RowReader` call per chunk, and only a
+chunk that fails is re-read record by record, so a bad record costs its chunk a second pass and
+never drops good rows. Every line that
 cannot be used becomes a :class:`Problem` naming the file and line.
 
-Lines are taken in blocks: a block's lines are parsed together and the records of the shape the
-endpoint writes (one JSON object per request, JSON answer) go through one bulk path; any other
-record, and any line the bulk path cannot vouch for, is read on its own by the general path, so
-both give the same rows and the same problems. :func:`iter_chunks` yields the window as a stream
+Lines are taken in blocks of about :data:`BLOCK_BYTES`: the records of the shape the endpoint
+writes (one JSON object per request, JSON answer) go through one column-wise bulk path
+(:mod:`driftloop.capture._uniform`, Arrow's JSON reader); any other record, and any line the bulk
+path cannot vouch for, is read on its own by the general path, so both give the same rows and
+the same problems. :func:`iter_chunks` yields the window as a stream
 of windows of at most ``chunk_rows`` rows each, so nothing has to hold the whole window.
 """
 
@@ -161,7 +163,7 @@ def iter_pieces(
     until: datetime,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[Window]:
-    """:func:`iter_chunks` of pieces of files: ``(variant, name, lines, first line number)``."""
+    """:func:`iter_chunks` of pieces of files: ``(variant, name, blocks, first line number)``."""
     since, until = utc(since), utc(until)
     if until <= since:
         raise ConfigError(f"the window ends ({until:%Y-%m-%dT%H:%M:%S}) before it starts")
