@@ -75,6 +75,8 @@ class Warmup:
 
     def _run(self) -> None:
         try:
+            self.view.events()  # the stream, read once, is kept out of the collector's
+            self.view.settle()  # sight before the pages allocate (see LoopView.settle)
             for render in PAGES:
                 _warm_page(render, Ctx(self.view))
             for version in _newest_versions(self.view):

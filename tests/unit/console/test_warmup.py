@@ -63,7 +63,7 @@ def test_ping_is_503_until_warm_then_the_first_page_is_served_warm(
         held.set()
         _until(lambda: client.get("/ping").status_code == 200)
         reads, settles = loop_view.reads, loop_view.settles
-        assert reads == 1 and settles == 1  # the warm-up read the stream, then settled
+        assert reads == 1 and settles == 2  # the warm-up read the stream, settled twice
         page = client.get("/")
         assert page.status_code == 200 and "Overview" in page.text
         assert app.state.warmup.cold_pages == 0  # it did not wait for the warm-up
