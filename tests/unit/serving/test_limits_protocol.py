@@ -229,3 +229,19 @@ def test_lingering_stops_at_its_time_bound(monkeypatch: pytest.MonkeyPatch) -> N
             return time.monotonic() - started
 
     assert 0.4 < _served(client) < 3
+
+
+def test_lingering_stops_at_its_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lingering, "LINGER_MAX_BYTES", 1024 * 1024)
+
+    def client(port: int) -> int:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"POST /no HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n")
+            sent = 0
+            with pytest.raises(OSError):  # cut off after about a megabyte, well before 30 s
+                while sent < 200 * 1024 * 1024:
+                    sock.sendall(b"1" * 65536)
+                    sent += 65536
+            return sent
+
+    assert _served(client) < 20 * 1024 * 1024
