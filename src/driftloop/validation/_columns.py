@@ -31,15 +31,25 @@ class ParsedColumn:
         """True where a value is given (not None, NaN or blank)."""
         return self._codes >= 0
 
+    @property
+    def codes(self) -> npt.NDArray[np.intp]:
+        """Each row's position among the distinct values, -1 where missing."""
+        return self._codes
+
     @cached_property
-    def numbers(self) -> pd.Series:
-        """Values as float64; NaN where missing, not a number, or not finite."""
+    def unique_numbers(self) -> npt.NDArray[np.float64]:
+        """The distinct values as float64 (NaN where not a finite number), in code order."""
         uniques = self._uniques
         if not pd.api.types.is_numeric_dtype(uniques):
             uniques = pd.to_numeric(uniques, errors="coerce")
-        parsed = uniques.to_numpy(dtype="float64", na_value=np.nan)
+        parsed: npt.NDArray[np.float64] = uniques.to_numpy(dtype="float64", na_value=np.nan)
         parsed[~np.isfinite(parsed)] = np.nan
-        return pd.Series(_take(parsed, self._codes, np.nan), dtype="float64")
+        return parsed
+
+    @cached_property
+    def numbers(self) -> pd.Series:
+        """Values as float64; NaN where missing, not a number, or not finite."""
+        return pd.Series(_take(self.unique_numbers, self._codes, np.nan), dtype="float64")
 
     @cached_property
     def is_number(self) -> npt.NDArray[np.bool_]:
@@ -65,6 +75,11 @@ class ParsedColumn:
         counts = np.bincount(self._codes[self.present], minlength=len(self._uniques))
         # Distinct raw values may print alike (1 and 1.0 in an object column): add them up.
         return pd.Series(counts, index=self._unique_texts).groupby(level=0, sort=False).sum()
+
+    @property
+    def unique_texts(self) -> np.ndarray:
+        """The distinct values as text, in code order."""
+        return self._unique_texts
 
     @cached_property
     def _unique_texts(self) -> np.ndarray:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from driftloop.validation._columns import ParsedColumn, ParsedColumns
@@ -58,6 +59,18 @@ class _Count:
 
     def text(self) -> str:
         return ", ".join(f"{value!r} (row {row + 1})" for row, value in self.examples)
+
+
+def _failures(check: Any, column: ParsedColumn, domain: bool) -> pd.Series:
+    """The values of ``column`` (text for a domain check, else numbers) that fail ``check``,
+    indexed by row: the check runs on the distinct values only, then maps back to the rows."""
+    distinct = column.unique_texts if domain else column.unique_numbers
+    failed = check(pd.Series(distinct)).failure_cases
+    if failed is None or failed.empty:
+        return column.values[:0]
+    rows = np.isin(column.codes, failed.index.to_numpy())
+    values = column.text if domain else column.numbers
+    return values[rows]
 
 
 class ConstraintTally:
@@ -106,11 +119,8 @@ class ConstraintTally:
             for check in feature_checks(feature):
                 title = str(check.title)
                 domain = title == CATEGORICAL_VALUES_CHECK
-                failures = check(column.text if domain else column.numbers).failure_cases
                 checked = present if domain else int(column.is_number.sum())
-                empty = column.values[:0]
-                found = empty if failures is None or failures.empty else failures
-                self._count(name, title, checked, found, first_row)
+                self._count(name, title, checked, _failures(check, column, domain), first_row)
 
     def _count(self, name: str, check: str, checked: int, offenders: pd.Series, row: int) -> None:
         self.counts.setdefault((name, check), _Count()).add(checked, offenders, row)
