@@ -111,6 +111,14 @@ class UnsupportedMediaType(DataError):
     code = "unsupported_media_type"
 
 
+class ClientTimeout(DataError):
+    """A client sent a request's headers or body more slowly than `serving.header_timeout` or
+    `serving.body_timeout` allow."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
 class NotAcceptable(DataError):
     """A request asks (Accept) for a response type the endpoint does not write."""
 

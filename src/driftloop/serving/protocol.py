@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from driftloop.errors import ClientTimeout
 from driftloop.serving.lingering import LingeringTransport
 
 log = logging.getLogger("driftloop.serving")
@@ -220,7 +221,7 @@ def _quiet_disconnects(app: ASGI3Application) -> ASGI3Application:
 def _timeout_answer(message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     body = orjson.dumps(
         {
-            "error": {"code": "request_timeout", "message": message, "details": {}},
+            "error": {"code": ClientTimeout.code, "message": message, "details": {}},
             "message": message,
         }
     )

@@ -57,16 +57,18 @@ def invoke_endpoint(
 
 
 def serve_url(cfg: Settings) -> str:
-    """Where ``driftloop serve`` listens by the settings; a wildcard bind is reached on loopback."""
+    """Where ``driftloop serve`` listens by the settings (https when it has a certificate); a
+    wildcard bind is reached on loopback."""
     host = cfg.serving.host
+    scheme = "https" if cfg.serving.tls_certfile else "http"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return f"http://{host}:{cfg.serving.port}"
+        return f"{scheme}://{host}:{cfg.serving.port}"
     if address.is_unspecified:
         address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
     shown = f"[{address}]" if address.version == 6 else str(address)
-    return f"http://{shown}:{cfg.serving.port}"
+    return f"{scheme}://{shown}:{cfg.serving.port}"
 
 
 def _client(cfg: Settings, url: str | None) -> Any:

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
-from driftloop.config import ServingSettings, load_settings
+from driftloop.config import ServingSettings, Settings, load_settings
 from driftloop.errors import ConfigError
+from driftloop.serving.runtime import serve_url
 from driftloop.serving.server import run
 from driftloop.serving.tls import tls_options
 
@@ -205,3 +206,10 @@ def test_tls_does_not_stand_in_for_the_api_key_off_loopback(pki: Pki, home: Path
     serving = settings.serving.model_copy(update={"host": "0.0.0.0", **tls})
     with pytest.raises(ConfigError, match=r"not a loopback address.*api_key"):
         run(settings.model_copy(update={"serving": serving}))
+
+
+def test_the_local_url_of_an_endpoint_with_a_certificate_is_https(pki: Pki) -> None:
+    plain = Settings(serving=ServingSettings(host="0.0.0.0", port=8443))
+    assert serve_url(plain) == "http://127.0.0.1:8443"
+    tls = ServingSettings(host="0.0.0.0", port=8443, tls_certfile=pki.cert, tls_keyfile=pki.key)
+    assert serve_url(Settings(serving=tls)) == "https://127.0.0.1:8443"
