@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,6 +37,7 @@ from driftloop.durations import (
     PositiveDuration,
 )
 from driftloop.errors import ConfigError, first_problem
+from driftloop.names import safe_name
 from driftloop.workspace import Workspace
 
 CONFIG_FILE = "driftloop.toml"
@@ -59,6 +61,17 @@ retrain, so sustained drift keeps retraining (within the cooldown, the daily cap
 ``min_labels``), where an alarm would fire once and stay in ALARM."""
 
 _toml_path: ContextVar[Path | None] = ContextVar("driftloop_toml_path", default=None)
+
+
+def _file_name(value: str) -> str:
+    try:
+        return safe_name(value)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+
+
+FileName = Annotated[str, AfterValidator(_file_name)]
+"""A name that reaches a file, folder or URL path (model, topic): the one pattern of names.py."""
 
 
 class _Section(BaseModel):
@@ -101,7 +114,7 @@ class Subscription(_Section):
 
 
 class Topic(_Section):
-    name: str = Field(min_length=1)
+    name: FileName
     """Topic name that rules and alarms publish to."""
     subscriptions: list[Subscription] = []
     """Where each message published to the topic goes."""
@@ -242,7 +255,7 @@ class TrainingSettings(_Section):
 
 
 class RegistrySettings(_Section):
-    model_name: str = Field(default="churn-model", min_length=1)
+    model_name: FileName = "churn-model"
     """Registered model name in the MLflow registry."""
 
 

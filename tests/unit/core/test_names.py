@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.capture.writer import CaptureWriter
+from driftloop.config import load_settings
 from driftloop.errors import ConfigError
 from driftloop.names import safe_name
 from driftloop.workspace import Workspace
@@ -41,3 +42,16 @@ def test_stores_refuse_them_before_touching_the_disk(tmp_path: Path, name: str) 
     writer.close()
     assert not any(tmp_path.parent.glob("x"))
     assert not (tmp_path / "capture").exists() or not any((tmp_path / "capture").rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize("key", ["registry.model_name", "notifications.topics.0.name"])
+def test_settings_refuse_such_names_at_load_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    if key.startswith("registry"):
+        monkeypatch.setenv("DRIFTLOOP_REGISTRY__MODEL_NAME", "../models")
+    else:
+        monkeypatch.setenv("DRIFTLOOP_NOTIFICATIONS__TOPICS", '[{"name": "a/b"}]')
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert key in refused.value.message and "cannot name a file" in refused.value.message
