@@ -37,15 +37,17 @@ class SystemClock:
 class JumpDetector:
     """Tells, reading after reading, whether the wall clock jumped in between."""
 
-    def __init__(self, clock: Clock, tolerance_s: float = JUMP_TOLERANCE_S) -> None:
-        self.clock, self.tolerance_s = clock, tolerance_s
-        self._last = clock.now().timestamp(), clock.monotonic()
+    def __init__(
+        self, now: datetime, monotonic: float, tolerance_s: float = JUMP_TOLERANCE_S
+    ) -> None:
+        self.tolerance_s = tolerance_s
+        self._last = now.timestamp(), monotonic
 
-    def jumped(self) -> float:
-        """Seconds the wall clock jumped since the previous call (negative: backwards), or 0.0
-        when it moved with the monotonic clock, within the tolerance."""
-        wall, mono = self.clock.now().timestamp(), self.clock.monotonic()
+    def jumped(self, now: datetime, monotonic: float) -> float:
+        """Seconds the wall clock jumped since the previous reading (negative: backwards), or
+        0.0 when it moved with the monotonic clock, within the tolerance."""
+        wall = now.timestamp()
         last_wall, last_mono = self._last
-        self._last = wall, mono
-        jump = (wall - last_wall) - (mono - last_mono)
+        self._last = wall, monotonic
+        jump = (wall - last_wall) - (monotonic - last_mono)
         return jump if abs(jump) > self.tolerance_s else 0.0

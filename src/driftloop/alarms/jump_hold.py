@@ -23,12 +23,13 @@ class JumpHold:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.detector = JumpDetector(clock)
+        self.detector = JumpDetector(clock.now(), clock.monotonic())
         self._until: dict[str, float] = {}  # alarm name -> monotonic seconds
 
     def held(self, alarms: Callable[[], Iterable[AlarmDefinition]]) -> set[str]:
         """Names of the alarms to leave unevaluated now; ``alarms`` is read only after a jump."""
-        jump, now = self.detector.jumped(), self.clock.monotonic()
+        now = self.clock.monotonic()
+        jump = self.detector.jumped(self.clock.now(), now)
         if jump:
             for alarm in alarms():
                 span = (alarm.evaluation_periods + 1) * alarm.period

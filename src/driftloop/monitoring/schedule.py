@@ -4,10 +4,11 @@ Each tick monitors the interval that just ended. A failing run is logged and the
 on; a lock file per endpoint and variant keeps two runs of the same job from overlapping, also
 across processes. Intervals go down to one minute (Model Monitor's shortest is one hour).
 
-A :class:`Cadence` decides when a run is due and which window it reads, so a jump of the wall
-clock neither repeats runs nor stops them: a jump forward gives one run over the whole gap, and
-after a jump backward runs go on every interval of elapsed (monotonic) time, each reading the
-last complete interval by the clock's new reading.
+A :class:`Cadence` decides when a run is due and which window it reads. A run that took longer
+than its interval is caught up one interval at a time; a jump of the wall clock neither repeats
+runs nor stops them: a jump forward gives one run over the whole gap, and after a jump backward
+runs go on every interval of elapsed (monotonic) time, each reading the last complete interval
+by the clock's new reading.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from driftloop.alarms.clock import Clock, SystemClock
+from driftloop.alarms.clock import Clock, JumpDetector, SystemClock
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError
 from driftloop.monitoring.job import MonitoringRun, run_monitoring
@@ -75,22 +76,25 @@ class Cadence:
         """End of the last window monitored (wall clock, a multiple of ``every``)."""
         self.last_run = monotonic
         """When the last run started (monotonic seconds)."""
+        self._jumps = JumpDetector(now, monotonic)
 
     def due(self, now: datetime, monotonic: float) -> tuple[datetime, datetime] | None:
         """The window to monitor now, moving the cadence past it; None when nothing is due.
 
-        Due once a whole interval ended after the last window on the wall clock (after a jump
-        forward: one window over the gap); or, when the wall clock reads earlier than the last
-        window's end, once an interval of monotonic time passed (the last complete interval).
+        Due once a whole interval ended after the last window on the wall clock (the next
+        interval; right after a jump forward, one window over the gap); or, when the wall clock
+        reads earlier than the last window's end, once an interval of monotonic time passed
+        (the last complete interval).
         """
         end = floor_time(now, self.every)
+        jumped = self._jumps.jumped(now, monotonic) > 0
         if end >= self.last_end + self.every:
-            window = self.last_end, end
+            window = self.last_end, (end if jumped else self.last_end + self.every)
         elif end < self.last_end and monotonic - self.last_run >= self.every.total_seconds():
             window = end - self.every, end
         else:
             return None
-        self.last_end, self.last_run = end, monotonic
+        self.last_end, self.last_run = window[1], monotonic
         return window
 
     def wait_s(self, now: datetime, monotonic: float) -> float:

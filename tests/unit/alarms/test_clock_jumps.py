@@ -48,14 +48,27 @@ class FakeClock:
 
 def test_the_detector_tells_a_jump_from_time_passing() -> None:
     clock = FakeClock(START)
-    detector = JumpDetector(clock)
+    detector = JumpDetector(clock.now(), clock.monotonic())
+
+    def reading() -> float:
+        return detector.jumped(clock.now(), clock.monotonic())
+
     clock.advance(600)
-    assert detector.jumped() == 0.0
+    assert reading() == 0.0
     clock.advance(10)
     clock.jump(-HOUR)
-    assert detector.jumped() == -HOUR
+    assert reading() == -HOUR
     clock.jump(2.0)  # an NTP step of two seconds is not a jump
-    assert detector.jumped() == 0.0
+    assert reading() == 0.0
+
+
+def test_a_late_cadence_catches_up_one_interval_at_a_time() -> None:
+    clock = FakeClock(START)
+    cadence = Cadence(timedelta(minutes=1), clock.now(), clock.monotonic())
+    clock.advance(185)  # a run (or a retrain in the same tick) held the schedule up
+    windows = [cadence.due(clock.now(), clock.monotonic()) for _ in range(4)]
+    starts = [START.replace(second=0) + timedelta(minutes=n) for n in range(4)]
+    assert windows == [(a, b) for a, b in itertools.pairwise(starts)] + [None]
 
 
 @pytest.mark.parametrize("jump", [HOUR, -HOUR])
