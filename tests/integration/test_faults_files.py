@@ -13,6 +13,8 @@ import pytest
 from driftloop import sqlite_db
 from driftloop.backends.local.alarms import SqliteAlarmStore
 from driftloop.backends.local.registry import MlflowRegistry
+from driftloop.errors import StoreUnavailable
+from driftloop.training import tracking
 from driftloop.workspace import Workspace
 from tests.unit.cli.test_alarms_cli import put
 from tests.unit.core.test_faults_sqlite import GARBAGE, held, truncate_to_first_page
@@ -108,3 +110,13 @@ def test_mlflows_store_locked_by_another_process_is_one_sentence(home: Path) -> 
         f"error: {home / 'mlflow.db'} is locked by another process: retry when it has finished, "
         "or stop the process holding it\n"
     )
+
+
+def test_training_on_a_garbage_mlflow_store_is_one_sentence(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    workspace.ensure()
+    workspace.mlflow_db.write_bytes(GARBAGE)
+    with pytest.raises(StoreUnavailable, match="is not a readable SQLite database") as refused:
+        tracking.experiment_id(workspace, "churn")
+    assert str(workspace.mlflow_db) in refused.value.message
+    assert workspace.mlflow_db.read_bytes() == GARBAGE

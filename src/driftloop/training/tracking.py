@@ -6,6 +6,7 @@ import logging
 
 import mlflow
 
+from driftloop.sqlite_db import reported
 from driftloop.workspace import Workspace
 
 
@@ -23,8 +24,9 @@ def experiment_id(workspace: Workspace, name: str, artifact_root: str | None = N
     """The id of experiment ``name``, created with its artifacts under ``artifact_root``
     (default: inside the workspace). An existing experiment keeps the location it has."""
     configure(workspace)
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    location = artifact_root or workspace.artifacts.resolve().as_uri()
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    with reported(workspace.mlflow_db, waited=0):  # a damaged store is one sentence, not a trace
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = artifact_root or workspace.artifacts.resolve().as_uri()
+        return str(mlflow.create_experiment(name, artifact_location=location))
