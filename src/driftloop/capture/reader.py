@@ -168,12 +168,19 @@ def iter_pieces(
     if until <= since:
         raise ConfigError(f"the window ends ({until:%Y-%m-%dT%H:%M:%S}) before it starts")
     reader = _Reader(spec, since, until)
+    for variant, name, lines, first in pieces:
+        blocks = reader.read_blocks(lines, name, variant, first, chunk_rows)
+        while _next_paused(blocks, chunk_rows):
+            # the collector runs while the caller holds the chunk: its cycles (frames, say)
+            # are freed chunk by chunk, never held for the whole window
+            yield reader.finish()
+    yield reader.finish()
+
+
+def _next_paused(blocks: Iterator[int], chunk_rows: int) -> bool:
+    """Read blocks, the collector paused, until a chunk is full (True) or none is left."""
     with _collector_paused():
-        for variant, name, lines, first in pieces:
-            for rows in reader.read_blocks(lines, name, variant, first, chunk_rows):
-                if rows >= chunk_rows:
-                    yield reader.finish()
-        yield reader.finish()
+        return any(rows >= chunk_rows for rows in blocks)
 
 
 def records_in(
