@@ -76,8 +76,8 @@ def test_usage_reads_this_process_group_from_proc(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_short_soak_against_a_real_server(tmp_path: Path, telco_csv: Path) -> None:
     report = tmp_path / "soak.json"
-    argv = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--minutes", "1"]
-    argv += ["--period", "20", "--capacity-seconds", "2", "--input-csv", str(telco_csv)]
+    argv = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--minutes", "0.6"]
+    argv += ["--period", "12", "--capacity-seconds", "2", "--input-csv", str(telco_csv)]
     argv += ["--workspace", str(tmp_path / "ws"), "--json", str(report)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=540, cwd=tmp_path)
     server_log = tmp_path / "ws" / "logs" / "soak-server.log"
