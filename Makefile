@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test lint format requirements clean bench bench-serving bench-drift bench-monitoring \
-	bench-loop
+	bench-loop soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-monitoring: $(DEV_STAMP)
 
 bench-loop: $(DEV_STAMP)
 	$(BIN)/python benchmarks/loop.py
+
+# 30 minutes at half capacity with a config swap a minute; not part of `make test` or `make bench`.
+soak: $(DEV_STAMP)
+	$(BIN)/python benchmarks/soak.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts preprocess_telco.py train_model.py deploy.py
