@@ -2,6 +2,7 @@
 
 Routes only translate HTTP. Every error leaves through one envelope,
 ``{"error": {"code", "message", "details"}}``, with boto3's ``x-amzn-ErrorType`` header.
+Invocations take a direct ASGI path to the data plane; everything else is Starlette's routing.
 """
 
 from __future__ import annotations
