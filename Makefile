@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test lint format requirements clean bench bench-serving bench-drift bench-monitoring \
@@ -19,6 +20,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 $(DEV_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	touch $@
 
 demo: $(STAMP)
@@ -40,7 +45,7 @@ test: $(DEV_STAMP) $(CHROMIUM)
 # Benchmarks print their results and never fail on a missed target.
 bench: $(DEV_STAMP) bench-serving bench-drift bench-monitoring bench-loop
 
-bench-serving: $(DEV_STAMP)
+bench-serving: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/serving.py
 
 bench-drift: $(DEV_STAMP)

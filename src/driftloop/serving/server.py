@@ -89,7 +89,7 @@ def _endpoint_plane(settings: Settings, endpoint: str) -> tuple[DataPlane, Model
     cache = ModelCache(stores.registry)
     table = build_table(stores.endpoints.get(endpoint), cache.load)
     metrics = EndpointMetrics(endpoint, stores.metrics)
-    writer = CaptureWriter(ws.capture, endpoint)
+    writer = CaptureWriter(ws.capture, endpoint, events=stores.events)
     max_rows, timeout_s = _limits(settings)
     plane = DataPlane(table, metrics, writer, max_rows=max_rows, timeout_s=timeout_s)
     return plane, cache
