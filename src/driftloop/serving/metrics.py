@@ -70,6 +70,10 @@ OVERHEAD_LATENCY = Histogram(
 )
 
 
+UNSENT_LIMIT = 50_000
+"""Most datapoints a worker keeps while the metric store refuses them (hours of a busy endpoint)."""
+
+
 def _bucket(value: float) -> str:
     return f"{value:.2g}"  # two significant digits: ~5% resolution for percentiles
 
@@ -95,6 +99,7 @@ class EndpointMetrics:
         self.store = store
         self._points: dict[tuple[str, str, int], Datapoint] = {}
         self._children: dict[str, _Children] = {}
+        self._unsent: list[Datapoint] = []  # a failed flush's datapoints, sent with the next
 
     def record(
         self,
@@ -165,10 +170,19 @@ class EndpointMetrics:
         return points
 
     def flush(self) -> int:
-        """Merge the counted datapoints into the metric store; returns how many were written."""
-        points = self.take()
+        """Merge the counted datapoints into the metric store; returns how many were written.
+
+        A store that refuses them (locked, a full disk, a cloud error) keeps nothing of the batch,
+        so the datapoints are kept and sent with the next flush, the newest :data:`UNSENT_LIMIT`
+        of them at most; the error is raised for the caller to log."""
+        points = self._unsent + self.take()
+        self._unsent = []
         if self.store is not None and points:
-            self.store.put_metric_data(points)
+            try:
+                self.store.put_metric_data(points)
+            except Exception:
+                self._unsent = points[-UNSENT_LIMIT:]
+                raise
         return len(points)
 
 

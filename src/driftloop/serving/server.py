@@ -172,7 +172,7 @@ async def _flush_loop(plane: DataPlane, every_s: float) -> None:
         try:
             await asyncio.to_thread(plane.metrics.flush)
         except Exception:
-            log.exception("metric flush failed; will retry")
+            log.exception("metric flush failed; its datapoints are kept and sent with the next one")
 
 
 def app_factory() -> Starlette:

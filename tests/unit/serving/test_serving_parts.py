@@ -12,9 +12,10 @@ import pytest
 
 from driftloop.backends.local.metrics import SqliteMetricStore
 from driftloop.capture.writer import CaptureWriter, capture_record
-from driftloop.errors import ConfigError, NotFoundError
+from driftloop.errors import ConfigError, NotFoundError, StoreUnavailable
 from driftloop.events.log import read_events
 from driftloop.serving.endpoint_config import EndpointConfig, Variant
+from driftloop.serving.metrics import EndpointMetrics
 from driftloop.workspace import Workspace
 from tests.workspaces import endpoint_store
 
@@ -136,3 +137,21 @@ def test_endpoint_store_revisions_and_errors(tmp_path: Path) -> None:
         EndpointConfig(name="x", model_name="m", variants=(Variant(name="A", model="1", weight=0),))
     with pytest.raises(ValueError):
         Variant(name="bad name!", model="1")
+
+
+def test_datapoints_a_store_refused_are_sent_with_the_next_flush(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.db"
+    path.mkdir()  # a folder where the store's file should be: every write is refused
+    store = SqliteMetricStore(path)
+    metrics = EndpointMetrics("churn", store)
+    series = ("AWS/SageMaker", "Invocations", {"EndpointName": "churn", "VariantName": "A"})
+    for _ in range(3):
+        metrics.record("A", 200, model_us=100.0, total_us=150.0, model_error=False)
+    with pytest.raises(StoreUnavailable):
+        metrics.flush()
+    path.rmdir()
+    metrics.record("A", 500, model_us=None, total_us=10.0, model_error=True)
+    metrics.flush()
+    assert sum(point.count for point in store.get_metric_data(*series)) == 4  # none lost
+    metrics.flush()
+    assert sum(point.count for point in store.get_metric_data(*series)) == 4  # none doubled
