@@ -30,6 +30,7 @@ from driftloop.alarms.jump_hold import JumpHold
 from driftloop.backends.catalog import Backends
 from driftloop.config import Settings
 from driftloop.deploy.journal import recover
+from driftloop.errors import StoreUnavailable
 from driftloop.events.handlers import default_handlers
 from driftloop.monitoring.schedule import Cadence, run_locked
 from driftloop.retraining.retrain import (
@@ -109,6 +110,8 @@ class Agent:
         for step in (self._recover, self._alarms, self._schedules, self._deliver, self._prune):
             try:
                 step(now)
+            except StoreUnavailable as exc:  # a locked or damaged file: one line, not a trace
+                log.error("agent step %s failed; continuing: %s", step.__name__, exc.message)
             except Exception:
                 log.exception("agent step %s failed; continuing", step.__name__)
 

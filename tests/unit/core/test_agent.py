@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,3 +51,16 @@ def test_tick_survives_failures_runs_due_schedules_and_prunes(
     stop = threading.Event()
     stop.set()
     agent.run(stop)  # returns at once when asked to stop
+
+
+def test_a_damaged_store_is_one_log_line_per_step_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(home=tmp_path / "ws")
+    agent = Agent(settings)
+    settings.workspace.alarms_db.write_bytes(b"not a database at all" * 100)
+    with caplog.at_level(logging.ERROR, logger="driftloop"):
+        agent.tick()
+    failed = [r for r in caplog.records if "_alarms failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is None
+    assert str(settings.workspace.alarms_db) in failed[0].getMessage()
