@@ -96,8 +96,10 @@ def show_run(run: MonitoringRun) -> None:
         console.print(
             f"[yellow]skipped[/] {problem['file']}:{problem['line']}: {problem['reason']}"
         )
-    if len(run.problems) > 10:
-        console.print(f"[yellow]... and {len(run.problems) - 10} more input problems (run.json)[/]")
+    shown = len(run.problems[:10])
+    if run.problem_log.total > shown:
+        more = run.problem_log.total - shown
+        console.print(f"[yellow]... and {more} more input problems (run.json)[/]")
     console.print(
         f"{summary['status']}: {run.rows} rows from {run.records} records of "
         f"{run.endpoint}/{run.variant} (v{run.version}) in {run.seconds:.1f} s -> {run.folder}"

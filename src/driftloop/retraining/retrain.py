@@ -39,7 +39,7 @@ from driftloop.registry.base import (
     UNTIL_TAG,
     ModelRegistry,
 )
-from driftloop.retraining.data import Cut, labelled_rows, new_rows, split_rows
+from driftloop.retraining.data import Cut, labelled_chunks, new_rows, split_rows
 from driftloop.retraining.ledger import COMPLETED, FAILED, Claim, Ledger
 from driftloop.retraining.pipeline import run_retraining
 from driftloop.training.metrics import evaluate
@@ -155,10 +155,10 @@ def labelled_traffic(
 ) -> pd.DataFrame:
     """Labelled captured rows of ``[since, until)`` (``since`` None: all captured history),
     each once, in capture-time order (see :mod:`driftloop.retraining.data`)."""
-    window = stores.capture.read_window(
+    chunks = stores.capture.read_chunks(
         target.endpoint, target.spec, since=since or EPOCH, until=until
     )
-    return labelled_rows(window, stores.labels.read(target.endpoint), target.spec)
+    return labelled_chunks(chunks, stores.labels.read(target.endpoint), target.spec)
 
 
 def _lineage(
