@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -12,6 +15,7 @@ import typer
 from rich.table import Table
 
 from driftloop.cli._context import console, settings
+from driftloop.config import Settings, find_config_file
 from driftloop.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -112,14 +116,44 @@ def rules_delete_cmd(ctx: typer.Context, name: str = typer.Argument(...)) -> Non
     console.print(f"deleted rule {name}")
 
 
-def agent_cmd(ctx: typer.Context) -> None:
+def agent_cmd(
+    ctx: typer.Context,
+    console_port: int | None = typer.Option(
+        None,
+        "--console",
+        metavar="PORT",
+        min=1,
+        max=65535,
+        help="Also serve the web console on this loopback port while the agent runs.",
+    ),
+) -> None:
     """Evaluate alarms, run scheduled monitoring and deliver events until SIGTERM or Ctrl-C."""
     from driftloop.agent import Agent
 
+    cfg = settings(ctx)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Agent(settings(ctx)).run(stop)
+    web = None if console_port is None else _start_console(ctx, cfg, console_port)
+    try:
+        Agent(cfg).run(stop)
+    finally:
+        if web is not None:
+            web.terminate()
+            web.wait(timeout=30)
+
+
+def _start_console(ctx: typer.Context, cfg: Settings, port: int) -> subprocess.Popen[bytes]:
+    """``python -m driftloop.console`` on ``port`` over the agent's settings, stopping by itself
+    if the agent dies without stopping it."""
+    env = {**os.environ, "DRIFTLOOP_HOME": str(cfg.workspace.root)}
+    config = find_config_file(ctx.find_root().obj.get("config"))
+    if config is not None:
+        env["DRIFTLOOP_CONFIG"] = str(config.resolve())
+    command = [sys.executable, "-m", "driftloop.console", "--port", str(port)]
+    command += ["--stop-with", str(os.getpid())]
+    console.print(f"console on http://127.0.0.1:{port} (ready once /ping answers 200)")
+    return subprocess.Popen(command, env=env)
 
 
 def register(root: typer.Typer) -> None:
