@@ -95,6 +95,19 @@ def _assert_same(bulk: Window, lines: Window) -> None:
     np.testing.assert_array_equal(bulk.probabilities, lines.probabilities)
 
 
+def _good_record() -> bytes:
+    """One usual capture record (a JSON request and answer), as the endpoint writes it."""
+    return capture_record(
+        request=orjson.dumps(GOOD),
+        request_type="application/json",
+        response=b'{"predictions": [{"probability": 0.5}]}',
+        response_type="application/json",
+        event_id="g",
+        inference_id=None,
+        when=WHEN,
+    )
+
+
 @given(
     runs=st.lists(st.tuples(records() | capture_lines(), st.integers(1, 40)), max_size=8),
     good=st.integers(0, 60),
@@ -106,15 +119,7 @@ def test_bulk_and_line_by_line_reading_agree(
 ) -> None:
     """Runs of like lines, so that pieces of the bulk path read (and others are refused)."""
     lines = [line for line, times in runs for _ in range(times)]
-    plain = capture_record(
-        request=orjson.dumps(GOOD),
-        request_type="application/json",
-        response=b'{"predictions": [{"probability": 0.5}]}',
-        response_type="application/json",
-        event_id="g",
-        inference_id=None,
-        when=WHEN,
-    ).rstrip(b"\n")
+    plain = _good_record().rstrip(b"\n")
     content = b"\n".join([plain] * good + lines) + ending
     bulk = _read(content)
     with pytest.MonkeyPatch.context() as patch:
@@ -124,15 +129,7 @@ def test_bulk_and_line_by_line_reading_agree(
 
 
 def test_a_torn_line_deep_in_a_block_costs_its_neighbours_nothing() -> None:
-    good = capture_record(
-        request=orjson.dumps(GOOD),
-        request_type="application/json",
-        response=b'{"predictions": [{"probability": 0.5}]}',
-        response_type="application/json",
-        event_id="g",
-        inference_id=None,
-        when=WHEN,
-    )
+    good = _good_record()
     lines = [good] * 5000
     lines[3210] = good[:40] + b"\n"
     lines[4000] = good.replace(b'\\"c\\":\\"a\\"', b'\\"c\\":[1]')
