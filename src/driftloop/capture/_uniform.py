@@ -102,12 +102,16 @@ class UniformRecords:
         """The uniform records among the ``count`` lines of ``block`` (each ends in a newline)."""
         if not self.enabled or count == 0:
             return Found(others=list(range(count)))
-        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
-        starts = np.r_[0, ends[:-1] + 1]
-        bom = _BOM in block
+        bom = _BOM[:1] in block and _BOM in block  # one byte is found far faster
+        ends: np.ndarray | None = None  # line ends, found only when a piece is refused
 
         def parse(start: int, stop: int) -> pa.Table:
-            piece = block if stop - start == count else block[starts[start] : ends[stop - 1] + 1]
+            nonlocal ends
+            piece = block
+            if stop - start != count:
+                if ends is None:
+                    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+                piece = block[ends[start - 1] + 1 if start else 0 : ends[stop - 1] + 1]
             if bom and _BOM in piece:
                 raise _Refused
             return _read(piece, stop - start, self.record_options)
@@ -287,19 +291,36 @@ def _json_text(payload: pa.Array) -> np.ndarray:
 def _framed(texts: pa.Array) -> np.ndarray:
     """Texts that open with ``{``, close with ``}`` and hold no line break: one JSON object
     per line at most, so a piece of them that reads as one row per line is one row each."""
-    framed = pc.and_(pc.starts_with(texts, "{"), pc.ends_with(texts, "}"))
-    breaks = pc.or_(pc.match_substring(texts, "\n"), pc.match_substring(texts, "\r"))
-    return _mask(pc.and_(framed, pc.invert(breaks)))
+    framed = _mask(pc.and_(pc.starts_with(texts, "{"), pc.ends_with(texts, "}")))
+    if _has_breaks(texts):  # rare: only then is each text searched
+        breaks = pc.or_(pc.match_substring(texts, "\n"), pc.match_substring(texts, "\r"))
+        framed &= ~_mask(breaks)
+    return framed
+
+
+def _has_breaks(texts: pa.Array) -> bool:
+    """Whether any of ``texts`` holds a line break: one search of their bytes at once."""
+    data = _data_of(texts)[0].tobytes()
+    return b"\n" in data or b"\r" in data
+
+
+def _data_of(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of ``texts`` end to end, and the offsets of the texts in the array's buffer
+    (the first at ``offsets[0]``, the end at ``offsets[-1]``)."""
+    if len(texts) == 0 or texts.buffers()[2] is None:
+        return np.empty(0, np.uint8), np.zeros(1, np.int64)
+    wide = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data, offsets
 
 
 def _lines_of(texts: pa.Array) -> bytes:
     """Non-null texts as newline-ended lines of one buffer."""
     if len(texts) == 0:
         return b""
-    wide = pa.types.is_large_string(texts.type)
-    offsets = np.frombuffer(texts.buffers()[1], np.int64 if wide else np.int32)
-    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
-    data = np.frombuffer(texts.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    data, offsets = _data_of(texts)
     return np.insert(data, offsets[1:] - offsets[0], 10).tobytes()
 
 
