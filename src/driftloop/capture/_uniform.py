@@ -316,12 +316,14 @@ def _data_of(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data, offsets
 
 
-def _lines_of(texts: pa.Array) -> bytes:
-    """Non-null texts as newline-ended lines of one buffer."""
+def _lines_of(texts: pa.Array) -> pa.Buffer:
+    """Non-null texts as newline-ended lines of one buffer (Arrow appends the newlines)."""
     if len(texts) == 0:
-        return b""
-    data, offsets = _data_of(texts)
-    return np.insert(data, offsets[1:] - offsets[0], 10).tobytes()
+        return pa.py_buffer(b"")
+    end, newline = pa.scalar("", texts.type), pa.scalar("\n", texts.type)
+    lines = pc.binary_join_element_wise(texts, end, newline)  # each text, a newline, ""
+    data, _offsets = _data_of(lines)
+    return pa.py_buffer(data)
 
 
 def _typed_text(

@@ -1,5 +1,5 @@
-"""Which captured bodies the bulk path may read as one JSON line each: the fast search of all
-their bytes at once answers exactly as a search of each body would."""
+"""Which captured bodies the bulk path may read as one JSON line each (the fast search of all
+their bytes at once answers exactly as a search of each body would), and the lines it makes."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def test_a_break_in_one_body_rejects_that_body_alone() -> None:
     texts = ['{"a":1}', '{"b":\n2}', None, '{"c":\r3}', '{"d":4}']
     assert _uniform._framed(pa.array(texts)).tolist() == [True, False, False, False, True]
     assert _uniform._framed(pa.array([None, None], pa.string())).tolist() == [False, False]
+
+
+@given(texts=st.lists(st.text(max_size=5), max_size=10), start=st.integers(0, 10))
+@FUZZ
+def test_bodies_become_one_newline_ended_line_each(texts: list[str], start: int) -> None:
+    for kind in (pa.string(), pa.large_string()):
+        part = pa.array(texts, kind).slice(start)
+        expected = "".join(t + "\n" for t in texts[start:]).encode()
+        assert _uniform._lines_of(part).to_pybytes() == expected
