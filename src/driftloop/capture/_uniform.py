@@ -138,19 +138,19 @@ class UniformRecords:
         # whole seconds outside the window: skipped, like the general path skips them
         others = np.flatnonzero(~usable & ~(whole & ~inside))
         rows = np.flatnonzero(usable)
-        bodies = pc.struct_field(request, "data").take(rows)
+        bodies = _take(pc.struct_field(request, "data"), rows)
         typed = self._bodies(bodies)
-        answers = pc.struct_field(answer, "data").take(rows)
+        answers = _take(pc.struct_field(answer, "data"), rows)
         proba, answered = self._answers(answers, no_answer[rows])
         good = typed[0] & answered
         taken = rows[good]
         others = np.sort(np.r_[others, rows[~good]])
-        times = pc.cast(second.take(taken), pa.timestamp("s")).to_numpy(zero_copy_only=False)
+        times = pc.cast(_take(second, taken), pa.timestamp("s")).to_numpy(zero_copy_only=False)
         return Found(
             others=(others + first).tolist(),
             lines=taken + first,
-            inference_ids=pc.struct_field(meta, "inferenceId").take(taken).to_pylist(),
-            event_ids=pc.struct_field(meta, "eventId").take(taken).to_pylist(),
+            inference_ids=_take(pc.struct_field(meta, "inferenceId"), taken).to_pylist(),
+            event_ids=_take(pc.struct_field(meta, "eventId"), taken).to_pylist(),
             times=times.astype("datetime64[s]"),
             proba=proba[good],
             numeric=typed[1][good],
@@ -164,7 +164,7 @@ class UniformRecords:
         numeric = np.full((n, len(self.numeric)), np.nan)
         texts = [np.full(n, None, dtype=object) for _ in self.categorical]
         rows = np.flatnonzero(ok)
-        chosen = bodies.take(rows)
+        chosen = _take(bodies, rows)
 
         def parse(start: int, stop: int) -> pa.Table:
             return _read(
@@ -217,7 +217,7 @@ class UniformRecords:
         proba = np.full(n, np.nan)
         ok = none.copy()
         rows = np.flatnonzero(~none & _framed(answers))
-        chosen = answers.take(rows)
+        chosen = _take(answers, rows)
 
         def parse(start: int, stop: int) -> pa.Table:
             return _read(
@@ -271,6 +271,11 @@ def _pieces(
                 middle = (start + stop) // 2
                 todo += [(middle, stop), (start, middle)]
     return done
+
+
+def _take(array: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``array``'s items at ``rows`` (ascending): the array itself, uncopied, when that is all."""
+    return array if len(rows) == len(array) else array.take(rows)
 
 
 def _mask(values: Any) -> np.ndarray:
