@@ -56,7 +56,7 @@ def _boosted_version(workspace: Path) -> int | None:
 
     if not (workspace / "mlflow.db").exists():
         return None
-    client = MlflowClient(tracking_uri(workspace))
+    client = MlflowClient(tracking_uri(workspace), registry_uri=tracking_uri(workspace))
     versions = client.search_model_versions(f"name='{MODEL_NAME}'")
     boosted = [int(v.version) for v in versions if v.tags.get("candidate") in BOOSTED]
     return max(boosted, default=None)

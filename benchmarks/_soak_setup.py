@@ -26,7 +26,8 @@ class Swap:
 def _challenger_version(workspace: Path) -> int | None:
     from mlflow import MlflowClient
 
-    client = MlflowClient(_setup.tracking_uri(workspace))
+    uri = _setup.tracking_uri(workspace)
+    client = MlflowClient(uri, registry_uri=uri)
     versions = client.search_model_versions(f"name='{_setup.MODEL_NAME}'")
     found = [int(v.version) for v in versions if v.tags.get("candidate") == CHALLENGER]
     return max(found, default=None)

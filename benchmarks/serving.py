@@ -143,9 +143,11 @@ def _measure(args: argparse.Namespace, specs: list[ServerSpec], ws: Path) -> lis
 
 
 def _env(ws: Path) -> dict[str, str]:
-    """The caller's environment without DRIFTLOOP_* settings, pointed at the workspace."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    env.update(DRIFTLOOP_HOME=str(ws), MLFLOW_TRACKING_URI=_setup.tracking_uri(ws))
+    """The caller's environment without DRIFTLOOP_* or MLFLOW_* settings (MLflow exports its
+    URIs to the environment of whoever set them), pointed at the workspace."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLOOP_", "MLFLOW_"))}
+    uri = _setup.tracking_uri(ws)
+    env.update(DRIFTLOOP_HOME=str(ws), MLFLOW_TRACKING_URI=uri, MLFLOW_REGISTRY_URI=uri)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 
