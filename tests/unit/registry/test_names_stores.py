@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from driftloop.backends.catalog import Backends
 from driftloop.backends.local.notifications import TopicNotifier
@@ -60,10 +61,14 @@ def test_rule_names_and_notify_topics_are_refused(tmp_path: Path, name: str) -> 
 @pytest.mark.parametrize("name", BAD)
 def test_topics_are_refused_before_any_subscription_is_tried(tmp_path: Path, name: str) -> None:
     subscription = {"protocol": "file", "endpoint": "notes.jsonl"}
+    with pytest.raises(ValidationError, match="cannot name a file"):  # refused in the settings
+        NotificationSettings.model_validate(
+            {"topics": [{"name": name, "subscriptions": [subscription]}]}
+        )
     settings = NotificationSettings.model_validate(
-        {"topics": [{"name": name or "x", "subscriptions": [subscription]}]}
+        {"topics": [{"name": "x", "subscriptions": [subscription]}]}
     )
-    notifier = TopicNotifier(settings, Workspace(tmp_path))
+    notifier = TopicNotifier(settings, Workspace(tmp_path))  # and by name when published
     with pytest.raises(ConfigError, match=SENTENCE) as found:
         notifier.publish(name, "subject", "message")
     one_sentence(found.value, "topic", name)
