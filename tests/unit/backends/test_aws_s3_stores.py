@@ -21,7 +21,7 @@ from driftloop.backends.aws.snapshots import S3SnapshotStore
 from driftloop.capture.writer import capture_record
 from driftloop.config import Settings, load_settings
 from driftloop.data.spec import ColumnSpec, TabularSpec
-from driftloop.errors import CloudError, DataError, NotFoundError
+from driftloop.errors import CloudError, NotFoundError
 
 BUCKET, PREFIX = "driftloop-unit", "team/churn"
 SPEC = TabularSpec(
@@ -120,8 +120,9 @@ def test_labels_are_model_monitor_ground_truth(settings: Settings, s3: Any) -> N
     assert store.read("churn") == {"r2": 0, "r1": 1}
     assert store.read("churn", since=datetime(2021, 1, 1, tzinfo=UTC)) == {"r1": 1}
     s3.put_object(Bucket=BUCKET, Key=f"{old}/zz.jsonl", Body=b'{"groundTruthData": {}}\n')
-    with pytest.raises(DataError, match=rf"s3://{BUCKET}/{old}/zz.jsonl:1"):
-        store.read("churn")
+    labels = store.read("churn")  # a bad line is skipped and named, the others still read
+    assert labels == {"r2": 0, "r1": 1}
+    assert [(p.file, p.line) for p in labels.skipped] == [(f"s3://{BUCKET}/{old}/zz.jsonl", 1)]
 
 
 def test_a_missing_bucket_is_named(settings: Settings, s3: Any) -> None:
