@@ -161,7 +161,7 @@ def test_a_silent_connection_is_closed_without_an_answer() -> None:
 def test_a_partial_body_gets_a_408_and_the_app_no_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="driftloop.serving")  # whatever an earlier test left
     head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"
     received, took = _served(lambda port: _timed(port, head))
     assert received.startswith(b"HTTP/1.1 408 ") and b"body" in received
