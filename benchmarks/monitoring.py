@@ -344,9 +344,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--records", type=int, nargs="+", default=[1_000_000], help="captured records (1M)"
     )
-    parser.add_argument(
-        "--workers", type=int, help="processes reading the capture (default: one per core)"
-    )
+    parser.add_argument("--workers", type=int, help="processes reading the capture (default: one)")
     parser.add_argument("--workspace", type=Path, help="reuse this workspace folder")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--run-window", nargs=2, help=argparse.SUPPRESS)  # one measured run
