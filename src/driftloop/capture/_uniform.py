@@ -55,7 +55,8 @@ _RECORD = pa.schema(
         ),
     ]
 )
-_READ = pj.ReadOptions(use_threads=False, block_size=1 << 30)
+# Arrow parses blocks of this size on its own threads (one per core)
+_READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)
 _ANSWER = pa.schema([("predictions", pa.list_(pa.struct([("probability", pa.float64())])))])
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow.json as pj
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -112,16 +113,22 @@ def _good_record() -> bytes:
     runs=st.lists(st.tuples(records() | capture_lines(), st.integers(1, 40)), max_size=8),
     good=st.integers(0, 60),
     ending=st.sampled_from([b"\n", b"\r\n", b""]),
+    arrow_block=st.sampled_from([1 << 20, 2048]),
 )
 @FUZZ
 def test_bulk_and_line_by_line_reading_agree(
-    runs: list[tuple[bytes, int]], good: int, ending: bytes
+    runs: list[tuple[bytes, int]], good: int, ending: bytes, arrow_block: int
 ) -> None:
-    """Runs of like lines, so that pieces of the bulk path read (and others are refused)."""
+    """Runs of like lines, so that pieces of the bulk path read (and others are refused);
+    small Arrow blocks make Arrow parse a piece in several blocks, on its threads, and join
+    the types it inferred for each."""
     lines = [line for line, times in runs for _ in range(times)]
     plain = _good_record().rstrip(b"\n")
     content = b"\n".join([plain] * good + lines) + ending
-    bulk = _read(content)
+    with pytest.MonkeyPatch.context() as patch:
+        read = pj.ReadOptions(use_threads=True, block_size=arrow_block)
+        patch.setattr(_uniform, "_READ", read)
+        bulk = _read(content)
     with pytest.MonkeyPatch.context() as patch:
         _line_by_line(patch)
         lines_read = _read(content)
