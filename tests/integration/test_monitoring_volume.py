@@ -3,6 +3,7 @@ whole window gives, and bad lines deep inside a window keep their file and line.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -309,3 +310,12 @@ def test_the_model_monitor_analyzer_reads_its_window_by_chunks(
     found = [v for v in analysis.violations if v["constraint_check_type"] != "baseline_drift_check"]
     assert found == expected
     assert analysis.problem_log.total == 3 and analysis.summary()["problems"] == 3
+
+
+def test_by_default_the_main_thread_reads_with_every_core_and_other_threads_alone() -> None:
+    assert parallel.default_workers() == parallel.workers_for(None)
+    found: list[int] = []
+    reading = threading.Thread(target=lambda: found.append(parallel.default_workers()))
+    reading.start()
+    reading.join()
+    assert found == [1]  # an agent's schedule thread never forks

@@ -13,11 +13,14 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import pyarrow as pa
 
 from driftloop.capture.base import Fold
 from driftloop.capture.reader import blocks_of, folder_files, iter_pieces, utc
@@ -47,6 +50,13 @@ def workers_for(requested: int | None) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """One worker per core when called from the main thread (the CLI, the demo); one, reading
+    here, from any other (an agent's schedules): a process forked while its threads do real
+    work could inherit a lock one of them holds."""
+    return workers_for(None) if threading.current_thread() is threading.main_thread() else 1
 
 
 def fold_folder(
@@ -94,6 +104,7 @@ def _chunks(pieces: list[Piece], spec: TabularSpec, since: datetime, until: date
 
 def _read_part(job: tuple[Fold, int, list[Piece], TabularSpec, datetime, datetime]) -> Any:
     fold, index, pieces, spec, since, until = job
+    pa.set_cpu_count(1)  # the workers share the cores: Arrow's own threads would only contend
     return fold(index, _chunks(pieces, spec, since, until))
 
 

@@ -46,7 +46,7 @@ def run_cmd(
         True, "--report/--no-report", help="Write the Evidently HTML report."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Processes parsing the capture (default: one)."
+        None, "--workers", min=1, help="Processes parsing the capture (default: one per core)."
     ),
 ) -> None:
     """Check a window of captured traffic: data quality, drift, model quality, report."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.backends.catalog import Backends
-from driftloop.capture.parallel import workers_for
+from driftloop.capture.parallel import default_workers, workers_for
 from driftloop.capture.reader import Window, utc
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
@@ -118,9 +118,9 @@ def run_monitoring(
 ) -> MonitoringRun:
     """Run every check on the captured window ``[since, until)`` of ``endpoint``.
 
-    The window is read as a stream of chunks (by ``workers`` processes, one when None) and
-    every check accumulates per chunk, so memory
-    does not grow with the window. Datapoints carry the dimensions ``Endpoint`` and
+    The window is read as a stream of chunks (by ``workers`` processes; when None, see
+    :func:`~driftloop.capture.parallel.default_workers`) and every check accumulates per
+    chunk, so memory does not grow with the window. Datapoints carry the dimensions ``Endpoint`` and
     ``MonitoringSchedule`` (``schedule``, by default :func:`schedule_name`), whoever runs the
     job, and are stamped with the time the run completes, so an alarm on them sees every run
     however long it took.
@@ -151,7 +151,7 @@ def run_monitoring(
         since=since,
         until=until,
         variants=[target.variant],
-        workers=1 if workers is None else workers_for(workers),
+        workers=default_workers() if workers is None else workers_for(workers),
         meanwhile=load_evidently if report else None,
     )
     summary = parts[0]
