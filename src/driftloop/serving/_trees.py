@@ -6,6 +6,9 @@ classifier itself and falls back to it when they differ or the internals change.
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -14,6 +17,7 @@ from driftloop.serving._encoders import UnsupportedPipeline
 
 _BINS, _NAN_BIN = 257, 256  # per feature: 256 value bins (codes or threshold ranks), then NaN
 _WALK_MAX_ROWS = 256  # bigger batches run faster through the classifier's own tree loop
+_ALL_NODES_MAX_ROWS = 8  # smaller batches decide every node at once, then only follow links
 
 
 class TreeWalker:
@@ -24,6 +28,10 @@ class TreeWalker:
     the ensemble's thresholds on its feature lie below it, a category by the classifier's own
     code, NaN apart) and every node holds a go-left flag per bin, so one level of all trees is a
     few gathers. Leaf values are summed in the classifier's order: the same float result.
+
+    A batch of a few rows (the usual request) is walked another way: a dozen numpy calls cost
+    less than the ~60 of a level-by-level walk. Every node's next node is decided at once for
+    each row (three gathers over all nodes), then each level is one gather.
     """
 
     def __init__(self, estimator: HistGradientBoostingClassifier) -> None:
@@ -45,23 +53,61 @@ class TreeWalker:
         self._go_left = _go_left(estimator, nodes, bitsets, self._thresholds).ravel()
         self._values = nodes["value"].astype(np.float64)
         self._depth = int(nodes["depth"].max())
+        self._node_bins = np.arange(len(nodes), dtype=np.intp) * _BINS
+        self._node_pairs = np.arange(len(nodes), dtype=np.intp) * 2
+        # the same tables as Python lists, for binning one row without numpy calls
+        self._code_rows = self._codes.tolist()
+        self._threshold_lists = [t.tolist() for t in self._thresholds.values()]
         self._baseline = float(np.ravel(estimator._baseline_prediction)[0])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if len(x) > _WALK_MAX_ROWS:
             proba: np.ndarray = self._estimator.predict_proba(x)[:, 1]
             return proba
-        bins = self._bins(x).ravel()
         rows, trees = len(x), len(self._roots)
-        node = np.broadcast_to(self._roots, (rows, trees))
-        row_start = (np.arange(rows) * len(self._order))[:, None]
-        for _ in range(self._depth):
-            left = self._go_left[node * _BINS + bins[row_start + self._features[node]]]
-            node = self._children[2 * node + left]
+        node = self._leaves_few(x) if rows <= _ALL_NODES_MAX_ROWS else self._leaves_many(x)
         raw = np.empty((rows, trees + 1))
         raw[:, 0] = self._baseline
         raw[:, 1:] = self._values[node]
         return expit(np.cumsum(raw, axis=1)[:, -1])
+
+    def _leaves_many(self, x: np.ndarray) -> np.ndarray:
+        """Each row's leaf in each tree, walking all trees a level at a time."""
+        bins = self._bins(x).ravel()
+        node = np.broadcast_to(self._roots, (len(x), len(self._roots)))
+        row_start = (np.arange(len(x)) * len(self._order))[:, None]
+        for _ in range(self._depth):
+            left = self._go_left[node * _BINS + bins[row_start + self._features[node]]]
+            node = self._children[2 * node + left]
+        return node
+
+    def _leaves_few(self, x: np.ndarray) -> np.ndarray:
+        """Each row's leaf in each tree: every node's next node first, then the links."""
+        nodes = len(self._node_bins)
+        bins = self._bins_of_row(x[0]) if len(x) == 1 else self._bins(x)
+        feature_bins = bins[:, self._features]  # per row, each node's feature's bin
+        left = self._go_left[self._node_bins + feature_bins]
+        offsets = np.arange(len(x), dtype=np.intp)[:, None] * nodes
+        following = (self._children[self._node_pairs + left] + offsets).ravel()
+        node = self._roots + offsets
+        for _ in range(self._depth):
+            node = following[node]
+        leaves: np.ndarray = node - offsets
+        return leaves
+
+    def _bins_of_row(self, row: np.ndarray) -> np.ndarray:
+        """:meth:`_bins` of one row, in plain Python (a few numpy calls cost more)."""
+        values = row[self._order].tolist()
+        n_cat = len(self._code_rows)
+        span = len(self._code_rows[0]) - 1 if n_cat else 0
+        bins = []
+        for codes, value in zip(self._code_rows, values[:n_cat], strict=True):
+            shifted = value - self._low
+            known = 0 <= shifted < span and shifted == math.floor(shifted)
+            bins.append(codes[int(shifted)] if known else codes[span])
+        for thresholds, value in zip(self._threshold_lists, values[n_cat:], strict=True):
+            bins.append(_NAN_BIN if value != value else bisect.bisect_left(thresholds, value))
+        return np.array([bins], dtype=np.intp)
 
     def _bins(self, x: np.ndarray) -> np.ndarray:
         x = x[:, self._order]

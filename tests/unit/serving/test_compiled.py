@@ -11,6 +11,7 @@ import pytest
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -120,6 +121,30 @@ def test_single_rows_match_the_batch(
         assert one.shape == (1,)
         assert abs(one[0] - whole[row]) <= 1e-12
     assert model.predict_proba(Batch.from_frame(odd_rows.iloc[:0], telco_spec)).shape == (0,)
+
+
+@pytest.mark.parametrize("size", [1, 3, 8, 9, 200])
+def test_every_batch_size_gives_the_classifier_s_answers(
+    fitted: Pipeline, odd_rows: pd.DataFrame, telco_spec: TabularSpec, size: int
+) -> None:
+    """One row (binned in Python), a few (every node decided at once) and more (walked a level
+    at a time): each path, on rows with infinities, signed zeros and huge numbers too."""
+    rows = odd_rows.copy()
+    extremes = [-0.0, 1e300, -1e300, np.nan, 5e-324]
+    if isinstance(fitted[-1], HistGradientBoostingClassifier):  # the others refuse infinity
+        extremes += [np.inf, -np.inf]
+    for n, value in enumerate(extremes):
+        column = ["tenure", "MonthlyCharges", "TotalCharges"][n % 3]
+        rows.loc[rows.index[n::37], column] = value
+    model = compile_pipeline(fitted, telco_spec)
+    expected = fitted.predict_proba(rows)[:, 1]
+    found = np.concatenate(
+        [
+            model.predict_proba(Batch.from_frame(rows.iloc[start : start + size], telco_spec))
+            for start in range(0, len(rows), size)
+        ]
+    )
+    assert np.max(np.abs(found - expected)) <= TOLERANCE
 
 
 def test_unseen_counts_skip_none(fitted: Pipeline, real: Labelled, telco_spec: TabularSpec) -> None:
