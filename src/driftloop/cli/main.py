@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def _default_log_level(args: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exits with 0 on success and the error's exit code otherwise."""
+    # MLflow 3 reports usage to its makers from a thread of every process that opens a client;
+    # driftloop's processes make no call outside the workspace and AWS unless the user says so.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         logs = load_log_settings()
         args = sys.argv[1:] if argv is None else argv
