@@ -8,6 +8,7 @@ that is missing or cannot take the model gives :class:`NotApplicable` with the r
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,7 @@ def _tl2cgen(estimator: Any) -> Head:
     library = Path(tempfile.mkdtemp(prefix="driftloop-tl2cgen-")) / "model.so"
     tl2cgen.export_lib(_treelite_model(estimator), toolchain="gcc", libpath=library, nthread=1)
     predictor = tl2cgen.Predictor(library, nthread=1)
+    shutil.rmtree(library.parent)  # loaded: the mapping outlives the file
     return lambda x: predictor.predict(tl2cgen.DMatrix(x, dtype="float64")).reshape(len(x))
 
 
