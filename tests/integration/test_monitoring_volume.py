@@ -3,6 +3,7 @@ whole window gives, and bad lines deep inside a window keep their file and line.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -312,10 +313,43 @@ def test_the_model_monitor_analyzer_reads_its_window_by_chunks(
     assert analysis.problem_log.total == 3 and analysis.summary()["problems"] == 3
 
 
-def test_by_default_the_main_thread_reads_with_every_core_and_other_threads_alone() -> None:
-    assert parallel.default_workers() == parallel.workers_for(None)
-    found: list[int] = []
-    reading = threading.Thread(target=lambda: found.append(parallel.default_workers()))
-    reading.start()
-    reading.join()
-    assert found == [1]  # an agent's schedule thread never forks
+def test_a_thread_beside_busy_threads_reads_with_workers(
+    capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers come from the fork server, never a fork of this process: an agent's schedule
+    thread reads in parallel while other threads (one holding a lock here) keep running."""
+    monkeypatch.setattr(parallel, "MIN_PART_BYTES", 64 << 10)
+    held, stop = threading.Lock(), threading.Event()
+
+    def busy() -> None:
+        with held:  # held across the workers' start: a fork of this process would copy it
+            stop.wait(30)
+
+    holder = threading.Thread(target=busy)
+    holder.start()
+    found: list[list[tuple[int, int, int]]] = []
+
+    def read() -> None:
+        found.append(
+            parallel.fold_folder(
+                capture, "e", SPEC, _pid_fold, since=WINDOW[0], until=WINDOW[1], variants=None,
+                workers=2,
+            )
+        )  # fmt: skip
+
+    try:
+        reading = threading.Thread(target=read)
+        reading.start()
+        reading.join(120)
+    finally:
+        stop.set()
+        holder.join()
+    assert found, "the parallel read did not finish"
+    parts = found[0]
+    assert len(parts) > 2 and os.getpid() not in {pid for pid, _, _ in parts}
+    assert os.getpid() not in {parent for _, parent, _ in parts}  # not forked from here
+    assert sum(records for _, _, records in parts) == _whole(capture).records
+
+
+def _pid_fold(_part: int, chunks: Iterator[Window]) -> tuple[int, int, int]:
+    return os.getpid(), os.getppid(), sum(c.records for c in chunks)

@@ -58,6 +58,13 @@ class CaptureStore(ABC):
         (see :func:`~driftloop.capture.reader.iter_chunks`): what a reader of any window in
         bounded memory uses."""
 
+    def prepare_fold(
+        self, endpoint: str, *, since: datetime, until: datetime, workers: int
+    ) -> None:
+        """Get ready for a :meth:`fold_window` of this window by ``workers`` processes, so the
+        caller can do other work meanwhile (a store that reads serially has nothing to do)."""
+        return None
+
     def fold_window(
         self,
         endpoint: str,

@@ -6,6 +6,12 @@ each piece (so every problem keeps its file and line), then each reads its part 
 chunks (:func:`~driftloop.capture.reader.iter_chunks`) through the caller's fold; the results
 come back in window order, for the caller to merge. Small windows, or one worker, are read here,
 in this process.
+
+Workers are forked from a fork server (on Linux; spawned elsewhere): a small single-threaded
+process that imported the reader once. Forking the caller itself would copy whatever its other
+threads hold (an agent runs its schedules in threads, MLflow keeps one of its own), so a lock
+held at that moment would stay held in the worker forever. :func:`warm_up` starts the server
+early, so its imports overlap the caller's own start.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,11 +57,32 @@ def workers_for(requested: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_workers() -> int:
-    """One worker per core when called from the main thread (the CLI, the demo); one, reading
-    here, from any other (an agent's schedules): a process forked while its threads do real
-    work could inherit a lock one of them holds."""
-    return workers_for(None) if threading.current_thread() is threading.main_thread() else 1
+PRELOAD = ["driftloop.capture.parallel", "driftloop.monitoring.job"]  # what workers import
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def warm_up(root: Path, endpoint: str, *, since: datetime, until: datetime, workers: int) -> None:
+    """Start the fork server now when :func:`fold_folder` will use workers on this window (of
+    any variant), so its imports overlap what the caller does first."""
+    files = folder_files(root, endpoint, utc(since), utc(until), None)
+    total = sum((root / name).stat().st_size for _, name, _ in files)
+    context = _context()
+    if _parts(workers, total) > 1 and context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def _parts(workers: int, total: int) -> int:
+    """How many parts a window of ``total`` bytes is cut into (1: read here, in this process)."""
+    return 1 if workers <= 1 else max(1, min(workers * 2, total // MIN_PART_BYTES))
 
 
 def fold_folder(
@@ -78,16 +104,15 @@ def fold_folder(
         for variant, name, _ in folder_files(root, endpoint, utc(since), utc(until), variants)
     ]
     sizes = [path.stat().st_size for _, _, path in files]
-    parts = min(workers * 2, sum(sizes) // MIN_PART_BYTES)
-    if workers <= 1 or parts <= 1:
+    parts = _parts(workers, sum(sizes))
+    if parts <= 1:
         pieces = [Piece(v, n, p, 0, size) for (v, n, p), size in zip(files, sizes, strict=True)]
         folded = [fold(0, _chunks(pieces, spec, since, until))]
         if meanwhile is not None:
             meanwhile()
         return folded
     pieces = _cut(files, sizes, parts)
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(min(workers, parts)) as pool:
+    with _context().Pool(min(workers, parts)) as pool:
         pieces = _numbered(pieces, pool.map(_newlines, pieces))
         grouped = _group(pieces, parts)
         jobs = [(fold, index, group, spec, since, until) for index, group in enumerate(grouped)]

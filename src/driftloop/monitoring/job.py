@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.backends.catalog import Backends
-from driftloop.capture.parallel import default_workers, workers_for
+from driftloop.capture.parallel import workers_for
 from driftloop.capture.reader import Window, utc
 from driftloop.config import Settings
 from driftloop.data.spec import TabularSpec
@@ -118,21 +118,23 @@ def run_monitoring(
 ) -> MonitoringRun:
     """Run every check on the captured window ``[since, until)`` of ``endpoint``.
 
-    The window is read as a stream of chunks (by ``workers`` processes; when None, see
-    :func:`~driftloop.capture.parallel.default_workers`) and every check accumulates per
-    chunk, so memory does not grow with the window. Datapoints carry the dimensions ``Endpoint`` and
-    ``MonitoringSchedule`` (``schedule``, by default :func:`schedule_name`), whoever runs the
-    job, and are stamped with the time the run completes, so an alarm on them sees every run
-    however long it took.
+    The window is read as a stream of chunks (by ``workers`` processes, one per core when None)
+    and every check accumulates per chunk, so memory does not grow with the window. Datapoints
+    carry the dimensions ``Endpoint`` and ``MonitoringSchedule`` (``schedule``, by default
+    :func:`schedule_name`), whoever runs the job, and are stamped with the time the run
+    completes, so an alarm on them sees every run however long it took.
     """
     say = progress or (lambda _m: None)
     started = time.perf_counter()
+    workers = workers_for(workers)
+    stores = Backends.from_settings(settings)
+    # the reading processes' imports overlap resolving the target
+    stores.capture.prepare_fold(endpoint, since=since, until=until, workers=workers)
     target = resolve_target(settings, endpoint, variant)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = settings.workspace.monitoring / safe_name(endpoint, "endpoint") / stamp
     run = MonitoringRun(endpoint, target.variant, target.version, folder, since, until)
     say(f"reading captured traffic of {endpoint}/{target.variant}")
-    stores = Backends.from_settings(settings)
     cfg = settings.monitoring
     labels = stores.labels.read(target.endpoint)
     offsets = cfg.label_start_offset is not None or cfg.label_end_offset is not None
@@ -151,7 +153,7 @@ def run_monitoring(
         since=since,
         until=until,
         variants=[target.variant],
-        workers=default_workers() if workers is None else workers_for(workers),
+        workers=workers,
         meanwhile=load_evidently if report else None,
     )
     summary = parts[0]

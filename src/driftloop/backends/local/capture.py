@@ -15,7 +15,7 @@ from driftloop.capture.labels import (
     ingest_labels,
     read_labels,
 )
-from driftloop.capture.parallel import fold_folder
+from driftloop.capture.parallel import fold_folder, warm_up
 from driftloop.capture.reader import (
     CHUNK_ROWS,
     Window,
@@ -67,6 +67,11 @@ class FolderCaptureStore(CaptureStore):
     ) -> Iterator[Window]:
         files = folder_files(self.root, endpoint, utc(since), utc(until), variants)
         return iter_chunks(files, spec, since=since, until=until, chunk_rows=chunk_rows)
+
+    def prepare_fold(
+        self, endpoint: str, *, since: datetime, until: datetime, workers: int
+    ) -> None:
+        warm_up(self.root, endpoint, since=since, until=until, workers=workers)
 
     def fold_window(
         self,
