@@ -25,7 +25,8 @@ def _ping(port: int) -> int | None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as refused:
-        return refused.code
+        with refused:  # its socket closes now, not when collected (a ResourceWarning then)
+            return refused.code
     except OSError:
         return None
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import email
+import gc
 import json
 import mailbox
 import socket
 import subprocess
 import sys
+import urllib.error
+import warnings
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from driftloop.backends.local._webhook import post_json
 from driftloop.backends.local.notifications import TopicNotifier
 from driftloop.backends.local.rules import FileRuleStore
 from driftloop.config import NotificationSettings, SmtpSettings, Subscription, Topic
@@ -324,3 +328,21 @@ def test_default_handlers_command_notify_and_retrain(workspace: Workspace) -> No
     second = emit(workspace, "driftloop.monitoring", "Drift Detected", {})
     Deliverer(workspace, store, default_handlers(workspace, note, seen.append)).deliver_pending()
     assert seen == [second]
+
+
+def test_a_refused_webhook_post_closes_its_connection_at_once(
+    receiver: tuple[str, Path],
+) -> None:
+    """The 500's connection is closed when the error is raised, not left to the collector
+    (which would warn about an unclosed socket wherever it happens to run)."""
+    url, _ = receiver
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(OSError, match="answered HTTP 500") as refused:
+            post_json(f"{url}/hook/fail", {"n": 1})
+        cause = refused.value.__cause__
+        assert isinstance(cause, urllib.error.HTTPError) and cause.fp is not None
+        assert cause.fp.closed
+        del refused, cause
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)]

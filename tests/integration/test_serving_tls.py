@@ -92,7 +92,8 @@ def _post(
         with urllib.request.urlopen(request, timeout=30, context=context) as answer:
             return answer.status, dict(answer.headers), answer.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
 def test_https_answers_a_client_that_trusts_the_ca(

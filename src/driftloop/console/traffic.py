@@ -148,6 +148,7 @@ def ping(url: str, timeout: float = 0.5) -> tuple[bool, str]:
         with urllib.request.urlopen(f"{url.rstrip('/')}/ping", timeout=timeout) as answer:
             return answer.status == 200, f"/ping answered {answer.status} at {url}"
     except urllib.error.HTTPError as exc:
-        return False, f"/ping answered {exc.code} at {url} (models not loaded)"
+        with exc:  # its connection closes now, not when the error is collected
+            return False, f"/ping answered {exc.code} at {url} (models not loaded)"
     except (urllib.error.URLError, OSError):
         return False, f"nothing answers at {url}"

@@ -30,6 +30,7 @@ def post_json(url: str, body: dict[str, Any], timeout_s: float = TIMEOUT_S) -> N
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             response.read()
     except urllib.error.HTTPError as exc:
+        exc.close()  # its connection, now rather than when the error is collected
         raise OSError(f"{redact(url)} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
