@@ -137,6 +137,7 @@ def release(
     body, count = smoke_body(stores.snapshots, chosen, rows)
     previous = _served(stores.registry, current)
     log.info("releasing %s v%s to %s (serving v%s)", name, number, endpoint, previous)
+    final = current
     if serves_only(current, number):
         action: Literal["completed", "unchanged"] = "unchanged"
         reason, steps = f"{endpoint} already sends all its traffic to v{number}", []
@@ -148,8 +149,12 @@ def release(
                 details={"revision": result.final_config.revision, "version": number},
             )
         action, reason, steps = "completed", result.reason, result.steps
+        final = result.final_config
+    live = frozenset(v.name for v in final.variants if v.weight > 0)
     try:
-        smoke = smoke_test(settings, stores, endpoint, number, body, count, url, clock, sleep)
+        smoke = smoke_test(
+            settings, stores, endpoint, number, body, count, url, clock, sleep, variants=live
+        )
     except DriftloopError as exc:
         back = (
             f"; `driftloop deploy --endpoint {endpoint} --model {previous}` brings back v{previous}"
@@ -199,10 +204,13 @@ def smoke_test(
     url: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    variants: frozenset[str] | None = None,
 ) -> SmokeResult:
     """Send ``body`` through ``endpoint`` and check the answer: one probability in [0, 1] for
-    each of its ``rows`` rows and, where the endpoint says which version answered (driftloop's
-    own server), version ``number``."""
+    each of its ``rows`` rows and, where the endpoint says which version and variant answered
+    (driftloop's own server), version ``number`` from one of ``variants`` (the deployed
+    config's): a server still on an earlier config of the deployment is asked again."""
     inference_id = f"release-smoke-v{number}-{uuid.uuid4().hex[:8]}"
     local = settings.backend.kind == "local"
     if local and url is None and not _listening(serve_url(settings)):
@@ -220,15 +228,17 @@ def smoke_test(
     while True:
         answer, data = invoke_endpoint(settings, runtime, request)
         probabilities, version = check_answer(data, rows)
-        if not local or version in (None, str(number)):
+        variant = answer.get("InvokedProductionVariant")
+        live = variants is None or variant is None or variant in variants
+        if not local or (version in (None, str(number)) and live):
             break
         if clock() >= deadline:
             raise ModelError(
-                f"{where} still answers with v{version} {STALE_WAIT_S:g} s after the deployment"
+                f"{where} still answers with v{version} from {variant} {STALE_WAIT_S:g} s "
+                "after the deployment"
             )
-        log.info("%s still answers with v%s; asking again", where, version)
+        log.info("%s still answers with v%s from %s; asking again", where, version, variant)
         sleep(settings.serving.config_poll.total_seconds())
-    variant = answer.get("InvokedProductionVariant")
     return SmokeResult(rows, where, variant, version, probabilities)
 
 

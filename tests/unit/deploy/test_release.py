@@ -11,9 +11,12 @@ import orjson
 import pandas as pd
 import pytest
 
+from driftloop.backends.catalog import Backends
 from driftloop.backends.local.registry import MlflowRegistry
 from driftloop.backends.local.snapshots import FolderSnapshotStore
+from driftloop.config import load_settings
 from driftloop.data.spec import ColumnSpec, TabularSpec
+from driftloop.deploy import release
 from driftloop.deploy.release import check_answer, latest_approved, serves_only, smoke_body
 from driftloop.errors import ModelError, ModelNotFound, NotFoundError
 from driftloop.registry.base import (
@@ -124,3 +127,44 @@ def test_a_good_answer_gives_its_probabilities_and_version() -> None:
 def test_a_wrong_answer_is_a_model_error(body: bytes, problem: str) -> None:
     with pytest.raises(ModelError, match=re.escape(problem)):
         check_answer(body, 2)
+
+
+def test_the_smoke_test_asks_again_until_the_deployed_config_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server still on the deployment's previous config (v2 already, under the canary's
+    variant name) is asked again until a variant of the deployed config answers."""
+    answers = iter(["Candidate", "Candidate", "AllTraffic"])
+    asked: list[str] = []
+
+    def invoke(_settings: object, _url: object, _request: object) -> tuple[dict[str, str], bytes]:
+        asked.append(variant := next(answers))
+        return {"InvokedProductionVariant": variant}, _answer(0.25)
+
+    monkeypatch.setattr(release, "invoke_endpoint", invoke)
+    settings = load_settings(home=tmp_path / ".driftloop")
+    now = [0.0]
+    smoke = release.smoke_test(
+        settings, Backends.from_settings(settings), "churn", 2, b"[]", 1,
+        "http://127.0.0.1:9", clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+        variants=frozenset({"AllTraffic"}),
+    )  # fmt: skip
+    assert asked == ["Candidate", "Candidate", "AllTraffic"]
+    assert (smoke.variant, smoke.model_version) == ("AllTraffic", "2")
+
+
+def test_the_smoke_test_gives_up_on_a_server_that_never_takes_the_deployed_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def invoke(_settings: object, _url: object, _request: object) -> tuple[dict[str, str], bytes]:
+        return {"InvokedProductionVariant": "Candidate"}, _answer(0.25)
+
+    monkeypatch.setattr(release, "invoke_endpoint", invoke)
+    settings = load_settings(home=tmp_path / ".driftloop")
+    now = [0.0]
+    with pytest.raises(ModelError, match="still answers with v2 from Candidate"):
+        release.smoke_test(
+            settings, Backends.from_settings(settings), "churn", 2, b"[]", 1,
+            "http://127.0.0.1:9", clock=lambda: now[0],
+            sleep=lambda s: now.__setitem__(0, now[0] + s), variants=frozenset({"AllTraffic"}),
+        )  # fmt: skip
